@@ -1,0 +1,28 @@
+# Two entry points; both create .venv and install on first use.
+#   make reproduce   every paper reproduction, several seeds each -> out/
+#   make test        the whole test suite
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: reproduce test bench clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# torch==2.13.0 is pinned in pyproject.toml (the CPU build on our machines' disk)
+	$(BIN)/pip install --quiet "torch==2.13.0" -e '.[test]'
+	touch $(STAMP)
+
+reproduce: $(STAMP)
+	$(BIN)/walkformer reproduce all --out out
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_fast_path.py
+
+clean:
+	rm -rf $(VENV) out

@@ -1,0 +1,120 @@
+"""The ``walkformer`` command.
+
+    walkformer train --out DIR [key=value ...]
+    walkformer reproduce NAME|all --out DIR [--seeds S] [--workers W]
+    walkformer reproduce --list
+    walkformer keys
+
+Bad input is reported in one line naming the key, the value and what is allowed,
+with exit status 2. A run whose loss turns non-finite exits with status 1 and its
+directory says why.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .config import Config, ConfigError, apply_overrides, keys, resolve
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, like every other bad input
+        raise ConfigError(message)
+
+
+def _train(args) -> int:
+    import torch
+
+    from .rundir import argv_command, check_out
+    from .train import run, save
+
+    cfg = apply_overrides(Config(), args.overrides)
+    explicit = {o.split("=", 1)[0].strip() for o in args.overrides}
+    cfg = resolve(cfg, explicit)
+    out = check_out(args.out)
+    torch.set_num_threads(1)
+    result = run(cfg, progress=not args.quiet)
+    save(result, out, command=argv_command())
+    s = result.summary
+    if result.error:
+        print(f"walkformer: run failed: {result.error} (recorded in {out}/summary.json)", file=sys.stderr)
+        return 1
+    if not args.quiet:
+        print(f"test accuracy {s['test_accuracy']:.4f} (optimal {s['optimal_accuracy']:.4f}), parent attention "
+              f"{s['parent_attention']:.4f}, {s['ms_per_step']:.2f} ms/step -> {out}")
+    return 0
+
+
+def _reproduce(args) -> int:
+    from pathlib import Path
+
+    from .experiments import REGISTRY, run_all
+
+    if args.list or not args.name:
+        for name, e in REGISTRY.items():
+            print(f"{name:12s} {e.figure:32s} {e.title}")
+        return 0
+    if args.out is None:
+        raise ConfigError("--out is required: walkformer reproduce NAME --out DIR")
+    if args.name == "all":
+        exps = list(REGISTRY.values())
+    elif args.name in REGISTRY:
+        exps = [REGISTRY[args.name]]
+    else:
+        import difflib
+
+        near = difflib.get_close_matches(args.name, list(REGISTRY), n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise ConfigError(f"reproduce NAME={args.name!r} is not allowed: one of all, {', '.join(REGISTRY)}{hint}")
+    if args.seeds is not None and args.seeds < 1:
+        raise ConfigError(f"--seeds={args.seeds} is not allowed: seeds >= 1")
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    claims = run_all(exps, out, workers=args.workers, seeds=args.seeds, quiet=args.quiet)
+    n = sum(len(c) for c in claims.values())
+    held = sum(c["holds"] for cs in claims.values() for c in cs)
+    for name, cs in claims.items():
+        for c in cs:
+            print(f"{'holds ' if c['holds'] else 'FAILS '} {name:12s} {c['id']}")
+    print(f"{held}/{n} claims hold; claims.json and figures under {out}/")
+    return 0
+
+
+def main(argv=None) -> int:
+    p = _Parser(prog="walkformer", description="How one-layer transformers learn random walks.")
+    sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
+    t = sub.add_parser("train", help="train one model")
+    t.add_argument("--out", required=True, help="run directory (must not exist, or be empty)")
+    t.add_argument("--quiet", action="store_true")
+    t.add_argument("overrides", nargs="*", metavar="key=value")
+    r = sub.add_parser("reproduce", help="run a named paper reproduction over several seeds")
+    r.add_argument("name", nargs="?")
+    r.add_argument("--out")
+    r.add_argument("--list", action="store_true")
+    r.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: the preset's)")
+    r.add_argument("--workers", type=int, default=2)
+    r.add_argument("--quiet", action="store_true")
+    sub.add_parser("keys", help="list every config key with its default")
+    try:
+        args = p.parse_args(argv)
+        if args.cmd == "train":
+            return _train(args)
+        if args.cmd == "reproduce":
+            return _reproduce(args)
+        d = Config()
+        from .config import get
+
+        print(json.dumps({k: get(d, k) for k in keys()}, indent=1))
+        return 0
+    except ConfigError as e:
+        print(f"walkformer: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("walkformer: interrupted; finished runs are kept, re-run to resume", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,242 @@
+"""Typed run configuration, dotted ``key=value`` overrides and validation.
+
+A run is fully described by :class:`Config`. Every leaf has a dotted name
+(``task.p``, ``train.eta``, ``seed`` ...); these names are the stable contract of
+the CLI. Bad input raises :class:`ConfigError`, whose message is one line that
+names the key, the value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import difflib
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+# Sizes implied by the question-answering tasks of Sec. 6: (vocabulary K, length N).
+QA_SHAPES = {"qa1": (19, 17), "qa2": (19, 19)}
+
+
+class ConfigError(ValueError):
+    """A bad configuration value; ``str(err)`` is a one-line, user-facing message."""
+
+
+@dataclass
+class TaskConfig:
+    name: str = "circle"  # circle | qa1 | qa2
+    K: int = 6  # number of states (circle) or vocabulary size (qa)
+    N: int = 97  # sequence length including the predicted slot
+    p: float = 0.5  # probability of a clockwise step
+
+
+@dataclass
+class ModelConfig:
+    name: str = "shi-cao"
+    pos: str = "sin"  # sin | onehot | none
+    M: int = 1000  # positional dimension
+    normalize: bool = False  # unit-length x~_i inside the softmax (paper Sec. 5)
+    head: str = "linear"  # linear: f = V X S ; relu: f = A ReLU(V X S) (App. F.2)
+    m: int = 19  # hidden width of the relu head
+
+
+@dataclass
+class InitConfig:
+    scheme: str = "zero"  # zero | gaussian
+    sigma: float = 0.01  # std of the gaussian init
+
+
+@dataclass
+class TrainConfig:
+    eta: float = 1.0  # learning rate
+    eps: float = 0.1  # stability constant of the loss -log(z + eps)
+    steps: int = 50
+    n_train: int = 1000
+    data: str = "fixed"  # fixed | online | population
+    path: str = "fast"  # fast | autograd (dense reference, for checking)
+
+
+@dataclass
+class EvalConfig:
+    n_test: int = 1000
+    every: int = 1  # log metrics every this many steps (and at the last step)
+
+
+@dataclass
+class Config:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    seed: int = 0
+    dtype: str = "float64"  # float32 | float64
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+CHOICES = {
+    "task.name": ("circle", "qa1", "qa2"),
+    "model.name": ("shi-cao",),
+    "model.pos": ("sin", "onehot", "none"),
+    "model.head": ("linear", "relu"),
+    "init.scheme": ("zero", "gaussian"),
+    "train.data": ("fixed", "online", "population"),
+    "train.path": ("fast", "autograd"),
+    "dtype": ("float32", "float64"),
+}
+
+
+def _leaves(obj: Any, prefix: str = "") -> dict[str, tuple[Any, type]]:
+    """Map every dotted key to (owner dataclass instance, field type)."""
+    out = {}
+    for f in dataclasses.fields(obj):
+        val = getattr(obj, f.name)
+        key = prefix + f.name
+        if dataclasses.is_dataclass(val):
+            out.update(_leaves(val, key + "."))
+        else:
+            out[key] = (obj, type(val))
+    return out
+
+
+def keys() -> list[str]:
+    """All dotted keys a user may set."""
+    return sorted(_leaves(Config()))
+
+
+def _parse(key: str, raw: Any, typ: type) -> Any:
+    if not isinstance(raw, str):  # programmatic use: accept the right python type
+        if typ is float and isinstance(raw, int) and not isinstance(raw, bool):
+            return float(raw)
+        if isinstance(raw, typ) and not (typ is int and isinstance(raw, bool)):
+            return raw
+        raise ConfigError(f"{key}={raw!r}: expected {typ.__name__}, got {type(raw).__name__}")
+    s = raw.strip()
+    try:
+        if typ is bool:
+            low = s.lower()
+            if low in ("true", "1", "yes", "on"):
+                return True
+            if low in ("false", "0", "no", "off"):
+                return False
+            raise ValueError
+        if typ is int:
+            return int(s)
+        if typ is float:
+            return float(s)
+    except ValueError:
+        what = {bool: "true or false", int: "an integer", float: "a number"}[typ]
+        raise ConfigError(f"{key}={raw!r}: expected {what}") from None
+    return s
+
+
+def apply_overrides(cfg: Config, overrides: dict[str, Any] | list[str]) -> Config:
+    """Return a copy of ``cfg`` with dotted overrides applied (``["task.p=0.3"]`` or a dict)."""
+    if isinstance(overrides, (list, tuple)):
+        pairs = {}
+        for item in overrides:
+            if "=" not in item:
+                raise ConfigError(f"{item!r}: overrides are key=value, e.g. task.p=0.3")
+            k, v = item.split("=", 1)
+            pairs[k.strip()] = v
+        overrides = pairs
+    cfg = copy_config(cfg)
+    leaves = _leaves(cfg)
+    for key, raw in overrides.items():
+        if key not in leaves:
+            near = difflib.get_close_matches(key, list(leaves), n=1, cutoff=0.5)
+            hint = f"; did you mean {near[0]}?" if near else f"; known keys: {', '.join(sorted(leaves))}"
+            raise ConfigError(f"unknown key {key!r}{hint}")
+        owner, typ = leaves[key]
+        setattr(owner, key.rsplit(".", 1)[-1], _parse(key, raw, typ))
+    return cfg
+
+
+def copy_config(cfg: Config) -> Config:
+    return copy.deepcopy(cfg)
+
+
+def from_dict(d: dict[str, Any]) -> Config:
+    """Inverse of :meth:`Config.to_dict` (extra top-level keys such as versions are ignored)."""
+    cfg = Config()
+    flat = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k in ("task", "model", "init", "train", "eval"):
+            flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
+        elif k in ("seed", "dtype"):
+            flat[k] = v
+    return apply_overrides(cfg, flat)
+
+
+def get(cfg: Config, key: str) -> Any:
+    obj = cfg
+    for part in key.split("."):
+        obj = getattr(obj, part)
+    return obj
+
+
+def resolve(cfg: Config, explicit: set[str] | None = None) -> Config:
+    """Fill in values implied by others (the QA tasks fix K and N), then validate."""
+    cfg = copy_config(cfg)
+    explicit = explicit or set()
+    if cfg.task.name in QA_SHAPES:
+        K, N = QA_SHAPES[cfg.task.name]
+        for key, want in (("task.K", K), ("task.N", N)):
+            if key in explicit and get(cfg, key) != want:
+                raise ConfigError(f"{key}={get(cfg, key)}: task.name={cfg.task.name} fixes it to {want}")
+        cfg.task.K, cfg.task.N = K, N
+    validate(cfg)
+    return cfg
+
+
+def _fail(key: str, value: Any, allowed: str) -> None:
+    raise ConfigError(f"{key}={value!r} is not allowed: {allowed}")
+
+
+def validate(cfg: Config) -> None:
+    """Raise ConfigError on the first bad value, naming the key, the value and what is allowed."""
+    for key, allowed in CHOICES.items():
+        v = get(cfg, key)
+        if v not in allowed:
+            near = difflib.get_close_matches(str(v), allowed, n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            _fail(key, v, f"one of {', '.join(allowed)}{hint}")
+    t, m, i, tr, ev = cfg.task, cfg.model, cfg.init, cfg.train, cfg.eval
+    finite = lambda x: isinstance(x, (int, float)) and math.isfinite(x)  # noqa: E731
+    if not (finite(t.p) and 0.0 <= t.p <= 1.0):
+        _fail("task.p", t.p, "a probability in [0, 1]")
+    if t.K < 3:
+        _fail("task.K", t.K, "K >= 3 (a circle needs two distinct neighbours)")
+    if t.N < 2:
+        _fail("task.N", t.N, "N >= 2 (at least one observed token and the predicted slot)")
+    if m.pos == "none":
+        pass
+    elif m.M < 1:
+        _fail("model.M", m.M, "M >= 1")
+    elif m.pos == "onehot" and m.M < t.N:
+        _fail("model.M", m.M, f"M >= N = {t.N} with model.pos=onehot (N orthogonal positions need N dimensions)")
+    elif m.pos == "sin" and m.M <= t.N:
+        _fail("model.M", m.M, f"M > N = {t.N} with model.pos=sin (sin(π i j / M) vanishes at i = M)")
+    if m.m < 1:
+        _fail("model.m", m.m, "m >= 1")
+    if not (finite(i.sigma) and i.sigma >= 0):
+        _fail("init.sigma", i.sigma, "sigma >= 0")
+    if not (finite(tr.eta) and tr.eta > 0):
+        _fail("train.eta", tr.eta, "eta > 0")
+    if not (finite(tr.eps) and tr.eps > 0):
+        _fail("train.eps", tr.eps, "eps > 0")
+    if tr.steps < 0:
+        _fail("train.steps", tr.steps, "steps >= 0")
+    if tr.n_train < 1:
+        _fail("train.n_train", tr.n_train, "n_train >= 1")
+    if ev.n_test < 1:
+        _fail("eval.n_test", ev.n_test, "n_test >= 1")
+    if ev.every < 1:
+        _fail("eval.every", ev.every, "every >= 1")
+    if m.head == "relu" and i.scheme == "zero":
+        _fail("init.scheme", i.scheme, "gaussian with model.head=relu (A = V = 0 is a saddle whose gradient is zero)")
+    if cfg.seed < 0:
+        _fail("seed", cfg.seed, "seed >= 0")

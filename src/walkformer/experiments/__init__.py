@@ -1,0 +1,121 @@
+"""Named reproductions: one preset per paper figure, run over several seeds.
+
+An :class:`Experiment` is a set of variants (a label and its config overrides), each
+run for ``seeds`` seeds, and an ``analyse`` function that turns the finished runs into
+the paper-style figures and ``claims.json``: a list of
+``{"id", "claim", "paper", "measured", "holds"}`` whose ``holds`` is computed from the
+measured numbers.
+
+Layout of ``walkformer reproduce NAME --out DIR``::
+
+    DIR/NAME/claims.json, DIR/NAME/*.png, DIR/NAME/runs/<variant>/seed<k>/...
+
+Runs already finished (their ``summary.json`` exists) are not run again, so an
+interrupted reproduction resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..config import Config, apply_overrides, resolve
+
+REGISTRY: dict[str, "Experiment"] = {}
+
+
+@dataclass
+class Experiment:
+    name: str
+    figure: str  # which figure(s) of which paper
+    title: str
+    variants: dict[str, dict]  # label -> overrides
+    analyse: Callable  # (runs: dict[label, list[run]], out: Path, exp) -> list[claim]
+    seeds: int = 10
+    base: dict = field(default_factory=dict)
+
+    def config(self, label: str, seed: int) -> Config:
+        over = self.base | self.variants[label] | {"seed": seed}
+        return resolve(apply_overrides(Config(), over), explicit=set(over))
+
+    def jobs(self, out: Path, seeds: int | None = None):
+        for label in self.variants:
+            for s in range(seeds or self.seeds):
+                yield self.config(label, s), out / self.name / "runs" / label / f"seed{s}"
+
+
+def register(exp: Experiment) -> Experiment:
+    REGISTRY[exp.name] = exp
+    return exp
+
+
+# ---- claims ------------------------------------------------------------------------
+def stat(values) -> dict:
+    v = np.asarray([np.nan if x is None else x for x in values], dtype=float)
+    return {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v)), "min": float(np.nanmin(v)),
+            "max": float(np.nanmax(v)), "n_seeds": int(len(v))}
+
+
+def claim(id: str, text: str, paper: str, measured: dict, holds: bool, criterion: str) -> dict:
+    return {"id": id, "claim": text, "paper": paper, "measured": measured, "holds": bool(holds),
+            "criterion": criterion}
+
+
+# ---- running -----------------------------------------------------------------------
+def _run_job(args) -> str:
+    cfg, path = args
+    import torch
+
+    from ..train import run, save
+
+    torch.set_num_threads(1)
+    result = run(cfg, keep_metrics=True)
+    save(result, path, figures=False)
+    return str(path)
+
+
+def load_run(path: Path) -> dict:
+    summary = json.loads((path / "summary.json").read_text())
+    metrics = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
+    cfg = json.loads((path / "config.json").read_text())
+    return {"summary": summary, "metrics": metrics, "config": cfg, "path": str(path)}
+
+
+def run_all(exps: list[Experiment], out: Path, workers: int = 2, seeds: int | None = None,
+            quiet: bool = False) -> dict[str, list[dict]]:
+    """Run every missing job of ``exps`` in a process pool, then analyse each experiment."""
+    from tqdm import tqdm
+
+    todo = [(cfg, p) for e in exps for cfg, p in e.jobs(out, seeds) if not (p / "summary.json").exists()]
+    total = sum(1 for e in exps for _ in e.jobs(out, seeds))
+    bar = tqdm(total=total, initial=total - len(todo), desc="reproduce", unit="run", disable=quiet)
+    if workers > 1 and len(todo) > 1:
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            for _ in pool.map(_run_job, todo):
+                bar.update()
+    else:
+        import torch
+
+        torch.set_num_threads(1)
+        for job in todo:
+            _run_job(job)
+            bar.update()
+    bar.close()
+    from ..rundir import write_json
+
+    claims = {}
+    for e in exps:
+        runs = {label: [load_run(p) for c, p in e.jobs(out, seeds) if p.parent.name == label] for label in e.variants}
+        d = out / e.name
+        d.mkdir(parents=True, exist_ok=True)
+        claims[e.name] = e.analyse(runs, d, e)
+        write_json(d / "claims.json", claims[e.name])
+    return claims
+
+
+from . import randomwalk, beyond  # noqa: E402,F401  (register the presets)

@@ -1,0 +1,24 @@
+"""Models.
+
+- ``shicao.py``: the one-layer transformer of Shi & Cao eq. (2.1) with exact
+  hand-written gradients and the rank-one structure of W (the fast path).
+- ``dense.py``: the same model written the straightforward way (dense X̃, autograd),
+  kept to check the fast path and as the benchmark baseline.
+"""
+
+from .shicao import Batch, Geometry, ShiCao, init_params, positional
+from .dense import DenseShiCao
+
+__all__ = ["Batch", "Geometry", "ShiCao", "DenseShiCao", "init_params", "positional", "build_model"]
+
+
+def build_model(cfg, task, gen):
+    """Geometry + initial parameters + the model object chosen by ``train.path``."""
+    import torch
+
+    dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
+    m = cfg.model
+    geo = Geometry(task.K, task.N, m.pos, m.M, m.normalize, dtype)
+    params = init_params(geo, cfg.init.scheme, cfg.init.sigma, m.head, m.m, gen)
+    cls = ShiCao if cfg.train.path == "fast" else DenseShiCao
+    return cls(geo, params)

@@ -1,0 +1,94 @@
+"""Figures (matplotlib, Agg). Curves over seeds are drawn as mean with a min–max band;
+reference lines are the optimal accuracy (OPT) and random guessing (1/K)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "figure.dpi": 100})
+
+
+def heatmap(ax, M, title: str, labels_from: int = 1) -> None:
+    M = np.asarray(M)
+    im = ax.imshow(M, cmap="viridis")
+    ax.set_title(title)
+    ticks = range(M.shape[0]) if M.shape[0] <= 20 else range(0, M.shape[0], 5)
+    ax.set_xticks(list(ticks), [str(i + labels_from) for i in ticks], fontsize=8)
+    ax.set_yticks(list(ticks), [str(i + labels_from) for i in ticks], fontsize=8)
+    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+
+
+def band(ax, steps, runs, label: str, color=None) -> None:
+    """Mean over runs with a min–max band; ``runs`` is (n_seeds, n_steps)."""
+    runs = np.asarray(runs, dtype=float)
+    line = ax.plot(steps, runs.mean(0), label=label, color=color)[0]
+    if len(runs) > 1:
+        ax.fill_between(steps, runs.min(0), runs.max(0), alpha=0.25, color=line.get_color(), lw=0)
+
+
+def references(ax, opt: float | None = None, K: int | None = None) -> None:
+    if opt is not None:
+        ax.axhline(opt, ls="--", color="k", lw=1, label=f"optimal {opt:.3g}")
+    if K is not None:
+        ax.axhline(1.0 / K, ls=":", color="r", lw=1, label=f"1/K = {1 / K:.3g}")
+
+
+def accuracy_axes(ax, title: str) -> None:
+    ax.set_xlabel("GD iteration")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+
+
+def attention_axes(ax, att, title: str, zoom: int | None = None) -> None:
+    att = np.asarray(att)
+    pos = np.arange(1, len(att) + 1)
+    if zoom:
+        pos, att = pos[-zoom:], att[-zoom:]
+    ax.bar(pos, att, width=0.8)
+    ax.set_xlabel("token position j (N = empty slot)")
+    ax.set_ylabel("mean attention S_j")
+    ax.set_title(title)
+
+
+def save(fig, path: Path | str) -> None:
+    from .rundir import atomic_write
+    import io
+
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    atomic_write(path, buf.getvalue())
+
+
+def plot_run(result, path: Path | str) -> None:
+    """Six panels of one run: accuracy, KL, attention (all and last 10), V and Π^T."""
+    m, task = result.metrics, result.task
+    steps = [x["step"] for x in m]
+    fig, axes = plt.subplots(2, 3, figsize=(14, 8))
+    ax = axes[0, 0]
+    ax.plot(steps, [x["test_accuracy"] for x in m])
+    references(ax, task.optimal_accuracy, task.K)
+    accuracy_axes(ax, "test accuracy")
+    ax = axes[0, 1]
+    ax.plot(steps, [x["kl"] for x in m])
+    ax.set_yscale("log")
+    ax.set_xlabel("GD iteration")
+    ax.set_ylabel("KL(true ‖ normalised output), nats")
+    ax.set_title("KL divergence")
+    attention_axes(axes[0, 2], m[-1]["attention"], f"attention at step {steps[-1]}")
+    attention_axes(axes[1, 2], m[-1]["attention"], "attention, last 10 positions", zoom=10)
+    heatmap(axes[1, 0], m[-1]["V"], f"V at step {steps[-1]}")
+    if task.Pi is not None:
+        heatmap(axes[1, 1], task.Pi.T, "Π^T (the optimal V, up to scale)")
+    else:
+        axes[1, 1].axis("off")
+    save(fig, path)

@@ -1,0 +1,102 @@
+"""Run directories: atomic files, staging, provenance.
+
+A run is written into a hidden staging directory beside its target and renamed into
+place when it ends (finished or failed), so a reader never sees half a run and an
+interrupted run leaves nothing at the target. Every file is written to a temporary
+name and ``os.replace``d.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from .config import Config, ConfigError, keys, get
+
+FILES = ("config.json", "summary.json", "metrics.jsonl", "params.safetensors")
+
+
+def atomic_write(path: Path | str, data: str | bytes) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as fh:
+        fh.write(data.encode() if isinstance(data, str) else data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path, obj) -> None:
+    atomic_write(path, json.dumps(obj, indent=2, allow_nan=True) + "\n")
+
+
+def versions() -> dict[str, str]:
+    import numpy
+    import torch
+
+    from . import __version__
+
+    return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
+            "walkformer": __version__, "platform": platform.platform()}
+
+
+def command_for(cfg: Config, out: str) -> str:
+    """The ``walkformer train`` command that reproduces ``cfg`` (non-default keys only)."""
+    default = Config()
+    args = [f"{k}={get(cfg, k)}" for k in keys() if get(cfg, k) != get(default, k)]
+    return shlex.join(["walkformer", "train", "--out", str(out), *args])
+
+
+def check_out(out: Path | str) -> Path:
+    """``--out`` must be absent or an empty directory in a writable parent."""
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"--out={str(out)!r} is not allowed: it exists and is not an empty directory")
+    parent = out.absolute().parent
+    if not parent.is_dir():
+        try:
+            parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise ConfigError(f"--out={str(out)!r} is not allowed: cannot create its parent ({e.strerror})") from None
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"--out={str(out)!r} is not allowed: {str(parent)!r} is not writable")
+    return out
+
+
+class Staging:
+    """``with Staging(out) as tmp:`` write into ``tmp``; on exit it becomes ``out``.
+
+    An exception inside the block (Ctrl-C included) removes the staging directory,
+    except :class:`RunFailed`, whose directory is kept (it records the failure).
+    """
+
+    def __init__(self, out: Path | str):
+        self.out = Path(out)
+        self.tmp = self.out.with_name(f".{self.out.name}.tmp-{os.getpid()}")
+
+    def __enter__(self) -> Path:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.tmp.mkdir(parents=True)
+        return self.tmp
+
+    def __exit__(self, typ, exc, tb):
+        if typ is None or (typ is not None and issubclass(typ, RunFailed)):
+            if self.out.is_dir() and not any(self.out.iterdir()):
+                self.out.rmdir()
+            os.replace(self.tmp, self.out)
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+        return False
+
+
+class RunFailed(RuntimeError):
+    """Training stopped (non-finite loss); the run directory records why."""
+
+
+def argv_command() -> str:
+    return shlex.join(["walkformer", *sys.argv[1:]])

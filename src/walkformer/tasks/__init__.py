@@ -1,0 +1,24 @@
+"""Tasks: what a sequence is, how to sample it, and its Bayes-optimal answer.
+
+Every task yields ``tokens`` of shape (B, N-1) (state indices 0..K-1 of x_1..x_{N-1})
+and labels ``y`` of shape (B,) (the state s_N). States are 0-based here; the paper
+numbers them 1..K.
+
+- :class:`MarkovChain` (``markov.py``): any row-stochastic Π and initial law μ.
+- :func:`circle_walk` (``circle.py``): the random walk on a circle of Shi & Cao.
+- :class:`FruitQA` (``qa.py``): the two question-answering tasks of Sec. 6.
+"""
+
+from .markov import MarkovChain
+from .circle import CircleWalk, circle_walk, circle_transition
+from .qa import FruitQA, VOCAB
+
+__all__ = ["MarkovChain", "CircleWalk", "circle_walk", "circle_transition", "FruitQA", "VOCAB", "make_task"]
+
+
+def make_task(cfg):
+    """The task named by ``cfg.task`` (a resolved :class:`walkformer.config.Config`)."""
+    t = cfg.task
+    if t.name == "circle":
+        return circle_walk(t.K, t.N, t.p)
+    return FruitQA(t.name)

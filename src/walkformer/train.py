@@ -1,0 +1,149 @@
+"""Gradient descent on the Shi & Cao model, eq. (2.3):
+
+    θ^(t+1) = θ^(t) − η ∇_θ L(θ^(t)),     θ^(0) = 0 or N(0, σ²)
+
+with L the weighted mean of −log(e_y^T f + ε) over
+
+- ``fixed``: one training set of ``n_train`` sequences, full batch (the paper's setting);
+- ``online``: ``n_train`` fresh sequences every step;
+- ``population``: every sequence with its probability (small K and N), so ∇L is the
+  exact expected gradient of the theory.
+
+Metrics at step t are those of θ^(t) (step 0 is the initialisation). Same config and
+seed give bit-identical results: three seeded generators (data, test, init) are
+derived from ``seed``; one torch thread.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import rundir
+from .config import Config
+from .metrics import evaluate
+from .models import Batch, build_model
+from .tasks import make_task
+
+STREAMS = {"data": 1, "test": 2, "init": 3}
+
+
+def generator(seed: int, stream: str) -> torch.Generator:
+    return torch.Generator().manual_seed(seed * 1_000_003 + STREAMS[stream])
+
+
+def torch_dtype(cfg: Config):
+    return torch.float64 if cfg.dtype == "float64" else torch.float32
+
+
+@dataclass
+class Result:
+    cfg: Config
+    summary: dict
+    metrics: list = field(default_factory=list)
+    model: object = None
+    task: object = None
+    error: str | None = None
+
+
+def _failure(model, batch, eps, step, loss) -> str:
+    zy = model.forward(batch)["f"][torch.arange(len(batch)), batch.y] + eps
+    if bool((zy <= 0).any()):
+        return (f"step {step}: train loss is {loss} because e_y^T f + eps <= 0 for {int((zy <= 0).sum())} "
+                f"sequences (the log-loss is undefined there); lower train.eta or raise train.eps")
+    return f"step {step}: train loss is {loss} (overflow in the parameters); lower train.eta"
+
+
+def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Result:
+    """Train one model as ``cfg`` says; no files are written."""
+    dtype = torch_dtype(cfg)
+    task = make_task(cfg)
+    model = build_model(cfg, task, generator(cfg.seed, "init"))
+    K, tr = task.K, cfg.train
+    data_gen = generator(cfg.seed, "data")
+
+    def sample_train() -> Batch:
+        if tr.data == "population":
+            tokens, y, w = task.population()
+            return Batch(tokens, y, w, K, dtype)
+        return Batch(*task.sample(tr.n_train, data_gen), None, K, dtype)
+
+    train_batch = sample_train()
+    test = Batch(*task.sample(cfg.eval.n_test, generator(cfg.seed, "test")), None, K, dtype)
+    summary = {"optimal_accuracy": task.optimal_accuracy, "bayes_loss": task.bayes_loss,
+               "random_guess_accuracy": 1.0 / K}
+    metrics, error = [], None
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=tr.steps, desc="train", unit="step", leave=False)
+    t0 = time.perf_counter()
+    step = 0
+    for step in range(tr.steps + 1):
+        if tr.data == "online" and step > 0:
+            train_batch = sample_train()
+        loss, grads = model.grads(train_batch, tr.eps)  # loss at θ^(step)
+        finite = math.isfinite(loss) and all(bool(torch.isfinite(g).all()) for g in grads.values())
+        if step % cfg.eval.every == 0 or step == tr.steps or not finite:
+            line = {"step": step, "train_loss": loss}
+            line |= evaluate(model, task, test, tr.eps, full=keep_metrics or step == tr.steps)
+            metrics.append(line)
+        if not finite:
+            error = _failure(model, train_batch, tr.eps, step, loss)
+            break
+        if step == tr.steps:
+            break
+        model.step(grads, tr.eta)
+        if bar is not None:
+            bar.update()
+    seconds = time.perf_counter() - t0
+    if bar is not None:
+        bar.close()
+    last = metrics[-1]
+    summary |= {k: last[k] for k in ("test_accuracy", "parent_attention", "value_cosine", "value_ones_cosine",
+                                     "token_logit_spread", "kl", "train_loss")}
+    summary |= {"steps": step, "seconds": seconds, "ms_per_step": 1e3 * seconds / max(step, 1),
+                "status": "failed" if error else "ok", "error": error}
+    summary["steps_to_optimal"] = steps_to_optimal(metrics, task.optimal_accuracy, cfg.eval.n_test)
+    return Result(cfg, summary, metrics, model, task, error)
+
+
+def tolerance(opt: float, n_test: int) -> float:
+    """Three binomial standard deviations of an accuracy measured on n_test sequences
+    (with a floor of one sequence, so OPT = 1 tolerates nothing but rounding)."""
+    return max(3.0 * math.sqrt(opt * (1.0 - opt) / n_test), 1.0 / n_test)
+
+
+def steps_to_optimal(metrics: list, opt: float, n_test: int) -> int | None:
+    """First logged step from which test accuracy stays within ``tolerance`` of OPT."""
+    tol, first = tolerance(opt, n_test), None
+    for line in metrics:
+        ok = line["test_accuracy"] >= opt - tol
+        first = (line["step"] if first is None else first) if ok else None
+    return first
+
+
+def save(result: Result, out: Path | str, command: str | None = None, figures: bool = True) -> Path:
+    """Write a run directory atomically: config, summary, metrics, params, figures."""
+    from safetensors.torch import save_file
+
+    out = Path(out)
+    with rundir.Staging(out) as tmp:
+        cfg = result.cfg.to_dict() | {"versions": rundir.versions(),
+                                      "command": command or rundir.command_for(result.cfg, str(out))}
+        rundir.write_json(tmp / "config.json", cfg)
+        rundir.atomic_write(tmp / "metrics.jsonl", "".join(rundir.json.dumps(m) + "\n" for m in result.metrics))
+        tensors = {k: v.detach().contiguous() for k, v in result.model.tensors().items()}
+        tensors["Pi_T"] = torch.from_numpy(result.task.Pi.T.copy()) if result.task.Pi is not None else torch.zeros(0)
+        save_file(tensors, str(tmp / "params.safetensors"))
+        if figures:
+            from .plots import plot_run
+
+            plot_run(result, tmp / "run.png")
+        rundir.write_json(tmp / "summary.json", result.summary)
+    return out
