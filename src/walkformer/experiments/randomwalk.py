@@ -78,10 +78,17 @@ def _failure(runs, out, exp, fig_name, paper_fig):
         "equal-attention-onehot", "all tokens get identical attention at every step (Theorem 4.1)",
         "identical attention scores", stat(spread), max(spread) <= 1e-9,
         "max over steps of the token-logit spread <= 1e-9 for every seed"))
+    # Theorem 4.1 is about the population: V ∝ 1 1^T. On a finite training set the first
+    # step gives V = c 1^T with c the empirical label frequencies, so what must hold
+    # exactly is that every row of V is constant; cos(V, 1 1^T) is reported beside it.
+    rows = [max(float(np.ptp(np.asarray(m["V"]), axis=1).max()) / max(float(np.abs(m["V"]).max()), 1e-300)
+                for m in r["metrics"][1:]) for r in exact]
     ones = [min(m["value_ones_cosine"] for m in r["metrics"][1:]) for r in exact]
     claims.append(claim(
-        "value-all-ones-onehot", "V is proportional to the all-ones matrix", "V ∝ 1 1^T",
-        stat(ones), min(ones) >= 1 - 1e-9, "cosine(V, 1 1^T) >= 1 - 1e-9 at every step >= 1, every seed"))
+        "value-all-ones-onehot", "V is proportional to the all-ones matrix (on a finite training set: V = c 1^T, "
+        "c the empirical label frequencies)", "V ∝ 1 1^T",
+        {"max_row_spread_over_max_entry": stat(rows), "min_cos_V_ones": stat(ones)}, max(rows) <= 1e-9,
+        "every row of V constant to 1e-9 (relative) at every step >= 1, every seed"))
     ok_sin, _ = at_random_guess(sin)
     breaks = [symmetry_break_step(r) for r in sin]
     claims.append(claim(

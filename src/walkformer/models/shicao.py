@@ -97,7 +97,7 @@ def init_params(geo: Geometry, scheme: str, sigma: float, head: str, m: int, gen
 
 
 class Batch:
-    """Sequences with their labels and weights, plus the one-hot X the fast path contracts.
+    """Sequences with their labels and loss weights.
 
     `tokens` (B, N-1) long, `y` (B,) long, `w` (B,) loss weights summing to 1
     (1/B for sampled data, path probabilities for the exact population).
@@ -107,13 +107,36 @@ class Batch:
         B, L = tokens.shape
         self.tokens, self.y = tokens, y
         self.w = (w if w is not None else torch.full((B,), 1.0 / B, dtype=torch.float64)).to(dtype)
-        X = torch.zeros(B, K, L, dtype=dtype)
-        X.scatter_(1, tokens[:, None, :], 1.0)  # (B, K, N-1) one-hot columns x_1..x_{N-1}
-        self.XT = X.reshape(B * K, L).T.contiguous()  # (N-1, B*K): the fast layout for both contractions
-        self.present = X.sum(2) > 0  # (B, K) which states occur in each sequence
+        self.present = torch.zeros(B, K, dtype=torch.bool).scatter_(1, tokens, True)  # (B, K) states that occur
 
     def __len__(self) -> int:
         return self.tokens.shape[0]
+
+
+def _column_sums(G: torch.Tensor, b: Batch) -> torch.Tensor:
+    """Σ_b G[b, s_bj] for every position j, (N-1,).
+
+    Not ``b.XT @ G``: a BLAS dot product splits its sum over SIMD lanes by the flat
+    index b·K + s_bj, which differs between positions, so positions that are equal in
+    exact arithmetic get different round-off. At Theorem 4.1's symmetric point that
+    round-off alone breaks the symmetry. Summing a (B, N-1) gather over b adds the same
+    numbers in the same order for every position, so exact symmetry stays exact.
+    """
+    return sum_rows(G.gather(1, b.tokens))  # (N-1,)
+
+
+def sum_rows(x: torch.Tensor) -> torch.Tensor:
+    """x.sum(0) with the same summation order for every column.
+
+    torch vectorises a dim-0 sum across columns and finishes the columns that do not
+    fill a SIMD register with another loop, whose round-off differs; equal columns
+    would then get unequal sums. Zero-padding to a multiple of 16 columns avoids that.
+    """
+    n = x.shape[1]
+    pad = (-n) % 16
+    if pad:
+        x = torch.nn.functional.pad(x, (0, pad))
+    return x.sum(0)[:n]
 
 
 class ShiCao:
@@ -124,7 +147,7 @@ class ShiCao:
 
         Z h = C ⊙ E_tok,   C[b, k] = Σ_{j<N: s_bj = k} E_pos[j]
 
-    and forward and backward cost two (B·K)×(N−1) matrix-vector products. Each row is
+    and forward and backward cost two passes over the (B, N-1) tokens plus O(B·K) work. Each row is
     shifted by its own largest present token logit; if a row would still underflow
     the whole batch falls back to the direct (B, N) softmax (``_direct``).
 
@@ -165,7 +188,9 @@ class ShiCao:
     def _separable(self, b: Batch, ut, c):
         B, K = b.present.shape
         Ep = torch.exp(c - c.max())  # (N,)
-        C = (Ep[:-1] @ b.XT).view(B, K)  # (B, K)
+        # C[b, k] = Σ_{j: s_bj = k} E_pos[j], accumulated in position order for every k (see
+        # _column_sums: a BLAS product would give equal sums different round-off)
+        C = torch.zeros(B, K, dtype=Ep.dtype).scatter_add_(1, b.tokens, Ep[:-1].expand(B, -1))  # (B, K)
         zt = torch.where(b.present, ut, -torch.inf)  # (B, K)
         mb = torch.clamp(zt.max(1).values, min=0.0)  # (B,) row shift; slot N has token logit 0
         Et = torch.exp(zt - mb[:, None])  # (B, K), 0 where absent
@@ -203,8 +228,8 @@ class ShiCao:
         if "S" in att:
             out["attention"] = att["S"].mean(0)
         else:  # mean_b S_bj = E_pos[j] · mean_b E_tok[b, s_bj] / Z_b
-            G = (att["Et"] / att["Z"][:, None]).reshape(-1)  # (B*K,)
-            out["attention"] = torch.cat([att["Ep"][:-1] * (b.XT @ G), att["S_N"].sum(0, keepdim=True)]) / len(b)
+            G = att["Et"] / att["Z"][:, None]  # (B, K)
+            out["attention"] = torch.cat([att["Ep"][:-1] * _column_sums(G, b), att["S_N"].sum(0, keepdim=True)]) / len(b)
         return out
 
     # ---- backward ------------------------------------------------------------------
@@ -237,10 +262,10 @@ class ShiCao:
         if "S" in att:  # direct: dz = S (a - ā)
             S = att["S"]
             a = torch.cat([dh.gather(1, b.tokens), torch.zeros(B, 1, dtype=dh.dtype)], 1)  # (B, N)
-            dc = (S * (a - abar[:, None])).sum(0)  # (N,)
+            dc = sum_rows(S * (a - abar[:, None]))  # (N,)
         else:
-            G = (att["Et"] * (dh - abar[:, None]) / att["Z"][:, None]).reshape(-1)  # (B*K,)
-            dc = torch.cat([att["Ep"][:-1] * (b.XT @ G), -(att["S_N"] * abar).sum(0, keepdim=True)])  # (N,)
+            G = att["Et"] * (dh - abar[:, None]) / att["Z"][:, None]  # (B, K)
+            dc = torch.cat([att["Ep"][:-1] * _column_sums(G, b), -(att["S_N"] * abar).sum(0, keepdim=True)])  # (N,)
         out["R"] = torch.cat([d_ut / g.n[0], g.P @ (dc / g.n)])  # (D,) dL/du, u = W x̃_N
         return float(loss), out
 
