@@ -27,7 +27,7 @@ class _Parser(argparse.ArgumentParser):
 def _train(args) -> int:
     import torch
 
-    from .rundir import argv_command, check_out
+    from .rundir import check_out
     from .train import run, save
 
     cfg = apply_overrides(Config(), args.overrides)
@@ -36,7 +36,7 @@ def _train(args) -> int:
     out = check_out(args.out)
     torch.set_num_threads(1)
     result = run(cfg, progress=not args.quiet)
-    save(result, out, command=argv_command())
+    save(result, out)
     s = result.summary
     if result.error:
         print(f"walkformer: run failed: {result.error} (recorded in {out}/summary.json)", file=sys.stderr)

@@ -21,7 +21,7 @@ def heatmap(ax, M, title: str, labels_from: int = 1) -> None:
     ticks = range(M.shape[0]) if M.shape[0] <= 20 else range(0, M.shape[0], 5)
     ax.set_xticks(list(ticks), [str(i + labels_from) for i in ticks], fontsize=8)
     ax.set_yticks(list(ticks), [str(i + labels_from) for i in ticks], fontsize=8)
-    plt.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
 
 
 def band(ax, steps, runs, label: str, color=None) -> None:

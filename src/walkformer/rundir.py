@@ -9,11 +9,11 @@ name and ``os.replace``d.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import shlex
 import shutil
-import sys
 from pathlib import Path
 
 from .config import Config, ConfigError, keys, get
@@ -31,8 +31,23 @@ def atomic_write(path: Path | str, data: str | bytes) -> None:
     os.replace(tmp, path)
 
 
+def strict(obj):
+    """Replace NaN and ±inf by None so every file is strict JSON (any parser reads it)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [strict(v) for v in obj]
+    return obj
+
+
+def dumps(obj, **kw) -> str:
+    return json.dumps(strict(obj), allow_nan=False, **kw)
+
+
 def write_json(path, obj) -> None:
-    atomic_write(path, json.dumps(obj, indent=2, allow_nan=True) + "\n")
+    atomic_write(path, dumps(obj, indent=2) + "\n")
 
 
 def versions() -> dict[str, str]:
@@ -97,6 +112,3 @@ class Staging:
 class RunFailed(RuntimeError):
     """Training stopped (non-finite loss); the run directory records why."""
 
-
-def argv_command() -> str:
-    return shlex.join(["walkformer", *sys.argv[1:]])

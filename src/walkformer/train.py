@@ -137,7 +137,7 @@ def save(result: Result, out: Path | str, command: str | None = None, figures: b
         cfg = result.cfg.to_dict() | {"versions": rundir.versions(),
                                       "command": command or rundir.command_for(result.cfg, str(out))}
         rundir.write_json(tmp / "config.json", cfg)
-        rundir.atomic_write(tmp / "metrics.jsonl", "".join(rundir.json.dumps(m) + "\n" for m in result.metrics))
+        rundir.atomic_write(tmp / "metrics.jsonl", "".join(rundir.dumps(m) + "\n" for m in result.metrics))
         tensors = {k: v.detach().contiguous() for k, v in result.model.tensors().items()}
         tensors["Pi_T"] = torch.from_numpy(result.task.Pi.T.copy()) if result.task.Pi is not None else torch.zeros(0)
         save_file(tensors, str(tmp / "params.safetensors"))

@@ -56,9 +56,14 @@ def register(exp: Experiment) -> Experiment:
 
 # ---- claims ------------------------------------------------------------------------
 def stat(values) -> dict:
-    v = np.asarray([np.nan if x is None else x for x in values], dtype=float)
-    return {"mean": float(np.nanmean(v)), "std": float(np.nanstd(v)), "min": float(np.nanmin(v)),
-            "max": float(np.nanmax(v)), "n_seeds": int(len(v))}
+    """Mean, spread and range over seeds. ``None`` (or inf) means "never happened" (e.g.
+    the optimum was never reached): such seeds are counted in ``n_never`` and left out
+    of the numbers, which are ``null`` when no seed has one. Output is strict JSON."""
+    v = np.asarray([np.inf if x is None else x for x in values], dtype=float)
+    ok = v[np.isfinite(v)]
+    num = (lambda f: float(f(ok)) if len(ok) else None)  # noqa: E731
+    out = {"mean": num(np.mean), "std": num(np.std), "min": num(np.min), "max": num(np.max), "n_seeds": int(len(v))}
+    return out | ({"n_never": int(len(v) - len(ok))} if len(ok) < len(v) else {})
 
 
 def claim(id: str, text: str, paper: str, measured: dict, holds: bool, criterion: str) -> dict:

@@ -19,10 +19,6 @@ FIG6 = {"p0.5": {"task.p": 0.5}, "p1": {"task.p": 1.0},
 SNAPSHOTS = (100, 400, 700, 1000)
 
 
-def _inf(xs):
-    return [np.inf if x is None else x for x in xs]
-
-
 def _fig6(runs, out, exp):
     fig, axes = plots.plt.subplots(1, 4, figsize=(19, 4.3))
     for col, p in enumerate(("p0.5", "p1")):
@@ -80,18 +76,21 @@ def _fig6(runs, out, exp):
     hv700 = [max(at_step(r, 700)["h_var"]) for r in runs["p1"]]
     return [
         claim("p0.5-optimal-by-400", "p = 0.5 reaches the optimum after around 400 iterations",
-              "≈ 50% after ~400 iterations", stat(_inf(t5)) | {"final_accuracy": stat(finals(runs["p0.5"], "test_accuracy"))},
+              "≈ 50% after ~400 iterations", stat(t5) | {"final_accuracy": stat(finals(runs["p0.5"], "test_accuracy"))},
               all(t is not None and t <= 500 for t in t5), "every seed within tolerance of OPT from step <= 500 on"),
         claim("p0.5-summed-optimal-by-400", "controlled variant η = 10 (summed loss): p = 0.5 reaches the optimum around 400",
-              "≈ 50% after ~400 iterations", stat(_inf(t5s)) | {"final_accuracy": stat(finals(runs["p0.5-summed"], "test_accuracy")),
+              "≈ 50% after ~400 iterations", stat(t5s) | {"final_accuracy": stat(finals(runs["p0.5-summed"], "test_accuracy")),
                                                                  "parent_attention": stat(finals(runs["p0.5-summed"], "parent_attention"))},
               all(t is not None and t <= 500 for t in t5s), "every seed within tolerance of OPT from step <= 500 on"),
         claim("p1-not-solved", "p = 1 does not reach 100% within 1000 iterations", "below 100% at 1000",
               stat(acc1), all(a < 1.0 - tol1 for a in acc1), "every seed's final accuracy < 1"),
         claim("kl-faster-random-walk", "KL falls much faster for p = 0.5 than for p = 1",
               "faster decrease for p = 0.5", {"kl_end_over_start_p0.5": stat(ratio["p0.5"]),
-                                              "kl_end_over_start_p1": stat(ratio["p1"])},
-              np.mean(ratio["p0.5"]) < np.mean(ratio["p1"]), "mean KL(1000)/KL(0) smaller for p = 0.5"),
+                                              "kl_end_over_start_p1": stat(ratio["p1"]),
+                                              "summed_kl_end_over_start_p0.5": stat(ratio["p0.5-summed"]),
+                                              "summed_kl_end_over_start_p1": stat(ratio["p1-summed"])},
+              np.mean(ratio["p0.5"]) < min(0.9, np.mean(ratio["p1"])),
+              "mean KL(1000)/KL(0) below 0.9 for p = 0.5 and below that of p = 1"),
         claim("fig13-symmetry-until-700", "up to ~700 iterations V ∝ 1 1^T and the weighted-average token is the same "
               "for all sequences (p = 1)", "variance ≈ 0 until ~700",
               {"cos_V_ones_at_700": stat(sym700), "max_h_var_at_700": stat(hv700)},

@@ -46,7 +46,7 @@ def _success(runs, out, exp, label, fig_name, paper_fig):
               "every seed's final accuracy >= OPT - 3 binomial s.d."),
         claim("constant-iterations", "the optimum is reached within a constant number of iterations",
               "a few iterations (Theorem 3.1: T0 = Θ(1))",
-              stat([np.inf if t is None else t for t in t_opt]), all(t is not None and t <= 10 for t in t_opt),
+              stat(t_opt), all(t is not None and t <= 10 for t in t_opt),
               "every seed within tolerance of OPT from step <= 10 on"),
         claim("parent-attention", "attention selects the direct parent x_{N-1}", "close to 1",
               stat(finals(rs, "parent_attention")), min(finals(rs, "parent_attention")) >= 0.99,
@@ -94,7 +94,7 @@ def _failure(runs, out, exp, fig_name, paper_fig):
     claims.append(claim(
         "random-guess-sin", "with the paper's sin positions accuracy also stays at 1/K",
         "close to 0.167", stat(finals(sin, "test_accuracy")) | {
-            "symmetry_break_step": stat([np.inf if b is None else b for b in breaks]),
+            "symmetry_break_step": stat(breaks),
             "explanation": "sin positions are orthogonal only up to ~1e-12 in floating point; this round-off "
                            "breaks the symmetric point of Theorem 4.1, which is unstable (see the onehot runs)"},
         ok_sin, "every seed's final accuracy within 3 binomial s.d. of 1/K"))
@@ -145,8 +145,7 @@ def _ncond(runs, out, exp):
             t = finals(rs, "steps_to_optimal")
             claims.append(claim(f"N{N}-learns", f"N = {N} (N-1 not a multiple of K): p = 1 is learned",
                                 "not covered by the paper (its failure needs N = rK+1)",
-                                stat(finals(rs, "test_accuracy")) | {"steps_to_optimal": stat(
-                                    [np.inf if x is None else x for x in t])},
+                                stat(finals(rs, "test_accuracy")) | {"steps_to_optimal": stat(t)},
                                 all(a == 1.0 for a in finals(rs, "test_accuracy")),
                                 "every seed's final accuracy is exactly 1"))
     return claims
