@@ -104,7 +104,7 @@ class Batch:
     """
 
     def __init__(self, tokens: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, K: int, dtype):
-        B, L = tokens.shape
+        B = tokens.shape[0]
         self.tokens, self.y = tokens, y
         self.w = (w if w is not None else torch.full((B,), 1.0 / B, dtype=torch.float64)).to(dtype)
         self.present = torch.zeros(B, K, dtype=torch.bool).scatter_(1, tokens, True)  # (B, K) states that occur
@@ -239,7 +239,6 @@ class ShiCao:
         Returns ``(loss, {"V", "A"?, "R"})`` with ∇_W L = grads["R"] ⊗ x̃_N.
         """
         g = self.geo
-        ut, c = self._scores()
         att = self._attend(b)
         h = att["h"]
         hd = self._head(h)
