@@ -1,5 +1,7 @@
 """Figures (matplotlib, Agg). Curves over seeds are drawn as mean with a min–max band;
-reference lines are the optimal accuracy (OPT) and random guessing (1/K)."""
+reference lines are the optimal accuracy (OPT), random guessing (1/K) and, where a run
+records them, reference losses (Bayes, unigram, bigram). Fonts are large enough to read
+when a figure is shown at page width (the HTML report) or printed."""
 
 from __future__ import annotations
 
@@ -11,7 +13,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-plt.rcParams.update({"font.size": 11, "axes.titlesize": 12, "figure.dpi": 100})
+plt.rcParams.update({"font.size": 13, "axes.titlesize": 14, "axes.labelsize": 13, "legend.fontsize": 11,
+                     "figure.titlesize": 15, "figure.dpi": 100})
+
+# Reference losses (nats) drawn as horizontal lines on loss curves when a run's summary
+# or metrics carry them: key -> label.
+REFERENCE_LOSSES = {"bayes_loss": "Bayes-optimal loss", "bigram_loss": "bigram loss (optimal)",
+                    "unigram_loss": "unigram loss"}
 
 
 def heatmap(ax, M, title: str, labels_from: int = 1) -> None:
@@ -19,8 +27,8 @@ def heatmap(ax, M, title: str, labels_from: int = 1) -> None:
     im = ax.imshow(M, cmap="viridis")
     ax.set_title(title)
     ticks = range(M.shape[0]) if M.shape[0] <= 20 else range(0, M.shape[0], 5)
-    ax.set_xticks(list(ticks), [str(i + labels_from) for i in ticks], fontsize=8)
-    ax.set_yticks(list(ticks), [str(i + labels_from) for i in ticks], fontsize=8)
+    ax.set_xticks(list(ticks), [str(i + labels_from) for i in ticks], fontsize=10)
+    ax.set_yticks(list(ticks), [str(i + labels_from) for i in ticks], fontsize=10)
     ax.figure.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
 
 
@@ -39,12 +47,28 @@ def references(ax, opt: float | None = None, K: int | None = None) -> None:
         ax.axhline(1.0 / K, ls=":", color="r", lw=1, label=f"1/K = {1 / K:.3g}")
 
 
+def loss_references(ax, *sources: dict) -> None:
+    """Dashed lines for every key of :data:`REFERENCE_LOSSES` found in ``sources``."""
+    styles = iter(["--", "-.", ":"])
+    for key, label in REFERENCE_LOSSES.items():
+        v = next((s[key] for s in sources if isinstance(s.get(key), (int, float))), None)
+        if v is not None:
+            ax.axhline(v, ls=next(styles, "--"), color="k", lw=1, label=f"{label} {v:.3g}")
+
+
+def kl_axes(ax, title: str) -> None:
+    ax.set_yscale("log")
+    ax.set_xlabel("GD iteration")
+    ax.set_ylabel("KL(true ‖ normalised output), nats")
+    ax.set_title(title)
+
+
 def accuracy_axes(ax, title: str) -> None:
     ax.set_xlabel("GD iteration")
     ax.set_ylabel("test accuracy")
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(title)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=10, loc="best")
 
 
 def attention_axes(ax, att, title: str, zoom: int | None = None) -> None:
@@ -80,10 +104,7 @@ def plot_run(result, path: Path | str) -> None:
     accuracy_axes(ax, "test accuracy")
     ax = axes[0, 1]
     ax.plot(steps, [x["kl"] for x in m])
-    ax.set_yscale("log")
-    ax.set_xlabel("GD iteration")
-    ax.set_ylabel("KL(true ‖ normalised output), nats")
-    ax.set_title("KL divergence")
+    kl_axes(ax, "KL divergence")
     attention_axes(axes[0, 2], m[-1]["attention"], f"attention at step {steps[-1]}")
     attention_axes(axes[1, 2], m[-1]["attention"], "attention, last 10 positions", zoom=10)
     heatmap(axes[1, 0], m[-1]["V"], f"V at step {steps[-1]}")

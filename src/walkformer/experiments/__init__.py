@@ -4,7 +4,10 @@ An :class:`Experiment` is a set of variants (a label and its config overrides), 
 run for ``seeds`` seeds, and an ``analyse`` function that turns the finished runs into
 the paper-style figures and ``claims.json``: a list of
 ``{"id", "claim", "paper", "measured", "holds"}`` whose ``holds`` is computed from the
-measured numbers.
+measured numbers. An optional ``differences`` function turns the claims into
+``differences.json``: where we differ from the paper, with the numbers and the
+controlled experiment behind each difference (see :func:`difference`); the report
+(``walkformer report``) shows both.
 
 Layout of ``walkformer reproduce NAME --out DIR``::
 
@@ -38,6 +41,7 @@ class Experiment:
     analyse: Callable  # (runs: dict[label, list[run]], out: Path, exp) -> list[claim]
     seeds: int = 10
     base: dict = field(default_factory=dict)
+    differences: Callable | None = None  # (claims, out: Path) -> list[difference(...)]
 
     def config(self, label: str, seed: int) -> Config:
         over = self.base | self.variants[label] | {"seed": seed}
@@ -69,6 +73,42 @@ def stat(values) -> dict:
 def claim(id: str, text: str, paper: str, measured: dict, holds: bool, criterion: str) -> dict:
     return {"id": id, "claim": text, "paper": paper, "measured": measured, "holds": bool(holds),
             "criterion": criterion}
+
+
+def describe(s: dict, digits: int = 3) -> str:
+    """One line for a :func:`stat`: ``0.505 ± 0.013 (0.490–0.530, 10 seeds)``, with
+    ``digits`` significant digits on the mean (integers stay integers); seeds for which
+    it never happened are counted."""
+    never, n = s.get("n_never", 0), s["n_seeds"]
+    if s.get("mean") is None:
+        return f"never ({never}/{n} seeds)"
+    m = abs(s["mean"])
+    dec = 0 if m >= 10 ** (digits - 1) else max(0, digits - 1 - (int(np.floor(np.log10(m))) if m > 0 else 0))
+    sci = 0 < m < 1e-3
+
+    def f(x):
+        if float(x).is_integer() and s["min"] == s["max"]:
+            return str(int(x))
+        return f"{x:.{digits - 1}e}" if sci else f"{x:.{dec}f}"
+
+    tail = f"; never in {never}" if never else ""
+    if s["min"] == s["max"]:
+        return f"{f(s['mean'])} in all {n - never} seeds{tail}" if n - never > 1 else f"{f(s['mean'])} (1 seed{tail})"
+    return f"{f(s['mean'])} ± {f(s['std'])} ({f(s['min'])}–{f(s['max'])}, {n - never} seeds{tail})"
+
+
+def difference(id: str, title: str, paper: str, ours: str, control: str, claims: tuple = ()) -> dict:
+    """One "where we differ" entry: what the paper says, what we measured and the
+    controlled experiment that explains it (both computed from measured numbers). It is
+    a difference while any of ``claims`` (ids in the same claims.json) fails; without
+    ``claims`` it is a note on how we read the paper."""
+    return {"id": id, "title": title, "paper": paper, "ours": ours, "control": control, "claims": list(claims)}
+
+
+def load_claims(out: Path, name: str) -> dict[str, dict]:
+    """Claims of another experiment under the same ``out`` (id -> claim; {} if not run)."""
+    p = Path(out) / name / "claims.json"
+    return {c["id"]: c for c in json.loads(p.read_text())} if p.exists() else {}
 
 
 # ---- running -----------------------------------------------------------------------
@@ -120,6 +160,8 @@ def run_all(exps: list[Experiment], out: Path, workers: int = 2, seeds: int | No
         d.mkdir(parents=True, exist_ok=True)
         claims[e.name] = e.analyse(runs, d, e)
         write_json(d / "claims.json", claims[e.name])
+        if e.differences is not None:
+            write_json(d / "differences.json", e.differences(claims[e.name], out))
     return claims
 
 

@@ -6,8 +6,8 @@ import numpy as np
 
 from .. import plots
 from ..train import tolerance
-from . import Experiment, claim, register, stat
-from .common import PAPER, at_step, curve, finals
+from . import Experiment, claim, describe, difference, load_claims, register, stat
+from .common import PAPER, at_step, curve, finals, with_figure
 
 RANDOM = PAPER | {"init.scheme": "gaussian", "init.sigma": 0.01, "model.normalize": True,
                   "train.eta": 0.01, "train.steps": 1000, "eval.every": 10}
@@ -31,11 +31,8 @@ def _fig6(runs, out, exp):
         plots.references(axes[2 * col], opt, 6)
         plots.accuracy_axes(axes[2 * col], f"({'ac'[col]}) accuracy, {p.replace('p', 'p = ')}")
         ax = axes[2 * col + 1]
-        ax.set_yscale("log")
-        ax.set_xlabel("GD iteration")
-        ax.set_ylabel("KL(true ‖ normalised output), nats")
-        ax.set_title(f"({'bd'[col]}) KL divergence, {p.replace('p', 'p = ')}")
-        ax.legend(fontsize=8)
+        plots.kl_axes(ax, f"({'bd'[col]}) KL divergence, {p.replace('p', 'p = ')}")
+        ax.legend(fontsize=10)
     fig.suptitle("Fig. 6: random initialisation σ = 0.01, x̃ normalised in the softmax")
     plots.save(fig, out / "fig6.png")
 
@@ -61,7 +58,7 @@ def _fig6(runs, out, exp):
             ax.set_title(f"step {m['step']}, {label}")
             ax.set_xlabel("state")
             if col == 0:
-                ax.legend(fontsize=8)
+                ax.legend(fontsize=10)
     fig.suptitle("Fig. 12: V over training, p = 1")
     fig13.suptitle("Fig. 13: weighted-average token X·S and its per-dimension variance, p = 1")
     plots.save(fig, out / "fig12.png")
@@ -74,7 +71,8 @@ def _fig6(runs, out, exp):
     sym700 = [at_step(r, 700)["value_ones_cosine"] for r in runs["p1"]]
     sym1000 = [at_step(r, 1000)["value_ones_cosine"] for r in runs["p1"]]
     hv700 = [max(at_step(r, 700)["h_var"]) for r in runs["p1"]]
-    return [
+    summed1000 = [at_step(r, 1000)["value_ones_cosine"] for r in runs["p1-summed"]]
+    return with_figure([
         claim("p0.5-optimal-by-400", "p = 0.5 reaches the optimum after around 400 iterations",
               "≈ 50% after ~400 iterations", stat(t5) | {"final_accuracy": stat(finals(runs["p0.5"], "test_accuracy"))},
               all(t is not None and t <= 500 for t in t5), "every seed within tolerance of OPT from step <= 500 on"),
@@ -83,7 +81,9 @@ def _fig6(runs, out, exp):
                                                                  "parent_attention": stat(finals(runs["p0.5-summed"], "parent_attention"))},
               all(t is not None and t <= 500 for t in t5s), "every seed within tolerance of OPT from step <= 500 on"),
         claim("p1-not-solved", "p = 1 does not reach 100% within 1000 iterations", "below 100% at 1000",
-              stat(acc1), all(a < 1.0 - tol1 for a in acc1), "every seed's final accuracy < 1"),
+              stat(acc1) | {"summed_final_accuracy": stat(finals(runs["p1-summed"], "test_accuracy")),
+                            "summed_steps_to_optimal": stat(finals(runs["p1-summed"], "steps_to_optimal"))},
+              all(a < 1.0 - tol1 for a in acc1), "every seed's final accuracy < 1"),
         claim("kl-faster-random-walk", "KL falls much faster for p = 0.5 than for p = 1",
               "faster decrease for p = 0.5", {"kl_end_over_start_p0.5": stat(ratio["p0.5"]),
                                               "kl_end_over_start_p1": stat(ratio["p1"]),
@@ -94,15 +94,57 @@ def _fig6(runs, out, exp):
         claim("fig13-symmetry-until-700", "up to ~700 iterations V ∝ 1 1^T and the weighted-average token is the same "
               "for all sequences (p = 1)", "variance ≈ 0 until ~700",
               {"cos_V_ones_at_700": stat(sym700), "max_h_var_at_700": stat(hv700)},
-              min(sym700) >= 0.99 and max(hv700) <= 1e-4, "cos(V, 1 1^T) >= 0.99 and max variance <= 1e-4 at step 700"),
+              min(sym700) >= 0.99 and max(hv700) <= 1e-4, "cos(V, 1 1^T) >= 0.99 and max variance <= 1e-4 at step 700")
+        | {"figure": "fig13.png"},
         claim("fig13-broken-by-1000", "by 1000 iterations random initialisation breaks the symmetry (p = 1)",
-              "V no longer ∝ 1 1^T at 1000", {"cos_V_ones_at_1000": stat(sym1000)}, np.mean(sym1000) < 0.99,
-              "mean cos(V, 1 1^T) < 0.99 at step 1000"),
+              "V no longer ∝ 1 1^T at 1000", {"cos_V_ones_at_1000": stat(sym1000),
+                                                "summed_cos_V_ones_at_1000": stat(summed1000)},
+              np.mean(sym1000) < 0.99, "mean cos(V, 1 1^T) < 0.99 at step 1000") | {"figure": "fig12.png"},
+    ], "fig6.png")
+
+
+def _fig6_differences(claims, out):
+    c = {x["id"]: x["measured"] for x in claims}
+    t5, t5s, p1, kl, f13 = (c["p0.5-optimal-by-400"], c["p0.5-summed-optimal-by-400"], c["p1-not-solved"],
+                            c["kl-faster-random-walk"], c["fig13-broken-by-1000"])
+    return [
+        difference(
+            "fig6-timing", "Random initialisation (Fig. 6): when p = 0.5 reaches the optimum",
+            "≈ 50% (the optimum) after about 400 iterations",
+            f"read literally (σ = 0.01, η = 0.01, mean loss) the optimum is reached at step {describe(t5)}; "
+            f"final accuracy {describe(t5['final_accuracy'])}: at this scale the gradients are ~σ² and "
+            f"nothing moves in 1000 iterations",
+            f"the same runs with η = 10, i.e. the loss summed over the 1000 training sequences (the paper does not "
+            f"say mean or sum): optimum at step {describe(t5s)}; final accuracy {describe(t5s['final_accuracy'])}, "
+            f"attention on the parent {describe(t5s['parent_attention'])} (seeds that miss it attend to another "
+            f"ancestor). Neither reading gives ~400 for every seed",
+            claims=("p0.5-optimal-by-400", "p0.5-summed-optimal-by-400")),
+        difference(
+            "fig6-p1-summed", "p = 1 stays unsolved only under the mean-loss reading",
+            "p = 1 does not reach 100% within 1000 iterations",
+            f"η = 0.01 (mean loss): final accuracy {describe(p1)} (holds)",
+            f"η = 10 (summed loss): final accuracy {describe(p1['summed_final_accuracy'])}, "
+            f"100% from step {describe(p1['summed_steps_to_optimal'])}: under the reading that moves p = 0.5, "
+            f"p = 1 is solved too"),
+        difference(
+            "fig6-kl", "KL does not fall faster for p = 0.5 than for p = 1",
+            "KL falls much faster for the random walk (p = 0.5) than for p = 1",
+            f"KL(1000)/KL(0) at η = 0.01: {describe(kl['kl_end_over_start_p0.5'], 4)} for p = 0.5, "
+            f"{describe(kl['kl_end_over_start_p1'], 4)} for p = 1",
+            f"at η = 10 (summed loss): {describe(kl['summed_kl_end_over_start_p0.5'])} for p = 0.5, "
+            f"{describe(kl['summed_kl_end_over_start_p1'])} for p = 1",
+            claims=("kl-faster-random-walk",)),
+        difference(
+            "fig13-symmetry", "Fig. 13: the symmetry is not broken by 1000 iterations",
+            "by 1000 iterations V is no longer ∝ 1 1ᵀ (p = 1)",
+            f"cos(V, 1 1ᵀ) at step 1000 (η = 0.01): {describe(f13['cos_V_ones_at_1000'], 4)}",
+            f"at η = 10 (summed loss): {describe(f13['summed_cos_V_ones_at_1000'], 4)}",
+            claims=("fig13-broken-by-1000",)),
     ]
 
 
 register(Experiment("fig6", "Shi & Cao Figs. 6, 11, 12, 13", "small random initialisation, p = 0.5 and p = 1",
-                    FIG6, _fig6, base=RANDOM))
+                    FIG6, _fig6, base=RANDOM, differences=_fig6_differences))
 
 
 # ---- Fig. 7 and Fig. 10: the fruit questions -------------------------------------------
@@ -121,27 +163,47 @@ def _qa(runs, out, exp, fig_name, paper_fig):
         plots.accuracy_axes(axes[2 * col], f"Task {col + 1}: accuracy")
         steps, kl = curve(runs[label], "kl")
         plots.band(axes[2 * col + 1], steps, kl, "KL")
-        axes[2 * col + 1].set_xlabel("GD iteration")
-        axes[2 * col + 1].set_ylabel("KL(true ‖ normalised output), nats")
-        axes[2 * col + 1].set_title(f"Task {col + 1}: KL divergence")
+        plots.kl_axes(axes[2 * col + 1], f"Task {col + 1}: KL divergence")
     fig.suptitle(f"{paper_fig}: {exp.title}")
     plots.save(fig, out / f"{fig_name}.png")
     a1, a2 = finals(runs["qa1"], "test_accuracy"), finals(runs["qa2"], "test_accuracy")
     n = runs["qa2"][0]["config"]["eval"]["n_test"]
     tol = tolerance(0.5, n)
-    return [
+    return with_figure([
         claim("task1-learned", "Task 1 (majority fruit) approaches 100% within 100 iterations", "≈ 100%",
               stat(a1), min(a1) >= 0.99, "every seed's final accuracy >= 0.99"),
         claim("task2-fails", "Task 2 (stated preference) stays around 50%", "≈ 50%",
               stat(a2) | {"tolerance": tol}, all(abs(a - 0.5) <= tol for a in a2),
               "every seed within 3 binomial s.d. of 0.5"),
-    ]
+    ], f"{fig_name}.png")
+
+
+def _fig7_differences(claims, out):
+    a1 = {x["id"]: x["measured"] for x in claims}["task1-learned"]
+    return [difference(
+        "task1-seeds", "Task 1 is not learned to ≈ 100% by every seed in 100 iterations",
+        "≈ 100% within 100 iterations", f"final accuracy {describe(a1)}",
+        "no controlled experiment yet: the seeds differ only in training data and initialisation, and the "
+        "criterion asks every seed for ≥ 0.99", claims=("task1-learned",))]
+
+
+def _fig10_differences(claims, out):
+    a1 = {x["id"]: x["measured"] for x in claims}["task1-learned"]
+    plain = load_claims(out, "fig7").get("task1-learned")
+    control = (f"the same task without the ReLU layer (fig7: same σ, η and 100 iterations) reaches "
+               f"{describe(plain['measured'])}" if plain else "fig7 (the same task without the ReLU layer) was not run")
+    return [difference(
+        "relu-head", "With the ReLU layer Task 1 does not move in 100 iterations",
+        "≈ 100% with the ReLU layer", f"final accuracy {describe(a1)}",
+        control + ". With A and V both N(0, 0.01²) the output is a product of two tiny matrices, so its gradients "
+        "are ~σ² and 100 iterations at η = 0.1 leave it at 50%", claims=("task1-learned",))]
 
 
 register(Experiment("fig7", "Shi & Cao Fig. 7", "the two fruit question-answering tasks",
                     {"qa1": {"task.name": "qa1"}, "qa2": {"task.name": "qa2"}},
-                    lambda r, o, e: _qa(r, o, e, "fig7", "Fig. 7"), base=QA))
+                    lambda r, o, e: _qa(r, o, e, "fig7", "Fig. 7"), base=QA, differences=_fig7_differences))
 register(Experiment("fig10", "Shi & Cao Fig. 10", "QA tasks with an extra ReLU layer f = A ReLU(V X S)",
                     {"qa1": {"task.name": "qa1"}, "qa2": {"task.name": "qa2"}},
                     lambda r, o, e: _qa(r, o, e, "fig10", "Fig. 10"),
-                    base=QA | {"model.head": "relu", "model.m": 19, "train.n_train": 1024, "eval.n_test": 1024}))
+                    base=QA | {"model.head": "relu", "model.m": 19, "train.n_train": 1024, "eval.n_test": 1024},
+                    differences=_fig10_differences))

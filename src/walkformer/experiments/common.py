@@ -13,6 +13,11 @@ PAPER = {  # common settings of Shi & Cao's random-walk experiments
 }
 
 
+def with_figure(claims: list[dict], figure: str) -> list[dict]:
+    """Name the figure (a PNG beside claims.json) that shows each claim; the report links it."""
+    return [c | {"figure": figure} for c in claims]
+
+
 def curve(runs: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:
     steps = np.array([m["step"] for m in runs[0]["metrics"]])
     vals = np.array([[np.nan if m[key] is None else m[key] for m in r["metrics"]] for r in runs], dtype=float)
@@ -49,18 +54,42 @@ def symmetry_break_step(run: dict, threshold: float = 1e-6) -> int | None:
     return None
 
 
+def transition_T(run: dict) -> np.ndarray | None:
+    """Π^T of the run's task (the optimal V up to scale), or None for tasks without one."""
+    from ..config import from_dict
+    from ..tasks import make_task
+
+    Pi = getattr(make_task(from_dict(run["config"])), "Pi", None)
+    return None if Pi is None else np.asarray(Pi).T
+
+
 def standard_figure(runs: list[dict], path, title: str, zoom: int = 10) -> None:
-    """The paper's panel layout: (a) accuracy, (b) V, (c) attention by position, (d) zoom."""
+    """The paper's panels (a) accuracy, (b) V, (c) attention by position, (d) its last
+    ``zoom`` positions, with the KL curve and Π^T beside V added:
+
+        (a) accuracy | (b) KL | (c) V | (d) Π^T
+        (e) attention by position        | (f) zoom
+    """
     s = runs[0]["summary"]
     K = runs[0]["config"]["task"]["K"]
-    fig, axes = plots.plt.subplots(1, 4, figsize=(19, 4.3))
+    fig = plots.plt.figure(figsize=(19, 9))
+    grid = fig.add_gridspec(2, 4)
+    axes = [fig.add_subplot(grid[0, i]) for i in range(4)] + [fig.add_subplot(grid[1, :3]), fig.add_subplot(grid[1, 3])]
     steps, acc = curve(runs, "test_accuracy")
     plots.band(axes[0], steps, acc, f"mean, min–max over {len(runs)} seeds")
     plots.references(axes[0], s["optimal_accuracy"], K)
     plots.accuracy_axes(axes[0], "(a) test accuracy")
-    plots.heatmap(axes[1], runs[0]["metrics"][-1]["V"], f"(b) V at step {steps[-1]} (seed 0)")
+    steps, kl = curve(runs, "kl")
+    plots.band(axes[1], steps, kl, f"mean, min–max over {len(runs)} seeds")
+    plots.kl_axes(axes[1], "(b) KL to the true next-state law")
+    plots.heatmap(axes[2], runs[0]["metrics"][-1]["V"], f"(c) V at step {steps[-1]} (seed 0)")
+    Pi_T = transition_T(runs[0])
+    if Pi_T is not None:
+        plots.heatmap(axes[3], Pi_T, "(d) Π^T (optimal V up to scale)")
+    else:
+        axes[3].axis("off")
     att = np.mean([r["metrics"][-1]["attention"] for r in runs], axis=0)
-    plots.attention_axes(axes[2], att, "(c) mean attention by position")
-    plots.attention_axes(axes[3], att, f"(d) last {zoom} positions", zoom=zoom)
+    plots.attention_axes(axes[4], att, f"(e) mean attention by position at step {steps[-1]}")
+    plots.attention_axes(axes[5], att, f"(f) last {zoom} positions", zoom=zoom)
     fig.suptitle(title)
     plots.save(fig, path)

@@ -6,8 +6,9 @@ import numpy as np
 
 from .. import plots
 from ..tasks import MarkovChain, circle_transition
-from . import Experiment, claim, register, stat
-from .common import PAPER, at_random_guess, curve, finals, near_opt, standard_figure, symmetry_break_step
+from . import Experiment, claim, describe, difference, register, stat
+from .common import (PAPER, at_random_guess, curve, finals, near_opt, standard_figure, symmetry_break_step,
+                     with_figure)
 
 ZERO = PAPER | {"init.scheme": "zero", "train.eta": 1.0, "train.steps": 50}
 
@@ -28,7 +29,7 @@ def _fig2(runs, out, exp):
             abs(general - max(p, 1 - p)) < 1e-12 and circ,
             "Σ_s P(s_{N-1}=s) max_y Π[s,y] from the general chain equals max(p,1-p), and Π is circulant"))
     plots.save(fig, out / "fig2_transition.png")
-    return claims
+    return with_figure(claims, "fig2_transition.png")
 
 
 register(Experiment("fig2", "Shi & Cao Fig. 2", "Transition matrices Π of the circle walk", {}, _fig2, seeds=0))
@@ -40,7 +41,7 @@ def _success(runs, out, exp, label, fig_name, paper_fig):
     standard_figure(rs, out / f"{fig_name}.png", f"{paper_fig}: {exp.title}")
     ok, tol = near_opt(rs)
     t_opt = finals(rs, "steps_to_optimal")
-    return [
+    return with_figure([
         claim("optimal-accuracy", "test accuracy reaches the optimum max(p, 1-p)", "close to 0.5 (optimum)",
               stat(finals(rs, "test_accuracy")) | {"tolerance": tol}, ok,
               "every seed's final accuracy >= OPT - 3 binomial s.d."),
@@ -54,7 +55,7 @@ def _success(runs, out, exp, label, fig_name, paper_fig):
         claim("value-matrix", "V recovers Π^T (in direction)", "V ≈ Π^T (heat-map)",
               stat(finals(rs, "value_cosine")), min(finals(rs, "value_cosine")) >= 0.9,
               "Frobenius cosine(V, Π^T) >= 0.9 for every seed"),
-    ]
+    ], f"{fig_name}.png")
 
 
 register(Experiment("fig4", "Shi & Cao Fig. 4", "random walk p = 0.5 from zero initialisation",
@@ -91,19 +92,56 @@ def _failure(runs, out, exp, fig_name, paper_fig):
         "every row of V constant to 1e-9 (relative) at every step >= 1, every seed"))
     ok_sin, _ = at_random_guess(sin)
     breaks = [symmetry_break_step(r) for r in sin]
+    claims = with_figure(claims, f"{fig_name}_onehot.png")
     claims.append(claim(
         "random-guess-sin", "with the paper's sin positions accuracy also stays at 1/K",
         "close to 0.167", stat(finals(sin, "test_accuracy")) | {
-            "symmetry_break_step": stat(breaks),
+            "symmetry_break_step": stat(breaks), "sin_max_overlap": sin_overlap(sin[0]["config"]),
             "explanation": "sin positions are orthogonal only up to ~1e-12 in floating point; this round-off "
                            "breaks the symmetric point of Theorem 4.1, which is unstable (see the onehot runs)"},
-        ok_sin, "every seed's final accuracy within 3 binomial s.d. of 1/K"))
+        ok_sin, "every seed's final accuracy within 3 binomial s.d. of 1/K") | {"figure": f"{fig_name}_sin.png"})
     return claims
+
+
+def sin_overlap(config: dict) -> float:
+    """Largest |⟨p_i, p_j⟩| / ‖p_i‖², i ≠ j, of the sin positions in floating point (0 in exact
+    arithmetic): the round-off that breaks Theorem 4.1's symmetry."""
+    from ..models.shicao import positional
+
+    P = positional("sin", config["model"]["M"], config["task"]["N"]).numpy()  # (M, N)
+    G = P.T @ P  # (N, N)
+    return float(np.abs(G - np.diag(np.diag(G))).max() / np.diag(G).max())
+
+
+def _failure_differences(claims, out):
+    c = {x["id"]: x["measured"] for x in claims}
+    sin, one, spread, ones = (c["random-guess-sin"], c["random-guess-onehot"], c["equal-attention-onehot"],
+                              c["value-all-ones-onehot"])
+    return [
+        difference(
+            "sin-round-off", "p = 1 with the paper's sin positions: the symmetry breaks and the walk is learned",
+            "accuracy stays at random guessing, 1/K (Theorem 4.1)",
+            f"with sin positions the final accuracy is {describe(sin)}; the token-logit spread leaves 0 "
+            f"at step {describe(sin['symmetry_break_step'])}",
+            f"the same runs with onehot positions (same norm √(M/2), exactly orthogonal in floating point): "
+            f"accuracy {describe(one)}, largest token-logit spread over every step and seed {spread['max']:.2g}. "
+            f"The sin positions are orthogonal only to {sin['sin_max_overlap']:.1e} (largest |⟨p_i, p_j⟩| / ‖p_i‖²); "
+            f"the symmetric point of Theorem 4.1 is unstable and this round-off grows until it breaks",
+            claims=("random-guess-sin",)),
+        difference(
+            "ones-finite-sample", "V ∝ 1 1ᵀ holds for the population; a finite training set gives V = c 1ᵀ",
+            "V ∝ 1 1ᵀ (Theorem 4.1)",
+            f"every row of V is constant (largest relative row spread "
+            f"{ones['max_row_spread_over_max_entry']['max']:.2g}) but cos(V, 1 1ᵀ) is "
+            f"{describe(ones['min_cos_V_ones'], 4)}: c holds the empirical label frequencies of the training set",
+            "with train.data=population (the exact expected gradient) V ∝ 1 1ᵀ exactly; tests/test_theory.py checks it"),
+    ]
 
 
 register(Experiment("fig5", "Shi & Cao Fig. 5", "deterministic walk p = 1 from zero initialisation",
                     {"onehot": {"task.p": 1.0, "model.pos": "onehot"}, "sin": {"task.p": 1.0, "model.pos": "sin"}},
-                    lambda r, o, e: _failure(r, o, e, "fig5", "Fig. 5"), base=ZERO))
+                    lambda r, o, e: _failure(r, o, e, "fig5", "Fig. 5"), base=ZERO,
+                    differences=_failure_differences))
 
 LARGE = ZERO | {"task.K": 20, "task.N": 101}
 register(Experiment("fig8", "Shi & Cao Fig. 8", "random walk p = 0.5, K = 20, N = 101, zero init",
@@ -111,7 +149,8 @@ register(Experiment("fig8", "Shi & Cao Fig. 8", "random walk p = 0.5, K = 20, N 
                     base=LARGE))
 register(Experiment("fig9", "Shi & Cao Fig. 9", "deterministic walk p = 1, K = 20, N = 101, zero init",
                     {"onehot": {"task.p": 1.0, "model.pos": "onehot"}, "sin": {"task.p": 1.0, "model.pos": "sin"}},
-                    lambda r, o, e: _failure(r, o, e, "fig9", "Fig. 9"), base=LARGE))
+                    lambda r, o, e: _failure(r, o, e, "fig9", "Fig. 9"), base=LARGE,
+                    differences=_failure_differences))
 
 
 # ---- the N = rK + 1 condition ---------------------------------------------------------
@@ -148,7 +187,7 @@ def _ncond(runs, out, exp):
                                 stat(finals(rs, "test_accuracy")) | {"steps_to_optimal": stat(t)},
                                 all(a == 1.0 for a in finals(rs, "test_accuracy")),
                                 "every seed's final accuracy is exactly 1"))
-    return claims
+    return with_figure(claims, "n_condition.png")
 
 
 register(Experiment("n-condition", "Shi & Cao Thm. 4.1 condition", "p = 1 accuracy over N for K = 6",
