@@ -1,5 +1,6 @@
 # Two entry points; both create .venv and install on first use.
-#   make reproduce   every paper reproduction, several seeds each -> out/
+#   make reproduce   every paper reproduction, several seeds each -> out/, then the
+#                    HTML report; ends with the path of out/index.html
 #   make test        the whole test suite
 PY ?= python3
 VENV := .venv
@@ -17,6 +18,7 @@ $(STAMP): pyproject.toml
 
 reproduce: $(STAMP)
 	$(BIN)/walkformer reproduce all --out out
+	$(BIN)/walkformer report out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -3,6 +3,7 @@
     walkformer train --out DIR [key=value ...]
     walkformer reproduce NAME|all --out DIR [--seeds S] [--workers W]
     walkformer reproduce --list
+    walkformer report DIR [--no-animation]
     walkformer keys
 
 Bad input is reported in one line naming the key, the value and what is allowed,
@@ -82,6 +83,16 @@ def _reproduce(args) -> int:
     return 0
 
 
+def _report(args) -> int:
+    from .report import build
+
+    pages = build(args.dir, animate=not args.no_animation)
+    for p in pages[1:]:
+        print(p)
+    print(f"report: {pages[0]}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = _Parser(prog="walkformer", description="How one-layer transformers learn random walks.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
@@ -96,6 +107,9 @@ def main(argv=None) -> int:
     r.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: the preset's)")
     r.add_argument("--workers", type=int, default=2)
     r.add_argument("--quiet", action="store_true")
+    rp = sub.add_parser("report", help="write the HTML report of a run, sweep, experiment or reproduction DIR")
+    rp.add_argument("dir")
+    rp.add_argument("--no-animation", action="store_true", help="skip the animated GIFs (faster)")
     sub.add_parser("keys", help="list every config key with its default")
     try:
         args = p.parse_args(argv)
@@ -103,6 +117,8 @@ def main(argv=None) -> int:
             return _train(args)
         if args.cmd == "reproduce":
             return _reproduce(args)
+        if args.cmd == "report":
+            return _report(args)
         d = Config()
         from .config import get
 

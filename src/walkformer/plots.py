@@ -57,7 +57,12 @@ def loss_references(ax, *sources: dict) -> None:
 
 
 def kl_axes(ax, title: str) -> None:
-    ax.set_yscale("log")
+    """Log scale when the plotted KL spans more than a factor of 20, else linear (a log
+    axis over 1.79–1.80 has unreadable ticks)."""
+    ys = np.concatenate([np.asarray(line.get_ydata(), dtype=float) for line in ax.get_lines()] or [np.ones(1)])
+    ys = ys[np.isfinite(ys)]
+    if len(ys) and ys.min() > 0 and ys.max() / ys.min() > 20:
+        ax.set_yscale("log")
     ax.set_xlabel("GD iteration")
     ax.set_ylabel("KL(true ‖ normalised output), nats")
     ax.set_title(title)

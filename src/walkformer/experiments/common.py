@@ -72,7 +72,7 @@ def standard_figure(runs: list[dict], path, title: str, zoom: int = 10) -> None:
     """
     s = runs[0]["summary"]
     K = runs[0]["config"]["task"]["K"]
-    fig = plots.plt.figure(figsize=(19, 9))
+    fig = plots.plt.figure(figsize=(16, 8.6))
     grid = fig.add_gridspec(2, 4)
     axes = [fig.add_subplot(grid[0, i]) for i in range(4)] + [fig.add_subplot(grid[1, :3]), fig.add_subplot(grid[1, 3])]
     steps, acc = curve(runs, "test_accuracy")

@@ -1,0 +1,43 @@
+"""The reproduction report: one self-contained HTML page per run, sweep, experiment and
+reproduction, built only from what is on disk.
+
+    walkformer report DIR
+
+- a run directory      -> DIR/report.html (config as a train command, curves, V beside Πᵀ,
+                          attention by position, Fig. 13 statistics, animation)
+- an experiment        -> DIR/report.html (claims, differences, figures, animation, runs)
+- a reproduction       -> DIR/index.html, the front page (papers, claims table, where we
+                          differ), plus DIR/NAME/report.html for every experiment
+- a sweep              -> DIR/report.html (phase diagrams, sortable table of runs)
+
+Modules: load (reading, kinds), html (page, tables, CSS/JS), figures (figures drawn
+from metrics.jsonl, animations), run (run and sweep pages), reproduction (experiment and
+front pages), papers (the papers and what they claim).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..rundir import atomic_write
+from .load import kind
+
+
+def build(path: Path | str, animate: bool = True) -> list[Path]:
+    """Write the page(s) for ``path``; returns them, the main page first."""
+    from .reproduction import experiment_page, experiments_in, front_page
+    from .run import run_page, sweep_page
+
+    path = Path(path)
+    k = kind(path)
+    if k == "reproduction":
+        written = []
+        for e in experiments_in(path):
+            atomic_write(e.path / "report.html", experiment_page(e.path, animate))
+            written.append(e.path / "report.html")
+        atomic_write(path / "index.html", front_page(path))
+        return [path / "index.html"] + written
+    page = {"run": lambda p: run_page(p), "experiment": lambda p: experiment_page(p, animate),
+            "sweep": sweep_page}[k](path)
+    atomic_write(path / "report.html", page)
+    return [path / "report.html"]

@@ -1,0 +1,212 @@
+"""The page of one experiment (DIR/NAME: claims.json, differences.json, figures, runs/)
+and the front page of a whole reproduction (DIR/index.html).
+
+Both are computed from the files: every number shown comes from claims.json (whose
+``holds`` the presets compute from measurements) or differences.json (whose text the
+presets compute from the same claims), never from this module.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+from pathlib import Path
+
+from . import figures, html
+from .html import esc
+from .load import load_run, read_json, run_dirs
+from .papers import PAPERS, paper_of
+from .run import rerun_command, runs_table
+
+
+class Experiment:
+    """What one experiment directory holds (problems listed, nothing raised)."""
+
+    def __init__(self, path: Path):
+        from ..experiments import REGISTRY
+
+        self.path, self.name, self.problems = path, path.name, []
+        reg = REGISTRY.get(self.name)
+        self.figure = reg.figure if reg else ""
+        self.title = reg.title if reg else ""
+        self.claims = read_json(path / "claims.json", self.problems) or []
+        if not isinstance(self.claims, list):
+            self.problems.append("claims.json is not a list of claims")
+            self.claims = []
+        self.differences = read_json(path / "differences.json", [], "") or []
+        self.pngs = sorted(path.glob("*.png"))
+        self.runs = run_dirs(path / "runs", depth=3)
+        if not self.pngs:
+            self.problems.append("no figure (*.png) beside claims.json")
+        if (path / "runs").is_dir() and not self.runs:  # no runs/ at all: an experiment without training
+            self.problems.append("runs/ holds no run directory")
+
+    @property
+    def held(self) -> int:
+        return sum(c.get("holds") is True for c in self.claims)
+
+    def heading(self) -> str:
+        return " — ".join(x for x in (self.figure, self.title) if x) or self.name
+
+
+def figure_link(e: Experiment, c: dict, prefix: str) -> str:
+    fig = c.get("figure") or (e.pngs[0].name if len(e.pngs) == 1 else None)
+    if fig is None:
+        return f'<a href="{prefix}report.html#figures">figures</a>' if e.pngs else "—"
+    if not (e.path / fig).exists():
+        return f'<span class="no">{esc(fig)} missing</span>'
+    return f'<a href="{prefix}report.html#fig-{esc(Path(fig).stem)}">{esc(fig)}</a>'
+
+
+def claims_rows(exps: list[Experiment], front: bool) -> str:
+    rows, attrs = [], []
+    for e in exps:
+        prefix = f"{e.name}/" if front else ""
+        for c in e.claims:
+            cells = [html.td(f'<a href="{prefix}report.html">{esc(e.name)}</a>', raw=True)] if front else []
+            cells += [html.td(f'<span id="claim-{esc(e.name)}-{esc(c.get("id", ""))}">{esc(c.get("claim", "?"))}</span>'
+                              f'<div class="small">criterion: {esc(c.get("criterion", "not recorded"))}</div>', raw=True),
+                      html.td(c.get("paper", "—")), html.td(html.measured(c.get("measured")), raw=True),
+                      html.holds_cell(c.get("holds")), html.td(figure_link(e, c, prefix), raw=True)]
+            rows.append(cells)
+            attrs.append(f' class="claim {"fail" if c.get("holds") is False else "pass"}" data-claim="{esc(c.get("id", ""))}"')
+    heads = (["experiment"] if front else []) + ["claim", "paper", "measured (mean ± sd over seeds)", "holds", "figure"]
+    return html.table(heads, rows, cls="sortable claims", row_attrs=attrs)
+
+
+def difference_cards(exps: list[Experiment], front: bool) -> str:
+    out = []
+    for e in exps:
+        status = {c.get("id"): c.get("holds") for c in e.claims}
+        for d in e.differences:
+            ids = d.get("claims") or []
+            if not ids:
+                cls, badge = "note", "note on how we read the paper"
+            elif any(i not in status for i in ids):
+                cls, badge = "note", f"claim {', '.join(i for i in ids if i not in status)} not in claims.json"
+            elif any(status[i] is False for i in ids):
+                cls, badge = "differs", "differs: " + ", ".join(i for i in ids if status[i] is False) + " fails"
+            else:
+                cls, badge = "agrees", "agrees in this run"
+            where = f'<a href="{e.name + "/" if front else ""}report.html">{esc(e.name)}</a>'
+            out.append(f'<div class="card {cls}"><h3>{esc(d.get("title", d.get("id", "")))} '
+                       f'<span class="badge {"no" if cls == "differs" else "yes" if cls == "agrees" else "note"}">'
+                       f'{esc(badge)}</span></h3><p class="small">experiment {where}</p>'
+                       f'<p><b>Paper:</b> {esc(d.get("paper", "—"))}</p>'
+                       f'<p><b>We measure:</b> {esc(d.get("ours", "—"))}</p>'
+                       f'<p><b>Controlled experiment:</b> {esc(d.get("control") or "none yet")}</p></div>')
+    return "".join(out) or "<p>No experiment records a difference (no differences.json).</p>"
+
+
+def variant_runs(e: Experiment) -> dict[str, list[Path]]:
+    out: dict[str, list[Path]] = {}
+    for p in e.runs:
+        label = p.parent.name if p.parent != e.path / "runs" else p.name
+        out.setdefault(label, []).append(p)
+    return out
+
+
+def experiment_page(path: Path, animate: bool = True) -> str:
+    e = Experiment(path)
+    body = ['<nav><a href="../index.html">&larr; all experiments</a><a href="#claims">claims</a>'
+            '<a href="#figures">figures</a><a href="#runs">runs</a></nav>',
+            f"<h1>{esc(e.heading())}</h1>", f'<p class="muted">{esc(path.resolve())}</p>',
+            html.missing(e.problems, "Missing or unreadable")]
+    body.append(f'<div class="summary"><div><b>{e.held}/{len(e.claims)}</b>claims hold</div>'
+                f'<div><b>{len(e.runs)}</b>runs</div></div>')
+    body += ['<h2 id="claims">Claims</h2>', claims_rows([e], front=False)]
+    if e.differences:
+        body += ["<h2>Where we differ from the paper</h2>", difference_cards([e], front=False)]
+    body.append('<h2 id="figures">Figures</h2>')
+    body += [html.figure(p.read_bytes(), p.name, f"fig-{p.stem}") for p in e.pngs]
+    groups = variant_runs(e)
+    if animate and groups:
+        seeds0 = [(label, load_run(ps[0]).metrics or []) for label, ps in groups.items()]
+        gif = figures.animation(seeds0)
+        if gif:
+            body.append(html.figure(gif, "Attention by position and V over training, first seed of "
+                                    + ", ".join(label for label, _ in seeds0[:4]) + " (animated).",
+                                    "fig-animation", "image/gif"))
+    if groups:
+        body.append('<h2 id="runs">Variants, as train commands</h2>')
+        for label, ps in groups.items():
+            r = load_run(ps[0], metrics=False)
+            cmd = (r.config or {}).get("command")
+            body.append(f"<h3>{esc(label)} <span class=\"small\">({len(ps)} seeds; the command is the first "
+                        f"seed's, change seed= for the others)</span></h3>")
+            body.append(html.command(rerun_command(cmd, f"runs/{e.name}-{label}")) if cmd
+                        else html.missing(r.problems, "No command"))
+        cols, rows = runs_table(path / "runs", e.runs, path)
+        body += ["<h2>Every run</h2><p class=\"small\">Click a column header to sort.</p>", html.table(cols, rows)]
+    return html.page(f"walkformer {e.name}", "".join(body))
+
+
+def thumbnail(png: Path, width: int = 640) -> bytes:
+    from PIL import Image
+
+    im = Image.open(png)
+    if im.width > width:
+        im = im.resize((width, round(im.height * width / im.width)), Image.LANCZOS)
+    buf = io.BytesIO()
+    im.convert("RGB").save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def experiments_in(path: Path) -> list[Experiment]:
+    from ..experiments import REGISTRY
+
+    order = {n: i for i, n in enumerate(REGISTRY)}
+    dirs = [p for p in path.iterdir() if p.is_dir() and (p / "claims.json").exists()]
+    return [Experiment(p) for p in sorted(dirs, key=lambda p: (order.get(p.name, len(order)), p.name))]
+
+
+def front_page(path: Path) -> str:
+    from ..experiments import REGISTRY
+
+    exps = experiments_in(path)
+    n = sum(len(e.claims) for e in exps)
+    held = sum(e.held for e in exps)
+    fails = n - held
+    problems = [f"{e.name}: {p}" for e in exps for p in e.problems]
+    not_run = [name for name in REGISTRY if not (path / name / "claims.json").exists()]
+    if not_run:
+        problems.append(f"not run here: {', '.join(not_run)} (walkformer reproduce NAME --out {path})")
+    versions = next(((load_run(r, metrics=False).config or {}).get("versions") for e in exps for r in e.runs[:1]), None)
+    body = ['<nav><a href="#papers">papers</a><a href="#claims">claims</a><a href="#differences">where we differ</a>'
+            '<a href="#experiments">experiments</a></nav>',
+            "<h1>walkformer: the reproduction</h1>",
+            f'<p class="muted">{esc(path.resolve())} · page written '
+            f'{datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC'
+            + (f' · {esc(", ".join(f"{k} {v}" for k, v in versions.items() if k != "platform"))}' if versions else "")
+            + "</p>",
+            f'<div class="summary"><div><b>{len(exps)}</b>experiments</div><div><b>{held}/{n}</b>claims hold</div>'
+            f'<div class="{"no" if fails else "yes"}"><b>{fails}</b>claims fail</div></div>',
+            html.missing(problems, "Missing or unreadable")]
+    body.append('<h2 id="papers">The papers and what they claim</h2>')
+    for paper in PAPERS:
+        mine = [e for e in exps if paper_of(e.figure) is paper]
+        links = ", ".join(f'<a href="{esc(e.name)}/report.html">{esc(e.figure or e.name)}</a> '
+                          f'({e.held}/{len(e.claims)} hold)' for e in mine) or "none run here yet"
+        body.append(f'<h3>{esc(paper.title)}</h3><p class="small">{esc(paper.authors)} · {esc(paper.venue)} · '
+                    f'<a href="{esc(paper.url)}">{esc(paper.url)}</a></p><ul class="claims">'
+                    + "".join(f"<li>{esc(c)}</li>" for c in paper.claims) + f"</ul><p>Experiments: {links}</p>")
+    others = [e for e in exps if paper_of(e.figure) is None]
+    if others:
+        body.append("<h3>Other experiments</h3><p>" + ", ".join(
+            f'<a href="{esc(e.name)}/report.html">{esc(e.heading())}</a>' for e in others) + "</p>")
+    body += ['<h2 id="claims">Claims: the paper against our measurement</h2>',
+             '<p class="small">Measured values are over seeds (mean ± standard deviation, range); "holds" is '
+             "computed from them with the criterion under each claim. Click a column header to sort.</p>",
+             claims_rows(exps, front=True)]
+    body += ['<h2 id="differences">Where we differ from the paper</h2>',
+             '<p class="small">Each difference with the numbers we measured and the controlled experiment that '
+             "explains it, computed by the experiment from its claims (differences.json).</p>",
+             difference_cards(exps, front=True)]
+    body.append('<h2 id="experiments">Experiments</h2><div class="thumbs">')
+    for e in exps:
+        thumb = f'<img src="{html.data_uri(thumbnail(e.pngs[0]))}" alt="{esc(e.pngs[0].name)}">' if e.pngs else ""
+        body.append(f'<figure><a href="{esc(e.name)}/report.html">{thumb}</a><figcaption><a href="{esc(e.name)}'
+                    f'/report.html"><b>{esc(e.name)}</b></a>: {esc(e.heading())} · {e.held}/{len(e.claims)} claims '
+                    f"hold · {len(e.runs)} runs</figcaption></figure>")
+    body.append("</div>")
+    return html.page("walkformer reproduction", "".join(body))

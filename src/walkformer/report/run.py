@@ -1,0 +1,154 @@
+"""The page of one run directory and the page of a sweep (a table of runs plus the
+sweep's phase diagrams)."""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+
+from . import figures, html
+from .html import esc
+from .load import Run, load_run, results_table, run_dirs
+
+# summary keys shown first (the rest follow in file order)
+FIRST = ("status", "test_accuracy", "optimal_accuracy", "random_guess_accuracy", "steps_to_optimal",
+         "parent_attention", "value_cosine", "value_ones_cosine", "kl", "train_loss", "bayes_loss",
+         "unigram_loss", "bigram_loss", "steps", "seconds", "ms_per_step", "error")
+
+
+def rerun_command(cmd: str, out: str) -> str:
+    """``cmd`` with its ``--out`` replaced (the original directory exists, so train would refuse it)."""
+    try:
+        args = shlex.split(cmd)
+    except ValueError:
+        return cmd
+    if "--out" in args and args.index("--out") + 1 < len(args):
+        args[args.index("--out") + 1] = out
+    return shlex.join(args)
+
+
+def scalars(d: dict | None) -> dict:
+    d = d or {}
+    order = [k for k in FIRST if k in d] + [k for k in d if k not in FIRST]
+    return {k: d[k] for k in order if d[k] is None or isinstance(d[k], (int, float, str, bool))}
+
+
+def run_figures(r: Run, animate: bool = True) -> str:
+    if not r.metrics:
+        return ""
+    K = (r.config or {}).get("task", {}).get("K")
+    out = []
+    for data, cap, id in ((figures.curves(r.metrics, r.summary, K), "Training curves over GD iterations, with "
+                           "the reference lines the run records (optimal accuracy, 1/K, reference losses).", "fig-curves"),
+                          (figures.structure(r.metrics, r.Pi_T), "V beside Πᵀ and the attention by position at the "
+                           "last logged step.", "fig-structure"),
+                          (figures.token_statistics(r.metrics), "Weighted-average token statistics (Fig. 13).",
+                           "fig-tokens")):
+        if data:
+            out.append(html.figure(data, cap, id))
+    if animate:
+        gif = figures.animation([(r.label, r.metrics)])
+        if gif:
+            out.append(html.figure(gif, "Attention by position and V over training (animated).", "fig-animation",
+                                   "image/gif"))
+    return "".join(out)
+
+
+def run_page(path: Path) -> str:
+    r = load_run(path)
+    body = [f"<h1>Run {esc(path.name)}</h1>", f'<p class="muted">{esc(path.resolve())}</p>',
+            html.missing(r.problems, "Missing or unreadable, so this page shows less")]
+    s = r.summary or {}
+    if s.get("status") == "failed" or s.get("error"):
+        body.append(f'<p class="card differs"><b>The run failed:</b> {esc(s.get("error"))}</p>')
+    if r.config and r.config.get("command"):
+        body += ["<h2>Reproduce it</h2>", html.command(rerun_command(r.config["command"], f"{path.name}-again"))]
+    if r.summary:
+        rows = [[html.td(k), html.td(v)] for k, v in scalars(r.summary).items()]
+        body += ["<h2>Summary</h2>", html.table(["key", "value"], rows, cls="")]
+    figs = run_figures(r)
+    if figs:
+        body += ["<h2>Figures</h2>", figs]
+    if r.config:
+        cfg = {k: v for k, v in r.config.items() if k not in ("versions", "command")}
+        body += ["<h2>Resolved configuration</h2>", html.pretty_json(cfg)]
+        if r.config.get("versions"):
+            body.append(f'<p class="small">Versions: {esc(", ".join(f"{k} {v}" for k, v in r.config["versions"].items()))}</p>')
+    return html.page(f"walkformer run {path.name}", "".join(body))
+
+
+# ---- sweeps ----------------------------------------------------------------------------
+def flat(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= flat(v, f"{prefix}{k}.")
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def runs_table(root: Path, paths: list[Path], link_base: Path) -> tuple[list[str], list[list[str]]]:
+    """One row per run: the config keys that vary across the runs, then the summary scalars."""
+    runs = [load_run(p, metrics=False) for p in paths]
+    cfgs = [{k: v for k, v in flat(r.config or {}).items() if k not in ("command",) and not k.startswith("versions.")}
+            for r in runs]
+    keys = list(dict.fromkeys(k for c in cfgs for k in c))
+    varying = [k for k in keys if len({repr(c.get(k)) for c in cfgs}) > 1]
+    summ = list(dict.fromkeys(k for r in runs for k in scalars(r.summary) if k != "error"))
+    rows = []
+    for r, c in zip(runs, cfgs):
+        rel = r.path.relative_to(link_base).as_posix()
+        link = f'<a href="{esc(rel)}/">{esc(r.path.relative_to(root).as_posix())}</a>'
+        if (r.path / "report.html").exists():
+            link += f' (<a href="{esc(rel)}/report.html">page</a>)'
+        cells = [html.td(link, raw=True)] + [html.td(c.get(k)) for k in varying]
+        cells += [html.td((r.summary or {}).get(k)) for k in summ]
+        rows.append(cells)
+    return ["run"] + varying + summ, rows
+
+
+def sweep_page(path: Path) -> str:
+    problems: list[str] = []
+    body = [f"<h1>Sweep {esc(path.name)}</h1>", f'<p class="muted">{esc(path.resolve())}</p>']
+    pngs = sorted(path.glob("*.png"))
+    paths = run_dirs(path)
+    table = results_table(path, problems)
+    if not (path / "results.parquet").exists():
+        problems.append("results.parquet is missing: the table is built from the run directories")
+    if not pngs:
+        problems.append("no phase diagram (*.png) in the sweep directory")
+    body.append(html.missing(problems, "Missing or unreadable"))
+    body.append(f'<div class="summary"><div><b>{len(paths)}</b>run directories</div>'
+                f'<div><b>{len(pngs)}</b>figures</div></div>')
+    if pngs:
+        body.append("<h2>Phase diagrams</h2>")
+        body += [html.figure(p.read_bytes(), p.name, f"fig-{p.stem}") for p in pngs]
+    body.append("<h2>Runs</h2><p class=\"small\">Click a column header to sort.</p>")
+    if table is not None:
+        cols, records = table
+        rows = []
+        for rec in records:
+            cells = []
+            for c in cols:
+                v = rec[c]
+                v = v.item() if hasattr(v, "item") and getattr(v, "size", 1) == 1 else v
+                if isinstance(v, str) and v and (path / v).is_dir():
+                    cells.append(html.td(f'<a href="{esc(v)}/">{esc(v)}</a>', raw=True))
+                elif isinstance(v, (bool, int, float, str)) or v is None:
+                    cells.append(html.td(None if isinstance(v, float) and v != v else v))
+                else:
+                    cells.append(html.td(str(v)))
+            rows.append(cells)
+        body.append(html.table(cols, rows))
+    elif paths:
+        cols, rows = runs_table(path, paths, path)
+        body.append(html.table(cols, rows))
+    else:
+        body.append("<p>No run found.</p>")
+    if paths:
+        r0 = load_run(paths[0], metrics=False)
+        if r0.config and r0.config.get("command"):
+            body += ["<h3>One run of the sweep, as a train command</h3>",
+                     html.command(rerun_command(r0.config["command"], f"{paths[0].name}-again"))]
+    return html.page(f"walkformer sweep {path.name}", "".join(body))

@@ -1,0 +1,215 @@
+"""The HTML report: pages for runs, sweeps, experiments and a reproduction, opened in a
+real headless Chromium (Debian's chromium + chromium-driver, installed here if missing).
+
+The inputs are real: tiny versions of the fig4 and fig5 presets run through
+``run_all`` (fig4 with a single GD step, so its claims fail by measurement) and small
+``walkformer train`` runs.
+"""
+
+import dataclasses
+import json
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from walkformer.cli import main
+from walkformer.experiments import REGISTRY, run_all
+
+CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync")
+SMALL = {"task.K": 4, "task.N": 13, "model.M": 30, "train.n_train": 200, "eval.n_test": 200, "train.eps": 0.1,
+         "init.scheme": "zero", "train.eta": 1.0}
+TRAIN = ["task.K=4", "task.N=13", "model.M=30", "train.steps=6", "train.n_train=100", "eval.n_test=100"]
+
+
+def cli(*args):
+    return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="session")
+def repro(tmp_path_factory):
+    """A reproduction dir with two tiny experiments and its report."""
+    out = tmp_path_factory.mktemp("repro")
+    exps = [dataclasses.replace(REGISTRY["fig4"], base=SMALL | {"train.steps": 1}, seeds=2),
+            dataclasses.replace(REGISTRY["fig5"], base=SMALL | {"train.steps": 8}, seeds=2)]
+    run_all(exps, out, workers=1, quiet=True)
+    assert cli("report", out) == 0
+    return out
+
+
+@pytest.fixture(scope="session")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "r1"
+    assert cli("train", "--out", out, "--quiet", *TRAIN) == 0
+    assert cli("report", out) == 0
+    return out
+
+
+def claims_in_page(page: Path) -> dict[str, bool]:
+    """data-claim id -> whether the row is marked as holding, read from the HTML."""
+    text = page.read_text()
+    rows = re.findall(r'<tr class="claim (pass|fail)" data-claim="([^"]+)">(.*?)</tr>', text)
+    return {cid: ('data-holds="true"' in row) for _, cid, row in rows}
+
+
+# ---- pages without a browser ------------------------------------------------------------
+def test_front_page_claims_are_those_measured_and_failures_show(repro):
+    index = repro / "index.html"
+    assert index.exists() and (repro / "fig4" / "report.html").exists() and (repro / "fig5" / "report.html").exists()
+    shown = claims_in_page(index)
+    for name in ("fig4", "fig5"):
+        for c in json.loads((repro / name / "claims.json").read_text()):
+            assert shown[c["id"]] == c["holds"], (name, c["id"])
+    # one GD step from zero: attention is still uniform, so this claim fails by measurement
+    fig4 = {c["id"]: c for c in json.loads((repro / "fig4" / "claims.json").read_text())}
+    assert fig4["parent-attention"]["holds"] is False and shown["parent-attention"] is False
+    page = (repro / "fig4" / "report.html").read_text()
+    assert re.search(r'data-claim="parent-attention">.*?&#10007; fails', page)
+    n = sum(len(json.loads((repro / e / "claims.json").read_text())) for e in ("fig4", "fig5"))
+    held = sum(shown.values())
+    assert f"<b>{held}/{n}</b>claims hold" in index.read_text()
+
+
+def test_differences_come_from_the_measured_claims(repro):
+    diffs = json.loads((repro / "fig5" / "differences.json").read_text())
+    sin = {c["id"]: c for c in json.loads((repro / "fig5" / "claims.json").read_text())}["random-guess-sin"]
+    d = next(d for d in diffs if d["id"] == "sin-round-off")
+    assert f"{sin['measured']['sin_max_overlap']:.1e}" in d["control"]
+    text = (repro / "index.html").read_text()
+    assert "Where we differ from the paper" in text and "sin-round-off" not in text  # titles, not ids
+    badge = "differs: random-guess-sin fails" if not sin["holds"] else "agrees in this run"
+    assert badge in text
+
+
+def test_experiment_page_has_commands_figures_and_animation(repro):
+    page = (repro / "fig5" / "report.html").read_text()
+    assert page.count("walkformer train --out runs/fig5-") == 2  # one per variant, --out rewritten
+    assert 'id="fig-fig5_onehot"' in page and 'id="fig-fig5_sin"' in page
+    assert "data:image/gif;base64," in page
+    assert "http://" not in page.replace("http://www.w3.org", "") and "<script src" not in page
+
+
+def test_run_report_and_missing_files(run_dir, tmp_path, capsys):
+    page = (run_dir / "report.html").read_text()
+    assert "walkformer train --out r1-again" in page and page.count("<img") >= 4  # curves, V/Π, h, GIF
+    assert "incomplete" not in page and "Missing" not in page
+    broken = tmp_path / "broken"
+    shutil.copytree(run_dir, broken)
+    (broken / "metrics.jsonl").unlink()
+    (broken / "params.safetensors").unlink()
+    (broken / "summary.json").write_text("{not json")
+    assert cli("report", broken) == 0
+    page = (broken / "report.html").read_text()
+    assert "metrics.jsonl is missing" in page and "params.safetensors is missing" in page
+    assert "summary.json could not be read" in page and "walkformer train --out broken-again" in page
+    capsys.readouterr()
+    assert cli("report", tmp_path / "nothing-here") == 2
+    (tmp_path / "empty").mkdir()
+    assert cli("report", tmp_path / "empty") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all("report DIR=" in e and "Traceback" not in e for e in err)
+
+
+def test_experiment_missing_files_are_listed(repro, tmp_path):
+    exp = tmp_path / "fig4"
+    shutil.copytree(repro / "fig4", exp)
+    for p in exp.glob("*.png"):
+        p.unlink()
+    shutil.rmtree(exp / "runs" / "p0.5" / "seed1")
+    (exp / "runs" / "p0.5" / "seed0" / "metrics.jsonl").unlink()
+    assert cli("report", exp) == 0
+    page = (exp / "report.html").read_text()
+    assert "no figure (*.png) beside claims.json" in page
+    assert "fig4.png missing" in page  # the claims' figure links say so
+
+
+def test_sweep_page_sortable_table(run_dir, tmp_path):
+    sweep = tmp_path / "sweep"
+    for s in (0, 1):
+        assert cli("train", "--out", sweep / f"seed{s}", "--quiet", *TRAIN, f"seed={s}") == 0
+    shutil.copy(run_dir / "run.png", sweep / "phase.png")
+    assert cli("report", sweep) == 0
+    page = (sweep / "report.html").read_text()
+    assert 'class="sortable"' in page and page.count('href="seed') >= 2 and 'id="fig-phase"' in page
+    assert "results.parquet is missing" in page
+
+
+# ---- in Chromium --------------------------------------------------------------------------
+def ensure_chromium() -> None:
+    """Install Debian's chromium and chromium-driver when missing (as root); fail loudly if
+    that is impossible, so CI never skips the browser test silently."""
+    if CHROMIUM.exists() and DRIVER.exists():
+        return
+    if os.geteuid() != 0 or not shutil.which("apt-get"):
+        pytest.fail(f"{CHROMIUM} and {DRIVER} are needed: apt-get install chromium chromium-driver (as root)")
+    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+    cmd = ["apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=300", "chromium", "chromium-driver"]
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+    if done.returncode != 0:
+        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=600)
+        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+    if done.returncode != 0 or not (CHROMIUM.exists() and DRIVER.exists()):
+        pytest.fail(f"could not install chromium chromium-driver: {done.stderr.strip()[-500:]}")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    ensure_chromium()
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must not download anything
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for f in FLAGS + ("--window-size=1280,1800",):
+        opts.add_argument(f)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(options=opts, service=Service(executable_path=str(DRIVER)))
+    yield driver
+    driver.quit()
+
+
+def open_page(driver, page: Path) -> None:
+    driver.get(page.resolve().as_uri())
+    driver.execute_script("return document.readyState")
+    assert driver.execute_script("return Array.from(document.images).every(i => i.complete)") is not None
+    broken = driver.execute_script(
+        "return Array.from(document.images).filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.alt)")
+    assert broken == [], f"images not loaded in {page}: {broken}"
+    errors = [e for e in driver.get_log("browser") if e["level"] in ("SEVERE", "ERROR")]
+    assert errors == [], f"console errors in {page}: {errors}"
+
+
+def test_browser_front_page_experiment_and_run(repro, run_dir, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    open_page(browser, repro / "index.html")
+    rows = browser.find_elements(By.CSS_SELECTOR, "table.claims tbody tr")
+    expected = [c["id"] for e in ("fig4", "fig5") for c in json.loads((repro / e / "claims.json").read_text())]
+    assert [r.get_attribute("data-claim") for r in rows] == expected
+    assert len(browser.find_elements(By.TAG_NAME, "img")) == 2  # one thumbnail per experiment
+    failing = browser.find_element(By.CSS_SELECTOR, 'tr[data-claim="parent-attention"] td.holds')
+    assert "fails" in failing.text and failing.value_of_css_property("color") != "rgba(0, 0, 0, 1)"
+    shot = tmp_path / "front.png"
+    assert browser.save_screenshot(str(shot)) and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert shot.stat().st_size > 20_000
+
+    open_page(browser, repro / "fig5" / "report.html")
+    assert len(browser.find_elements(By.TAG_NAME, "img")) == 3  # two figures and the animation
+    # the runs table sorts on a click (descending on the second click)
+    table = browser.find_elements(By.CSS_SELECTOR, "table.sortable")[-1]
+    heads = [h.text.replace("↕", "").strip() for h in table.find_elements(By.TAG_NAME, "th")]
+    col = heads.index("seed")
+    seeds = lambda: [r.find_elements(By.TAG_NAME, "td")[col].text for r in table.find_elements(By.CSS_SELECTOR, "tbody tr")]  # noqa: E731
+    table.find_elements(By.TAG_NAME, "th")[col].click()
+    assert seeds() == sorted(seeds())
+    table.find_elements(By.TAG_NAME, "th")[col].click()
+    assert seeds() == sorted(seeds(), reverse=True) and seeds()[0] == "1"
+
+    open_page(browser, run_dir / "report.html")
+    assert len(browser.find_elements(By.TAG_NAME, "img")) >= 4
