@@ -85,6 +85,8 @@ def describe(s: dict, digits: int = 3) -> str:
     m = abs(s["mean"])
     dec = 0 if m >= 10 ** (digits - 1) else max(0, digits - 1 - (int(np.floor(np.log10(m))) if m > 0 else 0))
     sci = 0 < m < 1e-3
+    if s["std"]:  # show the spread with two significant digits (up to 6 decimals)
+        dec = max(dec, min(6, 1 - int(np.floor(np.log10(s["std"])))))
 
     def f(x):
         if float(x).is_integer() and s["min"] == s["max"]:

@@ -14,8 +14,9 @@ PAPER = {  # common settings of Shi & Cao's random-walk experiments
 
 
 def with_figure(claims: list[dict], figure: str) -> list[dict]:
-    """Name the figure (a PNG beside claims.json) that shows each claim; the report links it."""
-    return [c | {"figure": figure} for c in claims]
+    """Name the figure (a PNG beside claims.json) that shows each claim (unless it names
+    one already); the report links it."""
+    return [{"figure": figure} | c for c in claims]
 
 
 def curve(runs: list[dict], key: str) -> tuple[np.ndarray, np.ndarray]:

@@ -97,8 +97,8 @@ def _failure(runs, out, exp, fig_name, paper_fig):
         "random-guess-sin", "with the paper's sin positions accuracy also stays at 1/K",
         "close to 0.167", stat(finals(sin, "test_accuracy")) | {
             "symmetry_break_step": stat(breaks), "sin_max_overlap": sin_overlap(sin[0]["config"]),
-            "explanation": "sin positions are orthogonal only up to ~1e-12 in floating point; this round-off "
-                           "breaks the symmetric point of Theorem 4.1, which is unstable (see the onehot runs)"},
+            "explanation": "sin positions are orthogonal only up to round-off (sin_max_overlap) in floating point; "
+                           "this breaks the symmetric point of Theorem 4.1, which is unstable (see the onehot runs)"},
         ok_sin, "every seed's final accuracy within 3 binomial s.d. of 1/K") | {"figure": f"{fig_name}_sin.png"})
     return claims
 

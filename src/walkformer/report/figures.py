@@ -29,6 +29,17 @@ def png(fig) -> bytes:
     return buf.getvalue()
 
 
+def panels(n: int, w: float = 6.4, h: float = 4.8):
+    """A figure of ``n`` panels, two per row, so each reads at page width (~1150 px)."""
+    cols = min(n, 2)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(w * cols, h * rows), squeeze=False)
+    axes = list(axes.ravel())
+    for ax in axes[n:]:
+        ax.axis("off")
+    return fig, axes[:n]
+
+
 def scalar_keys(metrics: list[dict]) -> list[str]:
     keys = []
     for m in metrics:
@@ -50,12 +61,12 @@ def curves(metrics: list[dict], summary: dict | None, K: int | None) -> bytes | 
     acc = [k for k in keys if "accuracy" in k]
     loss = [k for k in keys if k.endswith("loss") and k not in REFERENCE_LOSSES]
     struct = [k for k in keys if k in STRUCTURE]
-    panels = [p for p in (("acc", acc), ("loss", loss), ("kl", ["kl"] if "kl" in keys else []),
-                          ("struct", struct)) if p[1]]
-    if not panels:
+    shown = [p for p in (("acc", acc), ("loss", loss), ("kl", ["kl"] if "kl" in keys else []),
+                         ("struct", struct)) if p[1]]
+    if not shown:
         return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.6), squeeze=False)
-    for ax, (name, ks) in zip(axes[0], panels):
+    fig, axes = panels(len(shown))
+    for ax, (name, ks) in zip(axes, shown):
         for k in ks:
             ax.plot(*series(metrics, k), label=k.replace("_", " "), marker="." if len(metrics) < 30 else None)
         ax.set_xlabel("GD iteration")
@@ -88,8 +99,8 @@ def structure(metrics: list[dict], Pi_T, zoom: int = 10) -> bytes | None:
     V, att = last.get("V"), last.get("attention")
     cells = [c for c in (("V", V), ("Pi", Pi_T if V is not None else None), ("att", att),
                          ("zoom", att if att is not None and len(att) > zoom else None)) if c[1] is not None]
-    fig, axes = plt.subplots(1, len(cells), figsize=(5.2 * len(cells), 4.6), squeeze=False)
-    for ax, (name, data) in zip(axes[0], cells):
+    fig, axes = panels(len(cells))
+    for ax, (name, data) in zip(axes, cells):
         if name == "V":
             plots.heatmap(ax, data, f"V at step {last.get('step')}")
         elif name == "Pi":
@@ -108,8 +119,8 @@ def token_statistics(metrics: list[dict], snapshots: int = 4) -> bytes | None:
     if not have:
         return None
     idx = np.unique(np.linspace(0, len(have) - 1, min(snapshots, len(have))).round().astype(int))
-    fig, axes = plt.subplots(1, len(idx), figsize=(4.6 * len(idx), 4.2), squeeze=False)
-    for ax, i in zip(axes[0], idx):
+    fig, axes = panels(len(idx), h=4.2)
+    for ax, i in zip(axes, idx):
         m = have[i]
         x = np.arange(1, len(m["h_example"]) + 1)
         ax.bar(x - 0.2, m["h_example"], 0.4, label="h = X S (one sequence)")
@@ -117,7 +128,7 @@ def token_statistics(metrics: list[dict], snapshots: int = 4) -> bytes | None:
         ax.set_xlabel("state (dimension of h)")
         ax.set_ylabel("value")
         ax.set_title(f"step {m.get('step')}")
-    axes[0][0].legend(fontsize=10)
+    axes[0].legend(fontsize=10)
     fig.suptitle("Weighted-average token and its variance (Fig. 13)")
     return png(fig)
 
@@ -137,7 +148,7 @@ def animation(runs: list[tuple[str, list[dict]]], max_frames: int = 32, frame_ms
     frames = np.unique(np.linspace(0, n - 1, min(max_frames, n)).round().astype(int))
     fig, axes = plt.subplots(len(rows), 2, figsize=(11, 3.1 * len(rows) + 0.5), squeeze=False, dpi=80,
                              gridspec_kw={"width_ratios": [2.2, 1]})
-    panels = []
+    drawn = []
     for (label, ms), (ax_a, ax_v) in zip(rows, axes):
         att = np.array([ms[i]["attention"] for i in frames])  # (F, N)
         V = np.array([ms[i]["V"] for i in frames], dtype=float)  # (F, K, K)
@@ -152,7 +163,7 @@ def animation(runs: list[tuple[str, list[dict]]], max_frames: int = 32, frame_ms
         ax_v.set_xticks([])
         ax_v.set_yticks([])
         ax_v.set_title(f"V ({label})")
-        panels.append((ms, att, V, bars, acc, im))
+        drawn.append((ms, att, V, bars, acc, im))
     fig.tight_layout(rect=(0, 0, 1, 0.95))
     step = fig.text(0.5, 0.975, "", ha="center", va="center", fontsize=15, animated=True)
     fig.canvas.draw()
@@ -160,7 +171,7 @@ def animation(runs: list[tuple[str, list[dict]]], max_frames: int = 32, frame_ms
     images = []
     for f, i in enumerate(frames):
         fig.canvas.restore_region(background)
-        for ms, att, V, bars, acc, im in panels:
+        for ms, att, V, bars, acc, im in drawn:
             for b, h in zip(bars, att[f]):
                 b.set_height(h)
                 b.axes.draw_artist(b)
@@ -169,7 +180,7 @@ def animation(runs: list[tuple[str, list[dict]]], max_frames: int = 32, frame_ms
             a = ms[i].get("test_accuracy")
             acc.set_text(f"test accuracy {a:.3f}" if a is not None else "")
             acc.axes.draw_artist(acc)
-        step.set_text(f"GD iteration {panels[0][0][i].get('step')}")
+        step.set_text(f"GD iteration {drawn[0][0][i].get('step')}")
         fig.draw_artist(step)
         images.append(Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy()))
     plt.close(fig)

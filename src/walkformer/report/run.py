@@ -39,7 +39,8 @@ def run_figures(r: Run, animate: bool = True) -> str:
     K = (r.config or {}).get("task", {}).get("K")
     out = []
     for data, cap, id in ((figures.curves(r.metrics, r.summary, K), "Training curves over GD iterations, with "
-                           "the reference lines the run records (optimal accuracy, 1/K, reference losses).", "fig-curves"),
+                           "the reference lines the run records (optimal accuracy, 1/K, reference losses; the Shi & Cao "
+                           "loss −log(e_yᵀf + ε) of an unnormalised f can go below the Bayes loss).", "fig-curves"),
                           (figures.structure(r.metrics, r.Pi_T), "V beside Πᵀ and the attention by position at the "
                            "last logged step.", "fig-structure"),
                           (figures.token_statistics(r.metrics), "Weighted-average token statistics (Fig. 13).",
