@@ -139,6 +139,19 @@ def test_sweep_page_sortable_table(run_dir, tmp_path):
     assert "results.parquet is missing" in page
 
 
+def test_sweep_page_reads_results_parquet(run_dir, tmp_path):
+    pd = pytest.importorskip("pandas")
+    pytest.importorskip("pyarrow")
+    sweep = tmp_path / "sweep"
+    shutil.copytree(run_dir, sweep / "a")
+    pd.DataFrame([{"run": "a", "task.p": 0.5, "test_accuracy": 0.25}, {"run": "b", "task.p": 0.9,
+                  "test_accuracy": float("nan")}]).to_parquet(sweep / "results.parquet")
+    assert cli("report", sweep) == 0
+    page = (sweep / "report.html").read_text()
+    assert "<th>task.p</th>" in page and 'href="a/"' in page and page.count("<tr>") == 3
+    assert "no phase diagram" in page
+
+
 # ---- in Chromium --------------------------------------------------------------------------
 def ensure_chromium() -> None:
     """Install Debian's chromium and chromium-driver when missing (as root); fail loudly if
