@@ -139,6 +139,18 @@ def test_sweep_page_sortable_table(run_dir, tmp_path):
     assert "results.parquet is missing" in page
 
 
+def test_sweep_beside_experiments_unreadable_parquet(repro, run_dir, tmp_path):
+    out = tmp_path / "out"
+    shutil.copytree(repro, out)
+    shutil.copytree(run_dir, out / "sw" / "a")
+    (out / "sw" / "results.parquet").write_bytes(b"not parquet")
+    assert cli("report", out) == 0
+    assert 'href="sw/report.html"' in (out / "index.html").read_text()
+    page = (out / "sw" / "report.html").read_text()
+    assert ("results.parquet could not be read" in page or "needs pandas and pyarrow" in page)
+    assert 'href="a/"' in page  # the table falls back to the run directories
+
+
 def test_sweep_page_reads_results_parquet(run_dir, tmp_path):
     pd = pytest.importorskip("pandas")
     pytest.importorskip("pyarrow")

@@ -85,8 +85,8 @@ def describe(s: dict, digits: int = 3) -> str:
     m = abs(s["mean"])
     dec = 0 if m >= 10 ** (digits - 1) else max(0, digits - 1 - (int(np.floor(np.log10(m))) if m > 0 else 0))
     sci = 0 < m < 1e-3
-    if s["std"]:  # show the spread with two significant digits (up to 6 decimals)
-        dec = max(dec, min(6, 1 - int(np.floor(np.log10(s["std"])))))
+    if s["std"]:  # show the spread with two significant digits (up to 4 decimals)
+        dec = max(dec, min(4, 1 - int(np.floor(np.log10(s["std"])))))
 
     def f(x):
         if float(x).is_integer() and s["min"] == s["max"]:
@@ -96,7 +96,8 @@ def describe(s: dict, digits: int = 3) -> str:
     tail = f"; never in {never}" if never else ""
     if s["min"] == s["max"]:
         return f"{f(s['mean'])} in all {n - never} seeds{tail}" if n - never > 1 else f"{f(s['mean'])} (1 seed{tail})"
-    return f"{f(s['mean'])} ± {f(s['std'])} ({f(s['min'])}–{f(s['max'])}, {n - never} seeds{tail})"
+    sd = f(s["std"]) if sci or round(s["std"], dec) else f"{s['std']:.1e}"  # a spread below the last digit
+    return f"{f(s['mean'])} ± {sd} ({f(s['min'])}–{f(s['max'])}, {n - never} seeds{tail})"
 
 
 def difference(id: str, title: str, paper: str, ours: str, control: str, claims: tuple = ()) -> dict:

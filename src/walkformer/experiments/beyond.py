@@ -20,7 +20,8 @@ SNAPSHOTS = (100, 400, 700, 1000)
 
 
 def _fig6(runs, out, exp):
-    fig, axes = plots.plt.subplots(1, 4, figsize=(19, 4.3))
+    fig, axes = plots.plt.subplots(2, 2, figsize=(14, 9.5))  # (a) (b) / (c) (d), readable at page width
+    axes = axes.ravel()
     for col, p in enumerate(("p0.5", "p1")):
         for label, name in ((p, "η = 0.01 (mean loss)"), (p + "-summed", "η = 10 (= summed loss)")):
             steps, acc = curve(runs[label], "test_accuracy")
@@ -164,7 +165,8 @@ QA = {"task.name": "qa1", "init.scheme": "gaussian", "init.sigma": 0.01, "model.
 
 
 def _qa(runs, out, exp, fig_name, paper_fig):
-    fig, axes = plots.plt.subplots(1, 4, figsize=(19, 4.3))
+    fig, axes = plots.plt.subplots(2, 2, figsize=(14, 9.5))  # (a) (b) / (c) (d), readable at page width
+    axes = axes.ravel()
     for col, label in enumerate(("qa1", "qa2")):
         steps, acc = curve(runs[label], "test_accuracy")
         plots.band(axes[2 * col], steps, acc, f"mean, min–max over {len(runs[label])} seeds")

@@ -7,7 +7,8 @@ reproduction, built only from what is on disk.
                           attention by position, Fig. 13 statistics, animation)
 - an experiment        -> DIR/report.html (claims, differences, figures, animation, runs)
 - a reproduction       -> DIR/index.html, the front page (papers, claims table, where we
-                          differ), plus DIR/NAME/report.html for every experiment
+                          differ), plus DIR/NAME/report.html for every experiment and
+                          every sweep (DIR/NAME/results.parquet) beside them
 - a sweep              -> DIR/report.html (phase diagrams, sortable table of runs)
 
 Modules: load (reading, kinds), html (page, tables, CSS/JS), figures (figures drawn
@@ -25,7 +26,7 @@ from .load import kind
 
 def build(path: Path | str, animate: bool = True) -> list[Path]:
     """Write the page(s) for ``path``; returns them, the main page first."""
-    from .reproduction import experiment_page, experiments_in, front_page
+    from .reproduction import experiment_page, experiments_in, front_page, sweeps_in
     from .run import run_page, sweep_page
 
     path = Path(path)
@@ -35,6 +36,9 @@ def build(path: Path | str, animate: bool = True) -> list[Path]:
         for e in experiments_in(path):
             atomic_write(e.path / "report.html", experiment_page(e.path, animate))
             written.append(e.path / "report.html")
+        for sweep in sweeps_in(path):
+            atomic_write(sweep / "report.html", sweep_page(sweep))
+            written.append(sweep / "report.html")
         atomic_write(path / "index.html", front_page(path))
         return [path / "index.html"] + written
     page = {"run": lambda p: run_page(p), "experiment": lambda p: experiment_page(p, animate),

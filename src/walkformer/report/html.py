@@ -24,7 +24,8 @@ a { color: #0b57a4; } .muted, .small { color: var(--muted); } .small { font-size
 nav { font-size: .92rem; margin-bottom: .6rem; } nav a { margin-right: .8rem; }
 table { border-collapse: collapse; width: 100%; margin: .6rem 0 1rem; font-size: .93rem; }
 th, td { border: 1px solid var(--line); padding: .35rem .5rem; vertical-align: top; text-align: left; }
-th { background: #f3f5f8; position: sticky; top: 0; }
+th { background: #f3f5f8; position: sticky; top: 0; overflow-wrap: anywhere; }
+.scroll { overflow-x: auto; }
 table.sortable th { cursor: pointer; user-select: none; } table.sortable th:after { content: " \\2195"; color: #aab; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 td.holds { font-weight: 600; white-space: nowrap; text-align: center; }
@@ -51,6 +52,7 @@ ul.claims li { margin: .3rem 0; }
 @media print {
   body { font-size: 11pt; } main { max-width: none; padding: 0; } nav, button.copy { display: none; }
   th { position: static; } a { color: inherit; text-decoration: none; }
+  .scroll { overflow: visible; } .scroll table { font-size: 7.5pt; } td.num { white-space: normal; }
   h2 { page-break-after: avoid; } tr, .card, figure { page-break-inside: avoid; }
   .yes, .no, .note { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }
@@ -118,7 +120,7 @@ def table(headers: list[str], rows: list[list[str]], cls: str = "sortable", row_
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     attrs = row_attrs or [""] * len(rows)
     body = "".join(f"<tr{a}>{''.join(r)}</tr>" for r, a in zip(rows, attrs))
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+    return f'<div class="scroll"><table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
 
 
 def td(value, raw: bool = False, cls: str = "") -> str:

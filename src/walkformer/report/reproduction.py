@@ -34,7 +34,9 @@ class Experiment:
             self.problems.append("claims.json is not a list of claims")
             self.claims = []
         self.differences = read_json(path / "differences.json", [], "") or []
-        self.pngs = sorted(path.glob("*.png"))
+        named = list(dict.fromkeys(c.get("figure") for c in self.claims if isinstance(c, dict) and c.get("figure")))
+        rank = {f: i for i, f in enumerate(named)}  # figures in the order the claims name them, then the rest
+        self.pngs = sorted(path.glob("*.png"), key=lambda p: (rank.get(p.name, len(rank)), p.name))
         self.runs = run_dirs(path / "runs", depth=3)
         if not self.pngs:
             self.problems.append("no figure (*.png) beside claims.json")
@@ -209,4 +211,15 @@ def front_page(path: Path) -> str:
                     f'/report.html"><b>{esc(e.name)}</b></a>: {esc(e.heading())} · {e.held}/{len(e.claims)} claims '
                     f"hold · {len(e.runs)} runs</figcaption></figure>")
     body.append("</div>")
+    sweeps = sweeps_in(path)
+    if sweeps:
+        body.append('<h2 id="sweeps">Sweeps</h2><ul>' + "".join(
+            f'<li><a href="{esc(p.name)}/report.html">{esc(p.name)}</a> ({len(run_dirs(p))} runs)</li>' for p in sweeps)
+            + "</ul>")
     return html.page("walkformer reproduction", "".join(body))
+
+
+def sweeps_in(path: Path) -> list[Path]:
+    """Sweep directories (DIR/NAME/results.parquet) beside the experiments."""
+    return sorted(p for p in path.iterdir() if p.is_dir() and (p / "results.parquet").exists()
+                  and not (p / "claims.json").exists())
