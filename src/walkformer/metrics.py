@@ -28,11 +28,10 @@ def cosine(A: torch.Tensor, B: torch.Tensor) -> float:
 
 
 def kl_to_truth(f: torch.Tensor, truth: torch.Tensor, eps: float) -> float:
-    q = torch.clamp(f.double(), min=0.0) + eps  # (B, K)
-    q = q / q.sum(1, keepdim=True)
-    t = truth.double()
-    terms = torch.where(t > 0, t * (torch.log(torch.where(t > 0, t, 1.0)) - torch.log(q)), 0.0)  # (B, K)
-    return float(terms.sum(1).mean())
+    q = torch.clamp(f.double(), min=0.0) + eps  # (B, K), > 0
+    logq = torch.log(q) - torch.log(q.sum(1, keepdim=True))  # (B, K)
+    t = truth.double()  # (B, K)
+    return float((torch.xlogy(t, t) - t * logq).sum()) / len(t)  # 0 log 0 = 0
 
 
 def evaluate(model, task, batch, eps: float, full: bool = True) -> dict:
@@ -45,7 +44,7 @@ def evaluate(model, task, batch, eps: float, full: bool = True) -> dict:
     square = V.shape == (task.K, task.K)
     out["value_cosine"] = cosine(V, torch.from_numpy(task.Pi).T.to(V.dtype)) if task.Pi is not None and square else None
     out["value_ones_cosine"] = cosine(V, torch.ones_like(V)) if square else None
-    ut, c = model.geo.scores(model.u)
+    ut, c = model.scores()
     out["token_logit_spread"] = float(ut.max() - ut.min() + c[:-1].max() - c[:-1].min()) if len(c) > 1 else float(ut.max() - ut.min())
     out["kl"] = kl_to_truth(f, task.true_conditional(batch.tokens), eps)
     if full:

@@ -32,6 +32,9 @@ class DenseShiCao:
     def u(self) -> torch.Tensor:
         return self._W @ self.geo.q
 
+    def scores(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.geo.scores(self.u)
+
     def tensors(self) -> dict[str, torch.Tensor]:
         return {"V": self.V, "W": self._W} | ({"A": self.A} if self.A is not None else {})
 

@@ -165,6 +165,7 @@ class ShiCao:
         self.W0q = self.W0 @ geo.q if self.W0 is not None else torch.zeros(D, dtype=geo.dtype)  # (D,)
         self.R = torch.zeros(D, dtype=geo.dtype)  # (D,) accumulated W-gradient direction
         self.fallbacks = 0  # how many batches needed the direct softmax
+        self._cache = None  # (ũ, c) of the current parameters: training and evaluation share them
 
     # ---- parameters ----------------------------------------------------------------
     @property
@@ -181,8 +182,11 @@ class ShiCao:
         """W x̃_N, (D,)."""
         return self.W0q + self.R * self.geo.qq
 
-    def _scores(self) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.geo.scores(self.u)
+    def scores(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(ũ, c) of the current parameters, computed once per step (an (M, N) product)."""
+        if self._cache is None:
+            self._cache = self.geo.scores(self.u)
+        return self._cache
 
     # ---- forward -------------------------------------------------------------------
     def _separable(self, b: Batch, ut, c):
@@ -197,7 +201,7 @@ class ShiCao:
         num = C * Et  # (B, K) = Z h
         sN = Ep[-1] * torch.exp(-mb)  # (B,) unnormalised weight of slot N
         Z = num.sum(1) + sN  # (B,)
-        if not bool((Z > torch.finfo(Z.dtype).tiny / torch.finfo(Z.dtype).eps).all()):
+        if not float(Z.min()) > torch.finfo(Z.dtype).tiny / torch.finfo(Z.dtype).eps:
             return None
         return {"h": num / Z[:, None], "S_N": sN / Z, "Ep": Ep, "Et": Et, "Z": Z}
 
@@ -208,7 +212,7 @@ class ShiCao:
         return {"h": h, "S_N": S[:, -1], "S": S}
 
     def _attend(self, b: Batch):
-        ut, c = self._scores()
+        ut, c = self.scores()
         out = self._separable(b, ut, c)
         if out is None:
             self.fallbacks += 1
@@ -269,6 +273,7 @@ class ShiCao:
         return float(loss), out
 
     def step(self, grads: dict[str, torch.Tensor], eta: float) -> None:
+        self._cache = None
         self.V -= eta * grads["V"]
         if self.A is not None:
             self.A -= eta * grads["A"]
