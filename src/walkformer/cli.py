@@ -86,9 +86,9 @@ def _reproduce(args) -> int:
 def _report(args) -> int:
     from .report import build
 
-    pages = build(args.dir, animate=not args.no_animation)
-    for p in pages[1:]:
-        print(p)
+    pages = build(args.dir, animate=not args.no_animation, quiet=args.quiet)
+    if len(pages) > 1 and not args.quiet:
+        print(f"{len(pages) - 1} experiment and sweep pages: {pages[1].parent.parent}/NAME/report.html")
     print(f"report: {pages[0]}")
     return 0
 
@@ -110,6 +110,7 @@ def main(argv=None) -> int:
     rp = sub.add_parser("report", help="write the HTML report of a run, sweep, experiment or reproduction DIR")
     rp.add_argument("dir")
     rp.add_argument("--no-animation", action="store_true", help="skip the animated GIFs (faster)")
+    rp.add_argument("--quiet", action="store_true")
     sub.add_parser("keys", help="list every config key with its default")
     try:
         args = p.parse_args(argv)

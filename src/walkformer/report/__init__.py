@@ -24,7 +24,7 @@ from ..rundir import atomic_write
 from .load import kind
 
 
-def build(path: Path | str, animate: bool = True) -> list[Path]:
+def build(path: Path | str, animate: bool = True, quiet: bool = False) -> list[Path]:
     """Write the page(s) for ``path``; returns them, the main page first."""
     from .reproduction import experiment_page, experiments_in, front_page, sweeps_in
     from .run import run_page, sweep_page
@@ -32,8 +32,10 @@ def build(path: Path | str, animate: bool = True) -> list[Path]:
     path = Path(path)
     k = kind(path)
     if k == "reproduction":
+        from tqdm import tqdm
+
         written = []
-        for e in experiments_in(path):
+        for e in tqdm(experiments_in(path), desc="report", unit="experiment", disable=quiet, leave=False):
             atomic_write(e.path / "report.html", experiment_page(e.path, animate))
             written.append(e.path / "report.html")
         for sweep in sweeps_in(path):

@@ -19,7 +19,7 @@ from .papers import PAPERS, paper_of
 from .run import rerun_command, runs_table
 
 
-class Experiment:
+class ExperimentDir:
     """What one experiment directory holds (problems listed, nothing raised)."""
 
     def __init__(self, path: Path):
@@ -51,7 +51,7 @@ class Experiment:
         return " — ".join(x for x in (self.figure, self.title) if x) or self.name
 
 
-def figure_link(e: Experiment, c: dict, prefix: str) -> str:
+def figure_link(e: ExperimentDir, c: dict, prefix: str) -> str:
     fig = c.get("figure") or (e.pngs[0].name if len(e.pngs) == 1 else None)
     if fig is None:
         return f'<a href="{prefix}report.html#figures">figures</a>' if e.pngs else "—"
@@ -60,7 +60,7 @@ def figure_link(e: Experiment, c: dict, prefix: str) -> str:
     return f'<a href="{prefix}report.html#fig-{esc(Path(fig).stem)}">{esc(fig)}</a>'
 
 
-def claims_rows(exps: list[Experiment], front: bool) -> str:
+def claims_rows(exps: list[ExperimentDir], front: bool) -> str:
     rows, attrs = [], []
     for e in exps:
         prefix = f"{e.name}/" if front else ""
@@ -76,7 +76,7 @@ def claims_rows(exps: list[Experiment], front: bool) -> str:
     return html.table(heads, rows, cls="sortable claims", row_attrs=attrs)
 
 
-def difference_cards(exps: list[Experiment], front: bool) -> str:
+def difference_cards(exps: list[ExperimentDir], front: bool) -> str:
     out = []
     for e in exps:
         status = {c.get("id"): c.get("holds") for c in e.claims}
@@ -100,7 +100,7 @@ def difference_cards(exps: list[Experiment], front: bool) -> str:
     return "".join(out) or "<p>No experiment records a difference (no differences.json).</p>"
 
 
-def variant_runs(e: Experiment) -> dict[str, list[Path]]:
+def variant_runs(e: ExperimentDir) -> dict[str, list[Path]]:
     out: dict[str, list[Path]] = {}
     for p in e.runs:
         label = p.parent.name if p.parent != e.path / "runs" else p.name
@@ -109,7 +109,7 @@ def variant_runs(e: Experiment) -> dict[str, list[Path]]:
 
 
 def experiment_page(path: Path, animate: bool = True) -> str:
-    e = Experiment(path)
+    e = ExperimentDir(path)
     body = ['<nav><a href="../index.html">&larr; all experiments</a><a href="#claims">claims</a>'
             '<a href="#figures">figures</a><a href="#runs">runs</a></nav>',
             f"<h1>{esc(e.heading())}</h1>", f'<p class="muted">{esc(path.resolve())}</p>',
@@ -154,12 +154,12 @@ def thumbnail(png: Path, width: int = 640) -> bytes:
     return buf.getvalue()
 
 
-def experiments_in(path: Path) -> list[Experiment]:
+def experiments_in(path: Path) -> list[ExperimentDir]:
     from ..experiments import REGISTRY
 
     order = {n: i for i, n in enumerate(REGISTRY)}
     dirs = [p for p in path.iterdir() if p.is_dir() and (p / "claims.json").exists()]
-    return [Experiment(p) for p in sorted(dirs, key=lambda p: (order.get(p.name, len(order)), p.name))]
+    return [ExperimentDir(p) for p in sorted(dirs, key=lambda p: (order.get(p.name, len(order)), p.name))]
 
 
 def front_page(path: Path) -> str:
