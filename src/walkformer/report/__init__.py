@@ -6,7 +6,7 @@ reproduction, built only from what is on disk.
 - a run directory      -> DIR/report.html (config as a train command, curves, V beside Πᵀ,
                           attention by position, Fig. 13 statistics, animation)
 - an experiment        -> DIR/report.html (claims, differences, figures, animation, runs)
-- a reproduction       -> DIR/index.html, the front page (papers, claims table, where we
+- a reproduction       -> DIR/index.html (= DIR/report.html), the front page (papers, claims table, where we
                           differ), plus DIR/NAME/report.html for every experiment and
                           every sweep (DIR/NAME/results.parquet) beside them
 - a sweep              -> DIR/report.html (phase diagrams, sortable table of runs)
@@ -41,7 +41,9 @@ def build(path: Path | str, animate: bool = True, quiet: bool = False) -> list[P
         for sweep in sweeps_in(path):
             atomic_write(sweep / "report.html", sweep_page(sweep))
             written.append(sweep / "report.html")
-        atomic_write(path / "index.html", front_page(path))
+        front = front_page(path)
+        atomic_write(path / "report.html", front)  # the same page under both names
+        atomic_write(path / "index.html", front)
         return [path / "index.html"] + written
     page = {"run": lambda p: run_page(p), "experiment": lambda p: experiment_page(p, animate),
             "sweep": sweep_page}[k](path)
