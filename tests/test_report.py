@@ -115,6 +115,29 @@ def test_run_report_and_missing_files(run_dir, tmp_path, capsys):
     assert len(err) == 2 and all("report DIR=" in e and "Traceback" not in e for e in err)
 
 
+def test_a_run_of_another_task_binary_chain_keys(tmp_path):
+    """A run with other keys (a binary Markov chain: losses and reference losses, no V or
+    attention) gets its loss curves and the unigram/bigram lines, and no V panels."""
+    from walkformer import plots
+    from walkformer.report import figures
+
+    run = tmp_path / "binary"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"task": {"name": "binary", "p": 0.5, "q": 0.8},
+                                                 "command": "walkformer train --out x task.name=binary"}))
+    (run / "summary.json").write_text(json.dumps({"val_loss": 0.62, "unigram_loss": 0.6663}))
+    lines = [{"step": t, "train_loss": 0.7 - 0.01 * t, "val_loss": 0.7 - 0.01 * t, "bigram_loss": 0.619}
+             for t in range(6)]
+    (run / "metrics.jsonl").write_text("".join(json.dumps(m) + "\n" for m in lines))
+    assert cli("report", run) == 0
+    page = (run / "report.html").read_text()
+    assert page.count("<img") == 1 and "params.safetensors is missing" in page
+    fig, ax = plots.plt.subplots()
+    plots.loss_references(ax, {"unigram_loss": 0.6663}, lines[0])
+    assert sorted(line.get_label().split()[0] for line in ax.get_lines()) == ["bigram", "unigram"]
+    assert figures.structure(lines, None) is None and figures.animation([("b", lines)]) is None
+
+
 def test_experiment_missing_files_are_listed(repro, tmp_path):
     exp = tmp_path / "fig4"
     shutil.copytree(repro / "fig4", exp)
