@@ -30,10 +30,14 @@ class ExperimentDir:
         self.figure = reg.figure if reg else ""
         self.title = reg.title if reg else ""
         self.claims = read_json(path / "claims.json", self.problems) or []
-        if not isinstance(self.claims, list):
+        if not isinstance(self.claims, list) or not all(isinstance(c, dict) for c in self.claims):
             self.problems.append("claims.json is not a list of claims")
-            self.claims = []
-        self.differences = read_json(path / "differences.json", [], "") or []
+            self.claims = [c for c in self.claims if isinstance(c, dict)] if isinstance(self.claims, list) else []
+        self.differences = read_json(path / "differences.json", self.problems if (path / "differences.json").exists()
+                                     else [], "") or []
+        if not isinstance(self.differences, list) or not all(isinstance(d, dict) for d in self.differences):
+            self.problems.append("differences.json is not a list of differences")
+            self.differences = []
         named = list(dict.fromkeys(c.get("figure") for c in self.claims if isinstance(c, dict) and c.get("figure")))
         rank = {f: i for i, f in enumerate(named)}  # figures in the order the claims name them, then the rest
         self.pngs = sorted(path.glob("*.png"), key=lambda p: (rank.get(p.name, len(rank)), p.name))
