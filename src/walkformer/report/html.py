@@ -24,7 +24,7 @@ a { color: #0b57a4; } .muted, .small { color: var(--muted); } .small { font-size
 nav { font-size: .92rem; margin-bottom: .6rem; } nav a { margin-right: .8rem; }
 table { border-collapse: collapse; width: 100%; margin: .6rem 0 1rem; font-size: .93rem; }
 th, td { border: 1px solid var(--line); padding: .35rem .5rem; vertical-align: top; text-align: left; }
-th { background: #f3f5f8; position: sticky; top: 0; overflow-wrap: anywhere; }
+th { background: #f3f5f8; position: sticky; top: 0; overflow-wrap: break-word; }
 .scroll { overflow-x: auto; }
 table.sortable th { cursor: pointer; user-select: none; } table.sortable th:after { content: " \\2195"; color: #aab; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
@@ -48,11 +48,13 @@ figure { margin: 1rem 0 1.6rem; page-break-inside: avoid; } figure img { max-wid
 pre.cmd { background: #f3f5f8; border: 1px solid var(--line); padding: .5rem .7rem; white-space: pre-wrap;
           word-break: break-all; font-size: .85rem; margin: .2rem 0; }
 button.copy { font-size: .8rem; padding: .1rem .5rem; cursor: pointer; }
-ul.claims li { margin: .3rem 0; }
+ul.claims { padding-left: 1.1rem; font-size: .93rem; } ul.claims li { margin: .3rem 0; }
+.papers { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1rem; }
+.paper { border: 1px solid var(--line); border-radius: .4rem; padding: 0 .9rem; }
 @media print {
   body { font-size: 11pt; } main { max-width: none; padding: 0; } nav, button.copy { display: none; }
   th { position: static; } a { color: inherit; text-decoration: none; }
-  .scroll { overflow: visible; } .scroll table { font-size: 7.5pt; } td.num { white-space: normal; }
+  .scroll { overflow: visible; } .scroll table { font-size: 7.5pt; } td.num { white-space: normal; } th { overflow-wrap: anywhere; }
   h2 { page-break-after: avoid; } tr, .card, figure { page-break-inside: avoid; }
   .yes, .no, .note { -webkit-print-color-adjust: exact; print-color-adjust: exact; }
 }

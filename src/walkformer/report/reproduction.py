@@ -189,13 +189,16 @@ def front_page(path: Path) -> str:
             f'<div class="{"no" if fails else "yes"}"><b>{fails}</b>claims fail</div></div>',
             html.missing(problems, "Missing or unreadable")]
     body.append('<h2 id="papers">The papers and what they claim</h2>')
+    body.append('<div class="papers">')
     for paper in PAPERS:
         mine = [e for e in exps if paper_of(e.figure) is paper]
         links = ", ".join(f'<a href="{esc(e.name)}/report.html">{esc(e.figure or e.name)}</a> '
                           f'({e.held}/{len(e.claims)} hold)' for e in mine) or "none run here yet"
-        body.append(f'<h3>{esc(paper.title)}</h3><p class="small">{esc(paper.authors)} · {esc(paper.venue)} · '
-                    f'<a href="{esc(paper.url)}">{esc(paper.url)}</a></p><ul class="claims">'
-                    + "".join(f"<li>{esc(c)}</li>" for c in paper.claims) + f"</ul><p>Experiments: {links}</p>")
+        body.append(f'<div class="paper"><h3>{esc(paper.title)}</h3><p class="small">{esc(paper.authors)} · '
+                    f'{esc(paper.venue)} · <a href="{esc(paper.url)}">{esc(paper.url)}</a></p><ul class="claims">'
+                    + "".join(f"<li>{esc(c)}</li>" for c in paper.claims)
+                    + f'</ul><p class="small">Experiments: {links}</p></div>')
+    body.append("</div>")
     others = [e for e in exps if paper_of(e.figure) is None]
     if others:
         body.append("<h3>Other experiments</h3><p>" + ", ".join(
