@@ -107,7 +107,7 @@ def test_run_report_and_missing_files(run_dir, tmp_path, capsys):
     page = (broken / "report.html").read_text()
     assert "metrics.jsonl is missing" in page and "params.safetensors is missing" in page
     assert "summary.json could not be read" in page and "walkformer train --out broken-again" in page
-    capsys.readouterr()
+    assert capsys.readouterr().out.strip().splitlines()[-1] == f"report: {broken / 'report.html'}"
     assert cli("report", tmp_path / "nothing-here") == 2
     (tmp_path / "empty").mkdir()
     assert cli("report", tmp_path / "empty") == 2
