@@ -124,3 +124,4 @@ def run_all(exps: list[Experiment], out: Path, workers: int = 2, seeds: int | No
 
 
 from . import randomwalk, beyond  # noqa: E402,F401  (register the presets)
+from . import canonical  # noqa: E402,F401  (Local to Global: the canonical model, exact)
