@@ -162,3 +162,47 @@ def test_presets_claims_hold(tmp_path):
         claims = exp.analyse({}, tmp_path, exp)
         assert claims and all(c["holds"] for c in claims), [c["id"] for c in claims if not c["holds"]]
     assert (tmp_path / "fig1.png").stat().st_size > 0 and (tmp_path / "canonical.png").stat().st_size > 0
+
+
+def test_preset_seed_is_the_cli_seed():
+    """The l2g-canonical preset's seed k starts, and ends, where `walkformer train
+    model.name=canonical ... seed=k` does."""
+    from walkformer.config import Config, apply_overrides, resolve
+    from walkformer.experiments.canonical import SMALL, small_inits
+    from walkformer.train import run
+
+    over = {"task.name": "binary", "model.name": "canonical", "task.p": 0.2, "task.q": 0.3,
+            "init.sigma": SMALL, "seed": 2, "train.steps": 300}
+    s = run(resolve(apply_overrides(Config(), over), set(over)), keep_metrics=False).summary
+    e0, w0, b0 = small_inits(0.2, 0.3, 3)[2]
+    assert (s["e0"], s["w0"], s["b0"]) == (e0, w0, b0) and e0 != 0
+    last = cm.train_canonical(0.2, 0.3, e0, w0, b0, lr=0.01, steps=300, optimizer="sgd")[-1]
+    assert (s["e"], s["w"], s["b"], s["test_loss"]) == (last["e"], last["w"], last["b"], last["loss"])
+
+
+@pytest.mark.parametrize("optimizer", ["gd", "sgd", "adamw"])
+def test_optimisers_equal_torch(optimizer):
+    """flow's hand-written updates on the closed-form gradient == torch.optim on autograd."""
+    from walkformer.optim import BETAS, WEIGHT_DECAY
+
+    p, q, lr, steps = 0.5, 0.8, 0.05, 40
+    ew = torch.tensor([0.8, -0.6], dtype=torch.float64, requires_grad=True)
+    b = torch.tensor(0.1, dtype=torch.float64, requires_grad=True)
+    if optimizer == "adamw":
+        opt = torch.optim.AdamW([{"params": [ew], "weight_decay": WEIGHT_DECAY}, {"params": [b], "weight_decay": 0.0}],
+                                lr=lr, betas=BETAS)
+    else:
+        opt = torch.optim.SGD([ew, b], lr=lr, momentum=0.9 if optimizer == "sgd" else 0.0)
+    pi1 = p / (p + q)
+    for _ in range(steps):
+        e, w = ew[0], ew[1]
+        f0 = b - e * e / 2
+        f1 = f0 + e * e * (1 + 2 * w * w.abs())
+        bce = lambda f, t: torch.nn.functional.softplus(f) - t * f  # noqa: E731
+        loss = (1 - pi1) * bce(f0, p) + pi1 * bce(f1, 1 - q)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    r = cm.flow(p, q, 0.8, -0.6, 0.1, lr=lr, steps=steps, optimizer=optimizer, every=steps)
+    got = [r[k][-1, 0] for k in "ewb"]
+    np.testing.assert_allclose(got, [*ew.detach().numpy(), b.item()], rtol=1e-12, atol=1e-13)

@@ -23,6 +23,8 @@ import math
 
 import numpy as np
 
+from ..optim import BETAS, WEIGHT_DECAY
+
 SADDLE = (0.0, -1.0 / math.sqrt(2.0))  # (e, w)
 E_SADDLE = -(1.0 + math.log(2.0)) / 2.0  # E at the saddle, ≈ −0.8466
 OPTIMIZERS = ("gd", "sgd", "adamw")
@@ -173,12 +175,13 @@ def basin(e, w, p, q):
 
 
 def flow(p, q, e0, w0, b0=0.0, lr=0.01, steps=1000, optimizer="gd", bias="trained", every=1,
-         max_step=None, momentum=0.9, betas=(0.9, 0.95), weight_decay=1e-3, eps=1e-8):
+         max_step=None, momentum=0.9, betas=BETAS, weight_decay=WEIGHT_DECAY, eps=1e-8):
     """Optimise the exact population loss from many initial points at once.
 
-    θ ← θ − lr·u(∇L): ``gd`` plain gradient descent; ``sgd`` heavy ball in torch's convention
-    (m ← μm + g, θ ← θ − lr·m); ``adamw`` torch's AdamW (β, ε, decoupled weight decay on e and
-    w, none on the bias). ``bias="optimal"`` puts b = b*(e, w) before every step (the paper's
+    θ ← θ − lr·u(∇L), constant lr (the authors' canonical runs have no schedule): ``gd`` plain
+    gradient descent; ``sgd`` heavy ball in torch's convention (m ← μm + g, θ ← θ − lr·m);
+    ``adamw`` torch's AdamW with the papers' β and weight decay (``optim.py``), decoupled, on e
+    and w, not on the bias. ``bias="optimal"`` puts b = b*(e, w) before every step (the paper's
     reduced flow, which conserves E as lr → 0); ``"trained"`` trains b from ``b0``.
     ``max_step`` (gd only) clips each point's step to that length: where the loss is steep
     (large |e|, |w|) the steps follow −∇L/‖∇L‖ along the same paths as the flow, elsewhere
@@ -257,13 +260,14 @@ def converged_to(final_loss, p, q, frac: float = 0.05):
     return np.where(np.abs(final_loss - B) <= tol, 1, np.where(np.abs(final_loss - U) <= tol, -1, 0))
 
 
-def train_canonical(p, q, e0, w0, b0, lr, steps, optimizer="gd", bias="trained") -> list[dict]:
-    """One run of the canonical model on the exact population loss (no sampling).
+def train_canonical(p, q, e0, w0, b0, lr, steps, optimizer="gd", bias="trained", momentum=0.9) -> list[dict]:
+    """One run of the canonical model on the exact population loss (no sampling); the
+    arguments are :func:`flow`'s for a single point (``momentum``: ``sgd`` only).
 
     **Returns:** one dict per step t = 0..steps: ``step``, ``e``, ``w``, ``b``, ``loss`` (before
     update t + 1), ``unigram_loss`` H(π), ``bigram_loss`` H(x'|x), ``energy`` E(e, w).
     """
-    r = flow(p, q, e0, w0, b0, lr=lr, steps=steps, optimizer=optimizer, bias=bias)
+    r = flow(p, q, e0, w0, b0, lr=lr, steps=steps, optimizer=optimizer, bias=bias, momentum=momentum)
     U, B = (float(x) for x in reference_losses(p, q))
     return [{"step": int(t), "e": float(r["e"][i, 0]), "w": float(r["w"][i, 0]), "b": float(r["b"][i, 0]),
              "loss": float(r["loss"][i, 0]), "unigram_loss": U, "bigram_loss": B,
