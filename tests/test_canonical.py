@@ -146,9 +146,9 @@ def test_exact_loss_equals_monte_carlo():
 
 
 def test_bad_input_is_one_clear_error():
-    with pytest.raises(ValueError, match="p=.*0 < p < 1"):
+    with pytest.raises(ValueError, match="task.p=0.0 .*0 < p < 1"):
         cm.loss(1.0, 0.0, 0.0, 0.0, 0.5)
-    with pytest.raises(ValueError, match="q="):
+    with pytest.raises(ValueError, match="task.q=1.0 "):
         cm.train_canonical(0.5, 1.0, 1.0, -1.0, 0.0, 0.01, 10)
     with pytest.raises(ValueError, match="optimizer='adam'"):
         cm.flow(0.5, 0.5, 1.0, 1.0, optimizer="adam")
@@ -206,3 +206,12 @@ def test_optimisers_equal_torch(optimizer):
     r = cm.flow(p, q, 0.8, -0.6, 0.1, lr=lr, steps=steps, optimizer=optimizer, every=steps)
     got = [r[k][-1, 0] for k in "ewb"]
     np.testing.assert_allclose(got, [*ew.detach().numpy(), b.item()], rtol=1e-12, atol=1e-13)
+
+
+def test_cli_rejects_a_chain_without_finite_bigram_logits(tmp_path, capsys):
+    from walkformer.cli import main
+
+    rc = main(["train", "--out", str(tmp_path / "run"), "--quiet", "task.name=binary", "model.name=canonical",
+               "task.p=0.5", "task.q=1"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and "task.q=1.0" in err

@@ -23,6 +23,7 @@ import math
 
 import numpy as np
 
+from ..config import ConfigError
 from ..optim import BETAS, WEIGHT_DECAY
 
 SADDLE = (0.0, -1.0 / math.sqrt(2.0))  # (e, w)
@@ -31,11 +32,12 @@ OPTIMIZERS = ("gd", "sgd", "adamw")
 
 
 def _check(p, q) -> tuple[np.ndarray, np.ndarray]:
+    """p, q as float64 arrays, or a one-line :class:`ConfigError` (the CLI's exit status 2)."""
     p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
     for name, v in (("p", p), ("q", q)):
         if not np.all((v > 0) & (v < 1)):
-            raise ValueError(f"{name}={v.tolist()} is not allowed for the canonical model: 0 < {name} < 1 "
-                             "(the bigram logits log(p/(1-p)), log((1-q)/q) must be finite)")
+            raise ConfigError(f"task.{name}={v.tolist()} is not allowed with model.name=canonical: 0 < {name} < 1 "
+                              "(the bigram logits log(p/(1-p)) and log((1-q)/q) must be finite)")
     return p, q
 
 
