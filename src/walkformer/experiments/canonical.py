@@ -23,7 +23,7 @@ from . import Experiment, claim, register, stat
 
 FIG1_CHAINS = ((0.1, 0.1), (0.9, 0.9))
 BOX = 3.0  # the paper's (w, e) window [-3, 3]^2
-GRID = 25  # flows integrated from a GRID x GRID lattice (no point on e = 0 or w = 0)
+GRID = 25  # flows from a GRID x GRID lattice (odd: it includes the invariant lines e = 0 and w = 0)
 SMALL = 0.01  # small initialisation: e, w ~ SMALL * N(0, 1), b = 0 (the Markov repo)
 GLOBAL_INIT = (1.0, -1.0)  # (e0, w0): `init.scheme=anti-aligned` with c = 1, in I_* for every (p, q)
 
@@ -93,7 +93,7 @@ def _grid_outcomes(chains, bias):
     at once and classify where it ends (+1 bigram, -1 unigram, 0 still moving).
 
     **Returns:** E0, W0 (GRID², ) and the outcomes (len(chains), GRID²)."""
-    g = np.linspace(-BOX, BOX, GRID)  # GRID odd would put points on e = 0 and w = 0
+    g = np.linspace(-BOX, BOX, GRID)
     W, E = (x.ravel() for x in np.meshgrid(g, g))
     P, Q = (np.repeat(np.asarray(x, dtype=float), len(E)) for x in zip(*chains))
     E2, W2 = np.tile(E, len(chains)), np.tile(W, len(chains))
