@@ -212,3 +212,15 @@ def test_cli_train_gpt_writes_summary(tmp_path):
     assert cfg["task"]["N"] == 16 and cfg["train"]["optimizer"] == "adamw" and "model.name=gpt" in cfg["command"]
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert [x["step"] for x in lines] == [0, 1, 2, 3] and len(lines[-1]["p_hat_by_position"]) == 16
+
+
+def test_cli_train_canonical_is_wired(tmp_path):
+    """model.name=canonical runs models/canonical.py's exact training from init.scheme's point."""
+    out = tmp_path / "run"
+    args = ["task.name=binary", "model.name=canonical", "init.scheme=anti-aligned", "train.steps=300"]
+    assert main(["train", "--out", str(out), "--quiet", *args]) == 0
+    s = json.loads((out / "summary.json").read_text())
+    assert (s["e0"], s["w0"]) == (1.0, -1.0) and s["steps"] == 300
+    assert s["test_loss"] <= s["bigram_loss"] + 1e-3  # (1, -1) lies in the global basin at (0.5, 0.8)
+    lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
+    assert {"e", "w", "b", "test_loss"} <= set(lines[-1])

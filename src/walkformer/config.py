@@ -247,6 +247,16 @@ def validate(cfg: Config) -> None:
         _fail("init.scheme", i.scheme, f"with model.name={m.name} one of {', '.join(MODEL_INITS[m.name])}")
     if not (finite(t.p) and 0.0 <= t.p <= 1.0):
         _fail("task.p", t.p, "a probability in [0, 1]")
+    if not (finite(i.sigma) and i.sigma >= 0):
+        _fail("init.sigma", i.sigma, "sigma >= 0")
+    if tr.steps < 0:
+        _fail("train.steps", tr.steps, "steps >= 0")
+    if ev.n_test < 1:
+        _fail("eval.n_test", ev.n_test, "n_test >= 1")
+    if ev.every < 1:
+        _fail("eval.every", ev.every, "every >= 1")
+    if cfg.seed < 0:
+        _fail("seed", cfg.seed, "seed >= 0")
     if t.name == "binary":
         _validate_binary(cfg, finite)
         return
@@ -266,29 +276,19 @@ def validate(cfg: Config) -> None:
         _fail("model.M", m.M, f"M > N = {t.N} with model.pos=sin (sin(π i j / M) vanishes at i = M)")
     if m.m < 1:
         _fail("model.m", m.m, "m >= 1")
-    if not (finite(i.sigma) and i.sigma >= 0):
-        _fail("init.sigma", i.sigma, "sigma >= 0")
     if not (finite(tr.eta) and tr.eta > 0):
         _fail("train.eta", tr.eta, "eta > 0")
     if not (finite(tr.eps) and tr.eps > 0):
         _fail("train.eps", tr.eps, "eps > 0")
-    if tr.steps < 0:
-        _fail("train.steps", tr.steps, "steps >= 0")
     if tr.n_train < 1:
         _fail("train.n_train", tr.n_train, "n_train >= 1")
-    if ev.n_test < 1:
-        _fail("eval.n_test", ev.n_test, "n_test >= 1")
-    if ev.every < 1:
-        _fail("eval.every", ev.every, "every >= 1")
     if m.head == "relu" and i.scheme == "zero":
         _fail("init.scheme", i.scheme, "gaussian with model.head=relu (A = V = 0 is a saddle whose gradient is zero)")
-    if cfg.seed < 0:
-        _fail("seed", cfg.seed, "seed >= 0")
 
 
 def _validate_binary(cfg: Config, finite) -> None:
     """Checks for task.name=binary (models gpt and canonical)."""
-    t, m, i, tr, ev = cfg.task, cfg.model, cfg.init, cfg.train, cfg.eval
+    t, m, i, tr = cfg.task, cfg.model, cfg.init, cfg.train
     if not (finite(t.q) and 0.0 <= t.q <= 1.0):
         _fail("task.q", t.q, "a probability in [0, 1]")
     if t.p + t.q <= 0:
@@ -301,8 +301,6 @@ def _validate_binary(cfg: Config, finite) -> None:
         _fail("model.layers", m.layers, "layers >= 1")
     if m.heads < 1 or m.d % m.heads:
         _fail("model.heads", m.heads, f"heads >= 1 dividing model.d = {m.d}")
-    if not (finite(i.sigma) and i.sigma >= 0):
-        _fail("init.sigma", i.sigma, "sigma >= 0")
     if not finite(i.c):
         _fail("init.c", i.c, "a finite number")
     if not (finite(tr.lr) and tr.lr > 0):
@@ -311,11 +309,3 @@ def _validate_binary(cfg: Config, finite) -> None:
         _fail("train.momentum", tr.momentum, "momentum in [0, 1)")
     if tr.batch < 1:
         _fail("train.batch", tr.batch, "batch >= 1")
-    if tr.steps < 0:
-        _fail("train.steps", tr.steps, "steps >= 0")
-    if ev.n_test < 1:
-        _fail("eval.n_test", ev.n_test, "n_test >= 1")
-    if ev.every < 1:
-        _fail("eval.every", ev.every, "every >= 1")
-    if cfg.seed < 0:
-        _fail("seed", cfg.seed, "seed >= 0")

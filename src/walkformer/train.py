@@ -58,6 +58,15 @@ def _failure(model, batch, eps, step, loss) -> str:
     return f"step {step}: train loss is {loss} (overflow in the parameters); lower train.eta"
 
 
+def progress_bar(show: bool, total: int):
+    """A tqdm bar over training steps, or None."""
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="train", unit="step", leave=False)
+
+
 def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Result:
     """Train one model as ``cfg`` says; no files are written."""
     if cfg.model.name != "shi-cao":  # binary Markov chains: train_binary.py
@@ -81,11 +90,7 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
     summary = {"optimal_accuracy": task.optimal_accuracy, "bayes_loss": task.bayes_loss,
                "random_guess_accuracy": 1.0 / K}
     metrics, error = [], None
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=tr.steps, desc="train", unit="step", leave=False)
+    bar = progress_bar(progress, tr.steps)
     t0 = time.perf_counter()
     step = 0
     for step in range(tr.steps + 1):

@@ -78,12 +78,14 @@ class Attention(nn.Module):
             setattr(self, name, HookPoint())
 
     def forward(self, x):  # x: (B, N, d)
-        q = self.hook_q(torch.einsum("bnd,hde->bnhe", x, self.W_Q))  # (B, N, H, dh)
-        k = self.hook_k(torch.einsum("bnd,hde->bnhe", x, self.W_K))  # (B, N, H, dh)
-        v = self.hook_v(torch.einsum("bnd,hde->bnhe", x, self.W_V))  # (B, N, H, dh)
+        B, N, d = x.shape
+        H, dh = self.H, self.dh
+        # one matmul for q, k and v (fewer small ops: at small N a step is op-overhead bound)
+        W = torch.cat([self.W_Q, self.W_K, self.W_V], 2).transpose(0, 1).reshape(d, 3 * H * dh)  # (d, H·3dh)
+        qkv = (x @ W).view(B, N, H, 3, dh)  # (B, N, H, 3, dh)
+        q, k, v = (self.hook_q(qkv[..., 0, :]), self.hook_k(qkv[..., 1, :]), self.hook_v(qkv[..., 2, :]))
         qh, kh, vh = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, N, dh)
         if self.hook_attn_scores.active() or self.hook_pattern.active():
-            N = x.shape[1]
             scores = qh @ kh.transpose(-1, -2) / math.sqrt(self.dh)  # (B, H, N, N)
             mask = torch.ones(N, N, dtype=torch.bool, device=x.device).triu(1)
             scores = self.hook_attn_scores(scores.masked_fill(mask, float("-inf")))
@@ -92,7 +94,7 @@ class Attention(nn.Module):
         else:
             z = F.scaled_dot_product_attention(qh, kh, vh, is_causal=True)  # (B, H, N, dh)
         z = self.hook_z(z.transpose(1, 2))  # (B, N, H, dh)
-        return torch.einsum("bnhe,hed->bnd", z, self.W_O)  # (B, N, d)
+        return z.reshape(B, N, H * dh) @ self.W_O.reshape(H * dh, d)  # (B, N, d)
 
 
 class MLP(nn.Module):
