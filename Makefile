@@ -23,6 +23,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_fast_path.py
+	$(BIN)/python bench/bench_gpt.py
 
 clean:
 	rm -rf $(VENV) out

@@ -1,11 +1,15 @@
 """Binary Markov chain presets with the ``gpt`` model ("Local to Global" Fig. 4 and the
 rank-one growth; "Attention with Markov": tying, the (p, q) grid, depth).
 
-Budget departures from the papers, the same in every preset unless its docstring says
-otherwise (all of them together must run in a few minutes on 2 CPU cores): sequences
-of N = 128 (papers: 1024; 512 for depth), 300 AdamW steps (papers: 400–1000), float32
-(papers: fp16 autocast on GPU), 3–5 seeds (papers: 3–5 unseeded runs). Every position
-has the same stationary law, so the unigram and bigram losses do not depend on N.
+Budget departures from the papers (all five presets together must run in a few minutes
+on 2 CPU cores; a step at the papers' N = 1024 costs ~0.3 s here): sequences of N = 64
+(grid: 32; papers: 1024, depth 512), 300 AdamW steps (depth: 500; papers: 400–1000,
+depth 500), float32 (papers: fp16 autocast on GPU), 3 seeds per variant (papers: 3–5
+unseeded runs), test loss on 32 fixed test sequences every 10–20 steps (grid: at the
+start and the end only). Every position has the same stationary law, so the unigram and
+bigram losses do not depend on N; what the short runs change is how far slow runs get.
+Model: the §2 model without LayerNorm (the theory's), except the controlled
+``tied-layernorm`` variant of ``awm-tying``.
 
 "Reached the bigram" means the excess test loss over the Bayes predictor on the same
 test positions (``kl``) is ≤ 0.01 nats; "stuck at the unigram" means the excess is
@@ -74,13 +78,17 @@ def p_hat_panel(ax, groups: dict, title: str) -> None:
     ax.legend(fontsize=8)
 
 
-def _stuck_claim(id_, text, paper, runs):
-    return claim(id_, text, paper, outcome(runs), stuck(runs),
+def _note(runs, note):
+    return outcome(runs) | ({"note": note} if note else {})
+
+
+def _stuck_claim(id_, text, paper, runs, note=None):
+    return claim(id_, text, paper, _note(runs, note), stuck(runs),
                  f"every seed: excess over Bayes >= {STUCK_FRAC} x (unigram - bigram) and |p_hat - π₁| <= {STUCK_P}")
 
 
-def _learned_claim(id_, text, paper, runs):
-    return claim(id_, text, paper, outcome(runs), learned(runs),
+def _learned_claim(id_, text, paper, runs, note=None):
+    return claim(id_, text, paper, _note(runs, note), learned(runs),
                  f"every seed: final excess test loss over the Bayes predictor <= {LEARNED_KL} nats")
 
 
@@ -144,7 +152,11 @@ def _tying(runs, out, exp):
                        "0.619 (bigram); estimate ≈ 0.5", runs["p0.5-q0.8-untied"]),
         _stuck_claim("p0.5-q0.8-tied-layernorm-unigram", "controlled variant: with LayerNorm (the authors' full "
                      "model) the tied model is also stuck at the unigram loss", "0.666 (full model, tied)",
-                     runs["p0.5-q0.8-tied-layernorm"]),
+                     runs["p0.5-q0.8-tied-layernorm"],
+                     "controlled comparison: the same model without LayerNorm (p0.5-q0.8-tied) is stuck in every "
+                     "seed, so LayerNorm alone lets our tied model escape. Our embedding is x_n·e + p_n (the §2 "
+                     "model); the authors' full model embeds both symbols (nn.Embedding(2, d)), uses GELU and a "
+                     "2-class head, which we do not reproduce"),
     ]
 
 
@@ -195,6 +207,7 @@ def _grid(runs, out, exp):
     return [
         claim("untied-learns-p", "untied: the estimate ≈ p in every cell", "0.197–0.802 ≈ p",
               {"max_abs_error": float(err_u.max()), "cells_within_0.05": int((err_u <= 0.05).sum()), "cells": 25,
+               "note": "300 steps at N = 32 (paper: 500 at 1024); the q = 0.2 column is slowest, tied or not",
                "worst_cell": worst(err_u), "p_hat": cells(mean["untied"])}, err_u.max() <= 0.05,
               "|mean p_hat − p| <= 0.05 in all 25 cells"),
         claim("tied-learns-p-below", "tied, p + q < 1: the estimate ≈ p", "≈ p",
@@ -224,7 +237,9 @@ def _depth(runs, out, exp):
     plots.save(fig, out / "awm_depth.png")
     return [_stuck_claim("1-layer-unigram", "one layer stays at the unigram loss", "0.666", runs["layers1"])] + [
         _learned_claim(f"{k}-layers-bigram", f"{k} layers escape to the bigram loss",
-                       f"0.619 by ~{ {2: 280, 4: 150}[k] } iterations (N = 512, 500 iterations)", runs[f"layers{k}"])
+                       f"0.619 by ~{ {2: 280, 4: 150}[k] } iterations (N = 512, 500 iterations)", runs[f"layers{k}"],
+                       "no LayerNorm here (with LayerNorm even one layer escapes, see awm-tying); the paper's depth "
+                       "runs use the authors' full model with LayerNorm")
         for k in DEPTHS[1:]]
 
 
@@ -247,13 +262,21 @@ def _rank_one(runs, out, exp):
         ax.legend(fontsize=8)
     plots.save(fig, out / "l2g_rank_one.png")
     std, r1 = runs["standard"], runs["rank-one"]
-    first = lambda rs, k: [r["metrics"][0][k] for r in rs]  # noqa: E731
+    at = lambda rs, k, t: [min(r["metrics"], key=lambda m: abs(m["step"] - t))[k] for r in rs]  # noqa: E731
     claims = []
-    for key, name, paper in (("energy_W_V.0", "W_V", "0.34 → 0.93 → 0.97"), ("energy_W_1.0", "W_1", "0.25 → 0.94 → 0.99")):
-        claims.append(claim(f"{name}-becomes-rank-one", f"from standard init, {name} becomes (nearly) rank one",
-                            f"{paper} (σ₁² share at ~0, 50, 100 steps)",
-                            {"initial": stat(first(std, key)), "final": stat(finals(std, key))},
-                            min(finals(std, key)) >= 0.9, "every seed's final share >= 0.9"))
+    for key, name, paper in (("energy_W_V.0", "W_V", (0.34, 0.93, 0.97)), ("energy_W_1.0", "W_1", (0.25, 0.94, 0.99))):
+        s50, s100, end = at(std, key, 50), at(std, key, 100), finals(std, key)
+        claims.append(claim(
+            f"{name}-becomes-rank-one", f"from standard init, {name} becomes nearly rank one (paper's checkpoints)",
+            f"σ₁² share {paper[0]} → {paper[1]} → {paper[2]} at ~0/50/100 steps",
+            {"step0": stat(at(std, key, 0)), "step50": stat(s50), "step100": stat(s100),
+             "note": "the paper's checkpoints are files saved at forward-call counters 1/100/200 (~0/50/100 steps)"},
+            min(s100) >= 0.9, "every seed's share >= 0.9 at step 100"))
+        claims.append(claim(
+            f"{name}-rank-one-at-end", f"from standard init, {name} is still nearly rank one at the end (step "
+            f"{std[0]['summary']['steps']})", "≈ 0.95–0.97 in the authors' long energy plots",
+            {"final": stat(end), "max_over_training": stat([max(m[key] for m in r["metrics"]) for r in std])},
+            min(end) >= 0.9, "every seed's final share >= 0.9"))
         claims.append(claim(f"{name}-stays-rank-one", f"from rank-one init, {name} stays rank one",
                             "1.000 throughout", {"min_over_training": stat([min(m[key] for m in r["metrics"])
                                                                             for r in r1])},
