@@ -224,3 +224,15 @@ def test_cli_train_canonical_is_wired(tmp_path):
     assert s["test_loss"] <= s["bigram_loss"] + 1e-3  # (1, -1) lies in the global basin at (0.5, 0.8)
     lines = [json.loads(x) for x in (out / "metrics.jsonl").read_text().splitlines()]
     assert {"e", "w", "b", "test_loss"} <= set(lines[-1])
+
+
+def test_recorded_command_reproduces_the_config():
+    """A key set to the base default (train.steps=50) must survive model.name's implied defaults."""
+    import shlex
+
+    from walkformer.rundir import command_for
+
+    cfg = _cfg(**{"train.steps": 50, "task.N": 16})
+    over = [a for a in shlex.split(command_for(cfg, "x")) if "=" in a]
+    again = resolve(apply_overrides(Config(), over), {o.split("=", 1)[0] for o in over})
+    assert again == cfg and again.train.steps == 50
