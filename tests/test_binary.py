@@ -236,3 +236,22 @@ def test_recorded_command_reproduces_the_config():
     over = [a for a in shlex.split(command_for(cfg, "x")) if "=" in a]
     again = resolve(apply_overrides(Config(), over), {o.split("=", 1)[0] for o in over})
     assert again == cfg and again.train.steps == 50
+
+
+def test_adamw_decays_only_the_weight_matrices():
+    """With zero gradients an AdamW step is pure weight decay: W ← W (1 − lr·wd) on W_Q..W_out,
+    W_U; embeddings, positions and b unchanged."""
+    from walkformer.optim import WEIGHT_DECAY, Optimizer
+
+    m = GPT(d=4, N=8, tie=False).double()
+    init_gpt(m, "standard", 1.0, torch.Generator().manual_seed(5))
+    before = {k: v.detach().clone() for k, v in m.named_parameters()}
+    opt = Optimizer(m, "adamw", 0.1, total=10)
+    for p in m.parameters():
+        p.grad = torch.zeros_like(p)
+    lr = opt.lr_at(0)
+    opt.step(0)
+    for k, v in m.named_parameters():
+        decayed = k.endswith(("W_Q", "W_K", "W_V", "W_O", "W_in", "W_out", "W_U"))
+        want = before[k] * (1 - lr * WEIGHT_DECAY) if decayed else before[k]
+        assert torch.allclose(v, want, rtol=0, atol=1e-15), k
