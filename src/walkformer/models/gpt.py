@@ -21,7 +21,7 @@ Names follow TransformerLens, so weights use the x @ W convention (paper matrix 
 
 Hook points (identity modules; attach torch forward hooks, or use :meth:`run_with_cache`):
 
-    hook_embed, hook_pos_embed                       (B, N, d)
+    hook_embed (B, N, d), hook_pos_embed (N, d)
     blocks.i.hook_resid_pre / hook_resid_mid / hook_resid_post   (B, N, d)
     blocks.i.attn.hook_q, hook_k, hook_v, hook_z     (B, N, H, d/H)
     blocks.i.attn.hook_attn_scores, hook_pattern     (B, H, N, N)  [query, key]
