@@ -25,6 +25,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_fast_path.py
+	$(BIN)/python bench/bench_gpt.py
 
 clean:
 	rm -rf $(VENV) out

@@ -42,7 +42,10 @@ def _train(args) -> int:
     if result.error:
         print(f"walkformer: run failed: {result.error} (recorded in {out}/summary.json)", file=sys.stderr)
         return 1
-    if not args.quiet:
+    if not args.quiet and cfg.model.name != "shi-cao":
+        print(f"test loss {s['test_loss']:.4f} (unigram {s['unigram_loss']:.4f}, bigram {s['bigram_loss']:.4f}), "
+              f"{s['ms_per_step']:.2f} ms/step -> {out}")
+    elif not args.quiet:
         print(f"test accuracy {s['test_accuracy']:.4f} (optimal {s['optimal_accuracy']:.4f}), parent attention "
               f"{s['parent_attention']:.4f}, {s['ms_per_step']:.2f} ms/step -> {out}")
     return 0

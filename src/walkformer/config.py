@@ -25,10 +25,11 @@ class ConfigError(ValueError):
 
 @dataclass
 class TaskConfig:
-    name: str = "circle"  # circle | qa1 | qa2
-    K: int = 6  # number of states (circle) or vocabulary size (qa)
-    N: int = 97  # sequence length including the predicted slot
-    p: float = 0.5  # probability of a clockwise step
+    name: str = "circle"  # circle | qa1 | qa2 | binary
+    K: int = 6  # number of states (circle) or vocabulary size (qa); 2 for binary
+    N: int = 97  # sequence length including the predicted slot (binary: input length)
+    p: float = 0.5  # probability of a clockwise step (binary: P(1 | 0))
+    q: float = 0.8  # binary only: P(0 | 1)
 
 
 @dataclass
@@ -39,12 +40,18 @@ class ModelConfig:
     normalize: bool = False  # unit-length x~_i inside the softmax (paper Sec. 5)
     head: str = "linear"  # linear: f = V X S ; relu: f = A ReLU(V X S) (App. F.2)
     m: int = 19  # hidden width of the relu head
+    d: int = 8  # gpt: width
+    layers: int = 1  # gpt: transformer blocks
+    heads: int = 1  # gpt: attention heads (d must be divisible by heads)
+    tie: bool = True  # gpt: output vector a = embedding e
+    layernorm: bool = False  # gpt: pre-LayerNorm in each block and before the head
 
 
 @dataclass
 class InitConfig:
     scheme: str = "zero"  # zero | gaussian
     sigma: float = 0.01  # std of the gaussian init
+    c: float = 1.0  # anti-aligned init: W_in = +c, W_out = -c (canonical: (e, w) = (c, -c))
 
 
 @dataclass
@@ -55,6 +62,10 @@ class TrainConfig:
     n_train: int = 1000
     data: str = "fixed"  # fixed | online | population
     path: str = "fast"  # fast | autograd (dense reference, for checking)
+    optimizer: str = "gd"  # gpt/canonical: gd | sgd | adamw (shi-cao: gd with train.eta)
+    lr: float = 2e-3  # gpt/canonical learning rate (peak of the one-cycle schedule)
+    momentum: float = 0.9  # sgd momentum
+    batch: int = 16  # gpt: fresh sequences per step
 
 
 @dataclass
@@ -78,13 +89,14 @@ class Config:
 
 
 CHOICES = {
-    "task.name": ("circle", "qa1", "qa2"),
-    "model.name": ("shi-cao",),
+    "task.name": ("circle", "qa1", "qa2", "binary"),
+    "model.name": ("shi-cao", "gpt", "canonical"),
     "model.pos": ("sin", "onehot", "none"),
     "model.head": ("linear", "relu"),
-    "init.scheme": ("zero", "gaussian"),
+    "init.scheme": ("zero", "gaussian", "standard", "anti-aligned", "rank-one"),
     "train.data": ("fixed", "online", "population"),
     "train.path": ("fast", "autograd"),
+    "train.optimizer": ("gd", "sgd", "adamw"),
     "dtype": ("float32", "float64"),
 }
 
@@ -178,10 +190,32 @@ def get(cfg: Config, key: str) -> Any:
     return obj
 
 
+# Defaults that depend on model.name (applied to keys the user did not give): the
+# papers' settings of "Attention with Markov" / "Local to Global".
+IMPLIED = {
+    "gpt": {"task.N": 1024, "init.scheme": "standard", "train.optimizer": "adamw", "train.steps": 500,
+            "eval.n_test": 32, "eval.every": 10, "dtype": "float32"},
+    "canonical": {"init.scheme": "gaussian", "train.optimizer": "sgd", "train.lr": 0.01, "train.steps": 500},
+}
+# Which task and which init schemes go with which model.
+MODEL_TASKS = {"shi-cao": ("circle", "qa1", "qa2"), "gpt": ("binary",), "canonical": ("binary",)}
+MODEL_INITS = {"shi-cao": ("zero", "gaussian"), "gpt": ("standard", "anti-aligned", "rank-one"),
+               "canonical": ("zero", "gaussian", "anti-aligned")}
+
+
 def resolve(cfg: Config, explicit: set[str] | None = None) -> Config:
-    """Fill in values implied by others (the QA tasks fix K and N), then validate."""
+    """Fill in values implied by others (the QA tasks fix K and N; model.name implies
+    the defaults in IMPLIED; binary fixes K = 2), then validate."""
     cfg = copy_config(cfg)
     explicit = explicit or set()
+    for key, want in IMPLIED.get(cfg.model.name, {}).items():
+        if key not in explicit:
+            owner, _ = _leaves(cfg)[key]
+            setattr(owner, key.rsplit(".", 1)[-1], want)
+    if cfg.task.name == "binary":
+        if "task.K" in explicit and cfg.task.K != 2:
+            raise ConfigError(f"task.K={cfg.task.K}: task.name=binary fixes it to 2")
+        cfg.task.K = 2
     if cfg.task.name in QA_SHAPES:
         K, N = QA_SHAPES[cfg.task.name]
         for key, want in (("task.K", K), ("task.N", N)):
@@ -206,12 +240,32 @@ def validate(cfg: Config) -> None:
             _fail(key, v, f"one of {', '.join(allowed)}{hint}")
     t, m, i, tr, ev = cfg.task, cfg.model, cfg.init, cfg.train, cfg.eval
     finite = lambda x: isinstance(x, (int, float)) and math.isfinite(x)  # noqa: E731
+    if t.name not in MODEL_TASKS[m.name]:
+        _fail("model.name", m.name, f"with task.name={t.name} one of "
+              f"{', '.join(k for k, v in MODEL_TASKS.items() if t.name in v)}")
+    if i.scheme not in MODEL_INITS[m.name]:
+        _fail("init.scheme", i.scheme, f"with model.name={m.name} one of {', '.join(MODEL_INITS[m.name])}")
     if not (finite(t.p) and 0.0 <= t.p <= 1.0):
         _fail("task.p", t.p, "a probability in [0, 1]")
+    if not (finite(i.sigma) and i.sigma >= 0):
+        _fail("init.sigma", i.sigma, "sigma >= 0")
+    if tr.steps < 0:
+        _fail("train.steps", tr.steps, "steps >= 0")
+    if ev.n_test < 1:
+        _fail("eval.n_test", ev.n_test, "n_test >= 1")
+    if ev.every < 1:
+        _fail("eval.every", ev.every, "every >= 1")
+    if cfg.seed < 0:
+        _fail("seed", cfg.seed, "seed >= 0")
+    if t.name == "binary":
+        _validate_binary(cfg, finite)
+        return
     if t.K < 3:
         _fail("task.K", t.K, "K >= 3 (a circle needs two distinct neighbours)")
     if t.N < 2:
         _fail("task.N", t.N, "N >= 2 (at least one observed token and the predicted slot)")
+    if tr.optimizer != "gd":
+        _fail("train.optimizer", tr.optimizer, "gd with model.name=shi-cao (its step size is train.eta)")
     if m.pos == "none":
         pass
     elif m.M < 1:
@@ -222,21 +276,36 @@ def validate(cfg: Config) -> None:
         _fail("model.M", m.M, f"M > N = {t.N} with model.pos=sin (sin(π i j / M) vanishes at i = M)")
     if m.m < 1:
         _fail("model.m", m.m, "m >= 1")
-    if not (finite(i.sigma) and i.sigma >= 0):
-        _fail("init.sigma", i.sigma, "sigma >= 0")
     if not (finite(tr.eta) and tr.eta > 0):
         _fail("train.eta", tr.eta, "eta > 0")
     if not (finite(tr.eps) and tr.eps > 0):
         _fail("train.eps", tr.eps, "eps > 0")
-    if tr.steps < 0:
-        _fail("train.steps", tr.steps, "steps >= 0")
     if tr.n_train < 1:
         _fail("train.n_train", tr.n_train, "n_train >= 1")
-    if ev.n_test < 1:
-        _fail("eval.n_test", ev.n_test, "n_test >= 1")
-    if ev.every < 1:
-        _fail("eval.every", ev.every, "every >= 1")
     if m.head == "relu" and i.scheme == "zero":
         _fail("init.scheme", i.scheme, "gaussian with model.head=relu (A = V = 0 is a saddle whose gradient is zero)")
-    if cfg.seed < 0:
-        _fail("seed", cfg.seed, "seed >= 0")
+
+
+def _validate_binary(cfg: Config, finite) -> None:
+    """Checks for task.name=binary (models gpt and canonical)."""
+    t, m, i, tr = cfg.task, cfg.model, cfg.init, cfg.train
+    if not (finite(t.q) and 0.0 <= t.q <= 1.0):
+        _fail("task.q", t.q, "a probability in [0, 1]")
+    if t.p + t.q <= 0:
+        _fail("task.q", t.q, "p + q > 0 (with p = q = 0 the chain never moves: no unique stationary law)")
+    if t.N < 1:
+        _fail("task.N", t.N, "N >= 1 (input length)")
+    if m.d < 1:
+        _fail("model.d", m.d, "d >= 1")
+    if m.layers < 1:
+        _fail("model.layers", m.layers, "layers >= 1")
+    if m.heads < 1 or m.d % m.heads:
+        _fail("model.heads", m.heads, f"heads >= 1 dividing model.d = {m.d}")
+    if not finite(i.c):
+        _fail("init.c", i.c, "a finite number")
+    if not (finite(tr.lr) and tr.lr > 0):
+        _fail("train.lr", tr.lr, "lr > 0")
+    if not (finite(tr.momentum) and 0 <= tr.momentum < 1):
+        _fail("train.momentum", tr.momentum, "momentum in [0, 1)")
+    if tr.batch < 1:
+        _fail("train.batch", tr.batch, "batch >= 1")

@@ -118,3 +118,40 @@ def plot_run(result, path: Path | str) -> None:
     else:
         axes[1, 1].axis("off")
     save(fig, path)
+
+
+def loss_axes(ax, unigram: float, bigram: float, title: str) -> None:
+    """Loss axes with the exact unigram H(π) and bigram (entropy-rate) reference lines."""
+    ax.axhline(unigram, ls=":", color="r", lw=1, label=f"unigram H(π) = {unigram:.4f}")
+    ax.axhline(bigram, ls="--", color="k", lw=1, label=f"bigram (entropy rate) = {bigram:.4f}")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("test loss (nats)")
+    ax.set_title(title)
+    ax.legend(fontsize=8, loc="best")
+
+
+def plot_binary_run(result, path: Path | str) -> None:
+    """One binary-chain run: test loss with references, and (gpt) predicted P(1 | x_n = 0)."""
+    m, s = result.metrics, result.summary
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.3))
+    steps = [x["step"] for x in m]
+    axes[0].plot(steps, [x["test_loss"] for x in m], label="test loss")
+    lo, hi = s["bigram_loss"], max(s["unigram_loss"], min(max(x["test_loss"] for x in m), 2 * s["unigram_loss"]))
+    axes[0].set_ylim(lo - 0.1 * (hi - lo) - 1e-3, hi + 0.1 * (hi - lo) + 1e-3)
+    loss_axes(axes[0], s["unigram_loss"], s["bigram_loss"], f"p = {s['p']}, q = {s['q']}")
+    ax = axes[1]
+    if "p_hat_by_position" in m[-1]:
+        y = np.array([np.nan if v is None else v for v in m[-1]["p_hat_by_position"]], dtype=float)
+        ax.plot(np.arange(1, len(y) + 1), y, lw=0.8, label="model")
+        ax.axhline(s["p"], ls="--", color="k", lw=1, label=f"p = {s['p']}")
+        ax.axhline(s["pi1"], ls=":", color="r", lw=1, label=f"π₁ = {s['pi1']:.3f}")
+        ax.set_xlabel("position n")
+        ax.set_ylabel("predicted P(x_{n+1}=1 | x_n=0)")
+        ax.set_title(f"at step {steps[-1]}")
+        ax.legend(fontsize=8)
+    else:
+        for k in ("e", "w", "b"):
+            ax.plot(steps, [x[k] for x in m], label=k)
+        ax.set_xlabel("iteration")
+        ax.legend(fontsize=8)
+    save(fig, path)

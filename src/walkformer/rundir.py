@@ -61,9 +61,12 @@ def versions() -> dict[str, str]:
 
 
 def command_for(cfg: Config, out: str) -> str:
-    """The ``walkformer train`` command that reproduces ``cfg`` (non-default keys only)."""
-    default = Config()
-    args = [f"{k}={get(cfg, k)}" for k in keys() if get(cfg, k) != get(default, k)]
+    """The ``walkformer train`` command that reproduces ``cfg`` (non-default keys, and every
+    key whose default depends on model.name, see ``config.IMPLIED``)."""
+    from .config import IMPLIED
+
+    default, implied = Config(), IMPLIED.get(cfg.model.name, {})
+    args = [f"{k}={get(cfg, k)}" for k in keys() if get(cfg, k) != get(default, k) or k in implied]
     return shlex.join(["walkformer", "train", "--out", str(out), *args])
 
 

@@ -58,8 +58,21 @@ def _failure(model, batch, eps, step, loss) -> str:
     return f"step {step}: train loss is {loss} (overflow in the parameters); lower train.eta"
 
 
+def progress_bar(show: bool, total: int):
+    """A tqdm bar over training steps, or None."""
+    if not show:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc="train", unit="step", leave=False)
+
+
 def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Result:
     """Train one model as ``cfg`` says; no files are written."""
+    if cfg.model.name != "shi-cao":  # binary Markov chains: train_binary.py
+        from .train_binary import run_canonical, run_gpt
+
+        return (run_gpt if cfg.model.name == "gpt" else run_canonical)(cfg, progress, keep_metrics)
     dtype = torch_dtype(cfg)
     task = make_task(cfg)
     model = build_model(cfg, task, generator(cfg.seed, "init"))
@@ -77,11 +90,7 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
     summary = {"optimal_accuracy": task.optimal_accuracy, "bayes_loss": task.bayes_loss,
                "random_guess_accuracy": 1.0 / K}
     metrics, error = [], None
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=tr.steps, desc="train", unit="step", leave=False)
+    bar = progress_bar(progress, tr.steps)
     t0 = time.perf_counter()
     step = 0
     for step in range(tr.steps + 1):
@@ -142,8 +151,8 @@ def save(result: Result, out: Path | str, command: str | None = None, figures: b
         tensors["Pi_T"] = torch.from_numpy(result.task.Pi.T.copy()) if result.task.Pi is not None else torch.zeros(0)
         save_file(tensors, str(tmp / "params.safetensors"))
         if figures:
-            from .plots import plot_run
+            from .plots import plot_binary_run, plot_run
 
-            plot_run(result, tmp / "run.png")
+            (plot_run if result.cfg.model.name == "shi-cao" else plot_binary_run)(result, tmp / "run.png")
         rundir.write_json(tmp / "summary.json", result.summary)
     return out

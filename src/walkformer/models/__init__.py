@@ -4,6 +4,8 @@
   hand-written gradients and the rank-one structure of W (the fast path).
 - ``dense.py``: the same model written the straightforward way (dense X̃, autograd),
   kept to check the fast path and as the benchmark baseline.
+- ``gpt.py``: the transformer of "Attention with Markov" §2 on binary chains
+  (TransformerLens names and hook points; trained by ``train_binary.py``).
 """
 
 from .shicao import Batch, Geometry, ShiCao, init_params, positional

@@ -7,13 +7,16 @@ numbers them 1..K.
 - :class:`MarkovChain` (``markov.py``): any row-stochastic Π and initial law μ.
 - :func:`circle_walk` (``circle.py``): the random walk on a circle of Shi & Cao.
 - :class:`FruitQA` (``qa.py``): the two question-answering tasks of Sec. 6.
+- :class:`BinaryChain` (``binary.py``): the binary chain of Makkuva et al. with
+  next-token targets at every position (tokens and targets both (B, N)).
 """
 
 from .markov import MarkovChain
 from .circle import CircleWalk, circle_walk, circle_transition
 from .qa import FruitQA, VOCAB
+from .binary import BinaryChain
 
-__all__ = ["MarkovChain", "CircleWalk", "circle_walk", "circle_transition", "FruitQA", "VOCAB", "make_task"]
+__all__ = ["MarkovChain", "CircleWalk", "circle_walk", "circle_transition", "FruitQA", "VOCAB", "BinaryChain", "make_task"]
 
 
 def make_task(cfg):
@@ -21,4 +24,6 @@ def make_task(cfg):
     t = cfg.task
     if t.name == "circle":
         return circle_walk(t.K, t.N, t.p)
+    if t.name == "binary":
+        return BinaryChain(t.p, t.q, t.N)
     return FruitQA(t.name)

@@ -1,0 +1,182 @@
+"""Training on binary Markov chains: the ``gpt`` model (sampled data) and the
+``canonical`` model (exact population loss, from ``models/canonical.py``).
+
+``gpt``: every step draws ``train.batch`` fresh sequences of length N (online data, as
+in the authors' code), minimises the mean next-token BCE over all positions and
+updates with ``train.optimizer`` (see ``optim.py``). Metrics at step t are those of
+θ^(t) (step 0 is the initialisation), on a fixed test set of ``eval.n_test`` sequences:
+
+- ``test_loss``: mean over test positions of the *expected* BCE given the prefix,
+  −[P(1|x_n) log f_n + (1 − P(1|x_n)) log(1 − f_n)]: the target is averaged out
+  exactly (same expectation as the sampled BCE, less noise), so ``test_loss`` ≥ the
+  mean Bayes loss of the same positions, and ``kl`` = their difference ≥ 0 exactly;
+- ``unigram_loss``, ``bigram_loss``: the closed-form references H(π), H(x_{n+1}|x_n);
+- ``p_hat``: mean predicted P(x_{n+1}=1 | x_n=0) (the truth is p; π_1 is the unigram
+  trap), ``q_hat``: mean predicted P(x_{n+1}=0 | x_n=1);
+- ``energy_W_V``, ``energy_W_1``, ``energy_W_pos`` (one per layer for the first two):
+  σ₁²/Σσ², the share of the top singular value (1 = rank one);
+- in the last line only: ``p_hat_by_position``, the
+  predicted P(x_{n+1}=1 | x_n=0) at each position n, averaged over the test sequences
+  with x_n = 0 (null where none).
+
+Determinism: seeded generators per stream (data, test, init), one torch thread.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+from .config import Config
+from .models.gpt import GPT, energy_share, init_gpt
+from .optim import Optimizer
+from .tasks.binary import BinaryChain
+
+EVAL_CHUNK = 16  # test sequences per forward pass (bounds the attention's memory)
+BIGRAM_TOL = 0.01  # "reached the bigram loss": test_loss within this of it (nats)
+
+
+def make_binary_task(cfg: Config) -> BinaryChain:
+    return BinaryChain(cfg.task.p, cfg.task.q, cfg.task.N)
+
+
+def build_gpt(cfg: Config, gen: torch.Generator) -> GPT:
+    m = cfg.model
+    model = GPT(m.d, cfg.task.N, m.layers, m.heads, m.tie, m.layernorm).double()
+    init_gpt(model, cfg.init.scheme, cfg.init.c, gen)  # float64 draws: same init for both dtypes
+    return model.to(torch.float64 if cfg.dtype == "float64" else torch.float32)
+
+
+@torch.no_grad()
+def evaluate_gpt(model: GPT, task: BinaryChain, x: torch.Tensor, full: bool) -> dict:
+    """Metrics of ``model`` on test inputs x (n, N); see the module docstring."""
+    f = torch.cat([torch.sigmoid(model(c).double()) for c in x.split(EVAL_CHUNK)])  # (n, N)
+    f = f.clamp(1e-12, 1 - 1e-12)
+    t = task.prob_one(x)  # (n, N) Bayes predictor
+    xent = -(t * f.log() + (1 - t) * (1 - f).log())  # (n, N)
+    ent = -(t * t.clamp_min(1e-300).log() + (1 - t) * (1 - t).clamp_min(1e-300).log())
+    zero = x == 0
+    out = {"test_loss": float(xent.mean()), "kl": float((xent - ent).mean()),
+           "p_hat": float(f[zero].mean()) if zero.any() else None,
+           "q_hat": float(1 - f[~zero].mean()) if (~zero).any() else None}
+    for name, M in model.matrices().items():
+        out[f"energy_{name}"] = energy_share(M)
+    if full:
+        cnt = zero.sum(0)  # (N,)
+        by_pos = (f * zero).sum(0) / cnt.clamp_min(1)
+        out["p_hat_by_position"] = [float(v) if c > 0 else None for v, c in zip(by_pos, cnt)]
+    return out
+
+
+def steps_to_bigram(excess: list[tuple[int, float]], tol: float = BIGRAM_TOL) -> int | None:
+    """First logged step from which the excess loss over the Bayes predictor stays <= tol;
+    ``excess`` is [(step, excess)] (gpt: ``kl``; canonical: exact loss − bigram)."""
+    first = None
+    for step, x in excess:
+        ok = x is not None and x <= tol
+        first = (step if first is None else first) if ok else None
+    return first
+
+
+def run_gpt(cfg: Config, progress: bool = False, keep_metrics: bool = True):
+    from .train import Result, generator, progress_bar
+
+    task = make_binary_task(cfg)
+    model = build_gpt(cfg, generator(cfg.seed, "init"))
+    dtype = model.embed.W_E.dtype
+    tr, ev = cfg.train, cfg.eval
+    opt = Optimizer(model, tr.optimizer, tr.lr, tr.steps, tr.momentum)
+    data_gen = generator(cfg.seed, "data")
+    x_test, _ = task.sample_next_token(ev.n_test, generator(cfg.seed, "test"))
+    metrics, error, loss = [], None, float("nan")
+    bar = progress_bar(progress, tr.steps)
+    t0 = time.perf_counter()
+    step = 0
+    for step in range(tr.steps + 1):
+        x, y = task.sample_next_token(tr.batch, data_gen)  # (B, N), (B, N)
+        logits = model(x)  # (B, N)
+        loss_t = F.binary_cross_entropy_with_logits(logits, y.to(dtype))
+        loss = float(loss_t.detach())
+        finite = math.isfinite(loss)
+        if step % ev.every == 0 or step == tr.steps or not finite:
+            model.eval()
+            line = {"step": step, "train_loss": loss, "lr": opt.lr_at(step)}
+            line |= evaluate_gpt(model, task, x_test, full=step == tr.steps)
+            metrics.append(line)
+            model.train()
+        if not finite:
+            error = f"step {step}: train loss is {loss} (overflow in the parameters); lower train.lr"
+            break
+        if step == tr.steps:
+            break
+        loss_t.backward()
+        opt.step(step)
+        if bar is not None:
+            bar.update()
+    seconds = time.perf_counter() - t0
+    if bar is not None:
+        bar.close()
+    last = metrics[-1]
+    summary = {"unigram_loss": task.unigram_loss, "bigram_loss": task.bigram_loss, "pi1": task.pi1,
+               "p": task.p, "q": task.q}
+    summary |= {k: last[k] for k in ("test_loss", "kl", "p_hat", "q_hat", "train_loss")}
+    summary |= {k: v for k, v in last.items() if k.startswith("energy_")}
+    summary |= {"steps": step, "seconds": seconds, "ms_per_step": 1e3 * seconds / max(step, 1),
+                "status": "failed" if error else "ok", "error": error,
+                "steps_to_bigram": steps_to_bigram([(m["step"], m["kl"]) for m in metrics]),
+                "bigram_tolerance": BIGRAM_TOL}
+    return Result(cfg, summary, metrics, model, task, error)
+
+
+# ---- the canonical three-parameter model ---------------------------------------------------
+def canonical_init(cfg: Config, gen: torch.Generator) -> tuple[float, float, float]:
+    """(e0, w0, b0): ``zero`` (0, 0, 0), ``gaussian`` e, w ~ N(0, σ²) and b = 0 (the
+    Markov repo), ``anti-aligned`` (c, −c, 0): for c ≥ 1/√2 in the global basin I_*."""
+    s, c = cfg.init.scheme, cfg.init.c
+    if s == "zero":
+        return 0.0, 0.0, 0.0
+    if s == "anti-aligned":
+        return float(c), float(-c), 0.0
+    e, w = (cfg.init.sigma * torch.randn(2, generator=gen, dtype=torch.float64)).tolist()
+    return e, w, 0.0
+
+
+class _Params:
+    """Holds (e, w, b) so ``save`` can write them as tensors."""
+
+    def __init__(self, line: dict):
+        self.values = {k: float(line[k]) for k in ("e", "w", "b")}
+
+    def tensors(self) -> dict[str, torch.Tensor]:
+        return {k: torch.tensor(v, dtype=torch.float64) for k, v in self.values.items()}
+
+
+def run_canonical(cfg: Config, progress: bool = False, keep_metrics: bool = True):
+    """Exact population training of (e, w, b) by ``models.canonical.train_canonical``."""
+    from .models.canonical import train_canonical
+    from .train import Result, generator
+
+    task = make_binary_task(cfg)
+    e0, w0, b0 = canonical_init(cfg, generator(cfg.seed, "init"))
+    t0 = time.perf_counter()
+    lines = train_canonical(cfg.task.p, cfg.task.q, e0, w0, b0, cfg.train.lr, cfg.train.steps,
+                            optimizer=cfg.train.optimizer, momentum=cfg.train.momentum)
+    seconds = time.perf_counter() - t0
+    every = cfg.eval.every
+    metrics = [{"step": ln["step"], "e": ln["e"], "w": ln["w"], "b": ln["b"], "train_loss": ln["loss"],
+                "test_loss": ln["loss"], "energy": ln.get("energy")} for ln in lines if ln["step"] % every == 0 or ln is lines[-1]]
+    last = lines[-1]
+    finite = all(math.isfinite(last[k]) for k in ("e", "w", "b", "loss"))
+    error = None if finite else f"step {last['step']}: loss or parameters non-finite; lower train.lr"
+    summary = {"unigram_loss": task.unigram_loss, "bigram_loss": task.bigram_loss, "pi1": task.pi1,
+               "p": task.p, "q": task.q, "e0": e0, "w0": w0, "b0": b0,
+               "e": last["e"], "w": last["w"], "b": last["b"], "train_loss": last["loss"],
+               "test_loss": last["loss"], "steps": last["step"], "seconds": seconds,
+               "ms_per_step": 1e3 * seconds / max(last["step"], 1), "status": "failed" if error else "ok",
+               "error": error,
+               "steps_to_bigram": steps_to_bigram([(m["step"], m["test_loss"] - task.bigram_loss) for m in metrics]),
+               "bigram_tolerance": BIGRAM_TOL}
+    return Result(cfg, summary, metrics, _Params(last), task, error)
