@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: reproduce test bench clean
+.PHONY: reproduce test bench bench-sweep clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -23,6 +23,9 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_fast_path.py
+
+bench-sweep: $(STAMP)
+	$(BIN)/python bench/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) out
