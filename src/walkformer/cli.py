@@ -3,7 +3,7 @@
     walkformer train --out DIR [key=value ...]
     walkformer reproduce NAME|all --out DIR [--seeds S] [--workers W]
     walkformer reproduce --list
-    walkformer sweep SPEC --out DIR [--executor local|ray] [--workers N] [--address ADDR]
+    walkformer sweep SPEC --out DIR [--executor local|ray] [--workers N] [--address ADDR] [--device auto|cpu|cuda]
     walkformer keys
 
 Bad input is reported in one line naming the key, the value and what is allowed,
@@ -89,7 +89,7 @@ def _sweep(args) -> int:
 
     spec = load(args.spec)
     df = sweep(spec, args.out, executor=args.executor, workers=args.workers, address=args.address,
-               quiet=args.quiet, max_models=args.max_models)
+               quiet=args.quiet, max_models=args.max_models, device=args.device)
     counts = df["status"].value_counts().to_dict()
     print(f"{len(df)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}) -> {args.out}/results.parquet")
     return 0
@@ -116,6 +116,7 @@ def main(argv=None) -> int:
     w.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes / Ray CPUs (default: all)")
     w.add_argument("--address", default=None, help="Ray cluster to join (default: start a local Ray)")
     w.add_argument("--max-models", type=int, default=64, help="most runs trained together in one batch")
+    w.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu or cuda")
     w.add_argument("--quiet", action="store_true")
     sub.add_parser("keys", help="list every config key with its default")
     try:

@@ -6,7 +6,8 @@ compatible runs (``multirun.plan``) and hands the batches to an executor:
 
 - ``local``: a process pool on this machine (``workers`` processes, one torch thread
   each; ``workers=1`` runs in this process);
-- ``ray``: Ray tasks (``num_cpus=1`` each). Without ``address`` a local Ray instance
+- ``ray``: Ray tasks (``num_cpus=1`` each, and a quarter of a GPU where the cluster has
+  GPUs and ``device`` is not ``cpu``). Without ``address`` a local Ray instance
   with ``workers`` CPUs is started; with one (``ray://host:10001`` or ``auto``) the
   driver joins that cluster. Workers send the finished run directories back as bytes and
   this process writes them, so the cluster needs no shared filesystem.
@@ -47,7 +48,7 @@ def save_result(result, path: Path, figures: bool = False) -> None:
         rundir.write_json(tmp / "summary.json", result.summary)
 
 
-def run_batch(cfgs: list[Config], paths: list[str] | None, max_models: int = 64):
+def run_batch(cfgs: list[Config], paths: list[str] | None, max_models: int = 64, device: str = "cpu"):
     """Train ``cfgs`` (batched) and write each run to its path. With ``paths=None`` the
     run directories are returned as ``[{file name: bytes}]`` instead (Ray workers)."""
     import torch
@@ -55,7 +56,7 @@ def run_batch(cfgs: list[Config], paths: list[str] | None, max_models: int = 64)
     from .multirun import train_all
 
     torch.set_num_threads(1)
-    results = train_all(cfgs, keep_metrics=True, max_models=max_models)
+    results = train_all(cfgs, keep_metrics=True, max_models=max_models, device=device)
     if paths is not None:
         for r, p in zip(results, paths):
             save_result(r, Path(p))
@@ -85,8 +86,9 @@ def clean_staging(dirs) -> None:
 
 
 def execute(jobs: list[tuple[Config, Path]], executor: str = "local", workers: int = 1, address: str | None = None,
-            quiet: bool = False, max_models: int = 64, desc: str = "runs") -> int:
-    """Run every job whose directory is not finished; returns how many ran."""
+            quiet: bool = False, max_models: int = 64, desc: str = "runs", device: str = "cpu") -> int:
+    """Run every job whose directory is not finished; returns how many ran. ``device``:
+    cpu, cuda or auto (a GPU where the worker sees one)."""
     from tqdm import tqdm
 
     clean_staging(p for _, p in jobs)
@@ -96,13 +98,13 @@ def execute(jobs: list[tuple[Config, Path]], executor: str = "local", workers: i
     batches = [[todo[i] for i in idx] for idx in plan([c for c, _ in todo], max_models, min_chunks=workers)]
     try:
         if executor == "ray":
-            _ray(batches, workers, address, max_models, bar)
+            _ray(batches, workers, address, max_models, bar, device)
         elif workers <= 1 or len(batches) <= 1:
             for b in batches:
-                bar.update(run_batch([c for c, _ in b], [str(p) for _, p in b], max_models))
+                bar.update(run_batch([c for c, _ in b], [str(p) for _, p in b], max_models, device))
         else:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                futs = [pool.submit(run_batch, [c for c, _ in b], [str(p) for _, p in b], max_models)
+                futs = [pool.submit(run_batch, [c for c, _ in b], [str(p) for _, p in b], max_models, device)
                         for b in batches]
                 for f in as_completed(futs):
                     bar.update(f.result())
@@ -111,7 +113,7 @@ def execute(jobs: list[tuple[Config, Path]], executor: str = "local", workers: i
     return len(todo)
 
 
-def _ray(batches, workers: int, address: str | None, max_models: int, bar) -> None:
+def _ray(batches, workers: int, address: str | None, max_models: int, bar, device: str) -> None:
     import ray
 
     started = not ray.is_initialized()
@@ -119,8 +121,10 @@ def _ray(batches, workers: int, address: str | None, max_models: int, bar) -> No
         kw = {"address": address} if address else {"num_cpus": max(workers, 1), "include_dashboard": False}
         ray.init(log_to_driver=False, configure_logging=False, **kw)
     try:
-        task = ray.remote(num_cpus=1)(run_batch)
-        pending = {task.remote([c for c, _ in b], None, max_models): b for b in batches}
+        # Ray hides GPUs from tasks that do not ask for one; four batches share a GPU
+        gpu = 0.25 if device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0 else 0
+        task = ray.remote(num_cpus=1, num_gpus=gpu)(run_batch)
+        pending = {task.remote([c for c, _ in b], None, max_models, device): b for b in batches}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:

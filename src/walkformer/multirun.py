@@ -78,8 +78,21 @@ class Trained:
         return getattr(self._model, name)
 
 
-def train_group(cfgs: list[Config], keep_metrics: bool = True) -> list[Result]:
-    """Train compatible runs (equal :func:`shape_key`) as one batched model."""
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def device_for(name: str) -> str:
+    """``auto``: the GPU when torch sees one, else the CPU."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cpu") -> list[Result]:
+    """Train compatible runs (equal :func:`shape_key`) as one batched model on ``device``
+    (on a GPU the numbers agree with the CPU's to round-off, not bit for bit)."""
     c0 = cfgs[0]
     assert all(shape_key(c) == shape_key(c0) for c in cfgs), "train_group needs compatible configs"
     dtype, tr = torch_dtype(c0), c0.train
@@ -89,11 +102,11 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True) -> list[Result]:
         m = build_model(c, t, generator(c.seed, "init"))
         m.W0 = None  # W0 x̃_N is all the training needs
         singles.append(m)
-    model = BatchedShiCao(singles[0].geo, singles)
+    model = BatchedShiCao(singles[0].geo, singles, device)
     del singles
     streams = [datasets(c, t) for c, t in zip(cfgs, tasks)]
-    train = Batches([s() for s, _ in streams])
-    test = Batches([t for _, t in streams])
+    train = Batches([s() for s, _ in streams], device)
+    test = Batches([t for _, t in streams], device)
     eps = [c.train.eps for c in cfgs]
     eta = torch.tensor([c.train.eta for c in cfgs], dtype=dtype)
     R = len(cfgs)
@@ -102,12 +115,13 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True) -> list[Result]:
     t0 = time.perf_counter()
     for step in range(tr.steps + 1):
         if tr.data == "online" and step > 0:
-            train = Batches([s() for s, _ in streams])
+            train = Batches([s() for s, _ in streams], device)
         model.active = active
         loss, grads = model.grads(train, eps)  # (R,) losses at θ^(step)
+        loss = loss.cpu()
         finite = torch.isfinite(loss)
         for g in grads.values():
-            finite &= torch.isfinite(g).flatten(1).all(1)
+            finite &= torch.isfinite(g).flatten(1).all(1).cpu()
         due = step % c0.eval.every == 0 or step == tr.steps
         log = active & (~finite | due)
         if bool(log.any()):
@@ -130,7 +144,8 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True) -> list[Result]:
     seconds = (time.perf_counter() - t0) / R  # each run's share of the batch
     out = []
     for r, (c, t) in enumerate(zip(cfgs, tasks)):
-        trained = Trained(c, t, model.V[r], None if model.A is None else model.A[r], model.R[r])
+        m = model.single(r)  # CPU copies
+        trained = Trained(c, t, m.V, m.A, m.R)
         out.append(Result(c, summarise(c, t, metrics[r], last[r], seconds, errors[r]), metrics[r], trained, t,
                           errors[r]))
     return out
@@ -142,7 +157,8 @@ def crashed(cfg: Config, exc: BaseException) -> Result:
     return Result(cfg, {"status": "error", "error": msg, "traceback": traceback.format_exc()}, [], None, None, msg)
 
 
-def train_all(cfgs: list[Config], keep_metrics: bool = True, max_models: int = 64) -> list[Result]:
+def train_all(cfgs: list[Config], keep_metrics: bool = True, max_models: int = 64,
+              device: str = "cpu") -> list[Result]:
     """Results of ``cfgs`` in order, batched where possible. The dense ``autograd`` path
     trains alone; a batch that raises is retried one run at a time so that only the
     runs that really fail are recorded as errors."""
@@ -152,7 +168,7 @@ def train_all(cfgs: list[Config], keep_metrics: bool = True, max_models: int = 6
         try:
             if group[0].train.path != "fast":
                 raise NotImplementedError
-            done = train_group(group, keep_metrics)
+            done = train_group(group, keep_metrics, device_for(device))
         except Exception:  # noqa: BLE001  (retried below, run by run)
             done = []
             for c in group:

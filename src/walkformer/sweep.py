@@ -177,12 +177,15 @@ def write_table(df, path: Path) -> None:
 
 
 def sweep(spec: Spec, out: Path | str, executor: str = "local", workers: int = 1, address: str | None = None,
-          quiet: bool = False, max_models: int = 64):
+          quiet: bool = False, max_models: int = 64, device: str = "auto"):
     """Run every missing point of ``spec`` under ``out``; returns the results DataFrame."""
     from .executors import EXECUTORS, execute
+    from .multirun import DEVICES
 
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor={executor!r} is not allowed: one of {', '.join(EXECUTORS)}")
+    if device not in DEVICES:
+        raise ConfigError(f"--device={device!r} is not allowed: one of {', '.join(DEVICES)}")
     if workers < 1:
         raise ConfigError(f"--workers={workers} is not allowed: workers >= 1")
     if max_models < 1:
@@ -191,7 +194,8 @@ def sweep(spec: Spec, out: Path | str, executor: str = "local", workers: int = 1
     out = Path(out)
     runs = out / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    execute([(c, runs / run_id(c)) for c in cfgs], executor, workers, address, quiet, max_models, desc="sweep")
+    execute([(c, runs / run_id(c)) for c in cfgs], executor, workers, address, quiet, max_models, desc="sweep",
+            device=device)
     df = table(cfgs, runs)
     write_table(df, out / "results.parquet")
     return df

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import torch
 
+import copy
+
 from .shicao import Batch, Geometry, ShiCao, sum_rows
 
 _sum_rows = torch.func.vmap(sum_rows)  # (R, B, J) -> (R, J), same order for every column
@@ -34,12 +36,12 @@ _sum_rows = torch.func.vmap(sum_rows)  # (R, B, J) -> (R, J), same order for eve
 class Batches:
     """R batches of sequences, one per model: tokens (R, B, N-1), y (R, B), w (R, B)."""
 
-    def __init__(self, batches: list[Batch]):
-        self.parts = batches
-        self.tokens = torch.stack([b.tokens for b in batches])  # (R, B, N-1)
-        self.y = torch.stack([b.y for b in batches])  # (R, B)
-        self.w = torch.stack([b.w for b in batches])  # (R, B)
-        self.present = torch.stack([b.present for b in batches])  # (R, B, K)
+    def __init__(self, batches: list[Batch], device: str | torch.device = "cpu"):
+        self.parts = batches  # kept on the CPU, for the single-model fallbacks
+        self.tokens = torch.stack([b.tokens for b in batches]).to(device)  # (R, B, N-1)
+        self.y = torch.stack([b.y for b in batches]).to(device)  # (R, B)
+        self.w = torch.stack([b.w for b in batches]).to(device)  # (R, B)
+        self.present = torch.stack([b.present for b in batches]).to(device)  # (R, B, K)
 
     def __len__(self) -> int:
         return self.tokens.shape[1]
@@ -57,15 +59,15 @@ def _per_model(fn, *xs) -> torch.Tensor:
 def _rows(x: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
     """x[r, idx[r, b]] for a (R, K, ...) table and (R, B) indices -> (R, B, ...)."""
     R, K = x.shape[:2]
-    flat = idx + K * torch.arange(R)[:, None]  # (R, B)
+    flat = idx + K * torch.arange(R, device=idx.device)[:, None]  # (R, B)
     return x.reshape(R * K, *x.shape[2:])[flat]
 
 
 def _index_add(shape, idx: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
     """out[r, idx[r, b]] += src[r, b] (in b order, as ``index_add_`` does for one model)."""
     R, K = shape[:2]
-    flat = (idx + K * torch.arange(R)[:, None]).reshape(-1)  # (R*B,)
-    out = torch.zeros(R * K, *shape[2:], dtype=src.dtype)
+    flat = (idx + K * torch.arange(R, device=idx.device)[:, None]).reshape(-1)  # (R*B,)
+    out = torch.zeros(R * K, *shape[2:], dtype=src.dtype, device=src.device)
     return out.index_add_(0, flat, src.reshape(-1, *shape[2:])).reshape(shape)
 
 
@@ -75,14 +77,19 @@ class BatchedShiCao:
     **Arguments:**
     - `geo`: the shared geometry.
     - `models`: R freshly initialised :class:`ShiCao` (their V, A, W0 x̃_N and R are stacked).
+    - `device`: where the batched tensors live; metrics and the rare single-model
+      fallbacks are computed on the CPU copy (on the CPU itself nothing is copied).
     """
 
-    def __init__(self, geo: Geometry, models: list[ShiCao]):
-        self.geo = geo
-        self.V = torch.stack([m.V for m in models])  # (R, K|m, K)
-        self.A = torch.stack([m.A for m in models]) if models[0].A is not None else None  # (R, K, m)
-        self.W0q = torch.stack([m.W0q for m in models])  # (R, D)
-        self.R = torch.stack([m.R for m in models])  # (R, D)
+    def __init__(self, geo: Geometry, models: list[ShiCao], device: str | torch.device = "cpu"):
+        self.cpu_geo, self.geo = geo, copy.copy(geo)
+        for name in ("P", "n", "q"):
+            setattr(self.geo, name, getattr(geo, name).to(device))
+        stack = lambda ts: torch.stack(ts).to(device)  # noqa: E731
+        self.V = stack([m.V for m in models])  # (R, K|m, K)
+        self.A = stack([m.A for m in models]) if models[0].A is not None else None  # (R, K, m)
+        self.W0q = stack([m.W0q for m in models])  # (R, D)
+        self.R = stack([m.R for m in models])  # (R, D)
         self.fallbacks = torch.zeros(len(models), dtype=torch.long)
         self.active = torch.ones(len(models), dtype=torch.bool)  # stopped (failed) models get no fallback
 
@@ -90,10 +97,11 @@ class BatchedShiCao:
         return self.V.shape[0]
 
     def single(self, r: int) -> ShiCao:
-        """Model r as a plain :class:`ShiCao` (sharing storage; W0 itself is not kept)."""
+        """Model r as a plain CPU :class:`ShiCao` (sharing storage on the CPU; W0 itself is not kept)."""
         m = object.__new__(ShiCao)
-        m.geo, m.V, m.W0, m.W0q, m.R, m.fallbacks = self.geo, self.V[r], None, self.W0q[r], self.R[r], 0
-        m.A = self.A[r] if self.A is not None else None
+        m.geo, m.W0, m.fallbacks = self.cpu_geo, None, 0
+        m.V, m.W0q, m.R = self.V[r].cpu(), self.W0q[r].cpu(), self.R[r].cpu()
+        m.A = self.A[r].cpu() if self.A is not None else None
         return m
 
     @property
@@ -113,14 +121,14 @@ class BatchedShiCao:
         ut, c = self._scores()
         R, B, K = b.present.shape
         Ep = torch.exp(c - c.max(1, keepdim=True).values)  # (R, N)
-        C = torch.zeros(R, B, K, dtype=Ep.dtype).scatter_add_(2, b.tokens, Ep[:, None, :-1].expand(R, B, -1))
+        C = torch.zeros(R, B, K, dtype=Ep.dtype, device=Ep.device).scatter_add_(2, b.tokens, Ep[:, None, :-1].expand(R, B, -1))
         zt = torch.where(b.present, ut[:, None, :], -torch.inf)  # (R, B, K)
         mb = torch.clamp(zt.max(2).values, min=0.0)  # (R, B)
         Et = torch.exp(zt - mb[:, :, None])  # (R, B, K)
         num = C * Et  # (R, B, K)
         sN = Ep[:, -1:] * torch.exp(-mb)  # (R, B)
         Z = num.sum(2) + sN  # (R, B)
-        ok = (Z > torch.finfo(Z.dtype).tiny / torch.finfo(Z.dtype).eps).all(1)  # (R,)
+        ok = (Z > torch.finfo(Z.dtype).tiny / torch.finfo(Z.dtype).eps).all(1).cpu()  # (R,)
         return {"h": num / Z[:, :, None], "S_N": sN / Z, "Ep": Ep, "Et": Et, "Z": Z, "ok": ok}
 
     def _head(self, h):
@@ -137,9 +145,10 @@ class BatchedShiCao:
         cols = _sum_rows(G.gather(2, b.tokens))  # (R, N-1)
         attention = torch.cat([att["Ep"][:, :-1] * cols, att["S_N"].sum(1, keepdim=True)], 1) / len(b)  # (R, N)
         out = []
+        h, f, attention = att["h"].cpu(), hd["f"].cpu(), attention.cpu()
         for r in range(len(self)):
             if bool(att["ok"][r]) or not bool(self.active[r]):
-                out.append({"h": att["h"][r], "f": hd["f"][r], "attention": attention[r]})
+                out.append({"h": h[r], "f": f[r], "attention": attention[r]})
             else:  # the single model's direct fallback
                 self.fallbacks[r] += 1
                 out.append(self.single(r).forward(b.parts[r]))
@@ -149,7 +158,7 @@ class BatchedShiCao:
         """``ShiCao.grads`` of every model (``eps[r]`` its loss constant): losses (R,)
         and gradients with a leading R axis."""
         g = self.geo
-        eps_t = torch.tensor(eps, dtype=self.V.dtype)  # (R,)
+        eps_t = torch.tensor(eps, dtype=self.V.dtype, device=self.V.device)  # (R,)
         att = self._attend(b)
         h = att["h"]  # (R, B, K)
         hd = self._head(h)
@@ -179,7 +188,7 @@ class BatchedShiCao:
             lr, gr = self.single(r).grads(b.parts[r], eps[r])
             loss[r] = lr
             for k in out:
-                out[k][r] = gr[k]
+                out[k][r] = gr[k].to(out[k].device)
         return loss, out
 
     def step(self, grads: dict[str, torch.Tensor], eta: torch.Tensor, active: torch.Tensor) -> None:
@@ -188,6 +197,6 @@ class BatchedShiCao:
             p = getattr(self, name)
             if p is None:
                 continue
-            e = eta.reshape(-1, *[1] * (p.dim() - 1))
-            keep = active.reshape(-1, *[1] * (p.dim() - 1))
+            e = eta.to(p.device).reshape(-1, *[1] * (p.dim() - 1))
+            keep = active.to(p.device).reshape(-1, *[1] * (p.dim() - 1))
             setattr(self, name, torch.where(keep, p - e * grads[name], p))
