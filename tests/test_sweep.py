@@ -137,6 +137,9 @@ def test_bad_executor_and_missing_spec(tmp_path, capsys):
     assert "--executor='slurm'" in capsys.readouterr().err
     assert main(["sweep", str(spec), "--out", str(tmp_path / "o"), "--device", "tpu"]) == 2
     assert "--device='tpu'" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("")
+    assert main(["sweep", str(spec), "--out", str(tmp_path / "afile")]) == 2
+    assert "--out=" in capsys.readouterr().err
     assert main(["sweep", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o")]) == 2
     assert "cannot read" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()

@@ -46,15 +46,21 @@ def shape_key(cfg: Config) -> tuple:
     return key
 
 
+MAX_TOKENS = 50_000_000  # tokens per batch (R · B · (N-1)): a few (R, B, N-1) float64 temporaries fit in memory
+
+
 def plan(cfgs: list[Config], max_models: int = 64, min_chunks: int = 1) -> list[list[int]]:
-    """Indices of ``cfgs`` in batches of compatible runs, at most ``max_models`` each; a
-    group is split into at least ``min_chunks`` parts (to feed that many workers)."""
+    """Indices of ``cfgs`` in batches of compatible runs, at most ``max_models`` each (and
+    at most ``MAX_TOKENS`` sampled tokens); a group is split into at least ``min_chunks``
+    parts (to feed that many workers)."""
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(cfgs):
         groups.setdefault(shape_key(c), []).append(i)
     out = []
     for idx in groups.values():
-        n = max(math.ceil(len(idx) / max_models), min(min_chunks, len(idx)))
+        c = cfgs[idx[0]]
+        cap = max(1, min(max_models, MAX_TOKENS // (max(c.train.n_train, c.eval.n_test) * (c.task.N - 1))))
+        n = max(math.ceil(len(idx) / cap), min(min_chunks, len(idx)))
         size = math.ceil(len(idx) / n)
         out += [idx[i : i + size] for i in range(0, len(idx), size)]
     return out

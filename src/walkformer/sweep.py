@@ -193,7 +193,10 @@ def sweep(spec: Spec, out: Path | str, executor: str = "local", workers: int = 1
     cfgs = expand(spec)  # everything is validated before anything runs
     out = Path(out)
     runs = out / "runs"
-    runs.mkdir(parents=True, exist_ok=True)
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out={str(out)!r} is not allowed: cannot create {str(runs)!r} ({e.strerror})") from None
     execute([(c, runs / run_id(c)) for c in cfgs], executor, workers, address, quiet, max_models, desc="sweep",
             device=device)
     df = table(cfgs, runs)
