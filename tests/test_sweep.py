@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from walkformer.cli import main
-from walkformer.sweep import expand, load, parse, run_id, sweep
+from walkformer.sweep import expand, load, run_id, sweep
 from walkformer.train import run
 
 SPEC = """

@@ -121,7 +121,8 @@ class BatchedShiCao:
         ut, c = self._scores()
         R, B, K = b.present.shape
         Ep = torch.exp(c - c.max(1, keepdim=True).values)  # (R, N)
-        C = torch.zeros(R, B, K, dtype=Ep.dtype, device=Ep.device).scatter_add_(2, b.tokens, Ep[:, None, :-1].expand(R, B, -1))
+        C = torch.zeros(R, B, K, dtype=Ep.dtype, device=Ep.device)  # (R, B, K), summed in position order
+        C.scatter_add_(2, b.tokens, Ep[:, None, :-1].expand(R, B, -1))
         zt = torch.where(b.present, ut[:, None, :], -torch.inf)  # (R, B, K)
         mb = torch.clamp(zt.max(2).values, min=0.0)  # (R, B)
         Et = torch.exp(zt - mb[:, :, None])  # (R, B, K)
