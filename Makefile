@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: reproduce test bench clean
+.PHONY: reproduce test bench bench-sweep clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -26,6 +26,9 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_fast_path.py
 	$(BIN)/python bench/bench_gpt.py
+
+bench-sweep: $(STAMP)
+	$(BIN)/python bench/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) out

@@ -4,6 +4,7 @@
     walkformer reproduce NAME|all --out DIR [--seeds S] [--workers W]
     walkformer reproduce --list
     walkformer report DIR [--no-animation]
+    walkformer sweep SPEC --out DIR [--executor local|ray] [--workers N] [--address ADDR] [--device auto|cpu|cuda]
     walkformer keys
 
 Bad input is reported in one line naming the key, the value and what is allowed,
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .config import Config, ConfigError, apply_overrides, keys, resolve
@@ -96,6 +98,17 @@ def _report(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from .sweep import load, sweep
+
+    spec = load(args.spec)
+    df = sweep(spec, args.out, executor=args.executor, workers=args.workers, address=args.address,
+               quiet=args.quiet, max_models=args.max_models, device=args.device)
+    counts = df["status"].value_counts().to_dict()
+    print(f"{len(df)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}) -> {args.out}/results.parquet")
+    return 0
+
+
 def main(argv=None) -> int:
     p = _Parser(prog="walkformer", description="How one-layer transformers learn random walks.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
@@ -114,6 +127,15 @@ def main(argv=None) -> int:
     rp.add_argument("dir")
     rp.add_argument("--no-animation", action="store_true", help="skip the animated GIFs (faster)")
     rp.add_argument("--quiet", action="store_true")
+    w = sub.add_parser("sweep", help="run a grid of configs (a TOML spec), batched, resumable")
+    w.add_argument("spec", help="TOML file: preset/base, [grid], seeds (see examples/)")
+    w.add_argument("--out", required=True, help="sweep directory (re-running skips finished runs)")
+    w.add_argument("--executor", default="local", help="local (process pool) or ray")
+    w.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes / Ray CPUs (default: all)")
+    w.add_argument("--address", default=None, help="Ray cluster to join (default: start a local Ray)")
+    w.add_argument("--max-models", type=int, default=64, help="most runs trained together in one batch")
+    w.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu or cuda")
+    w.add_argument("--quiet", action="store_true")
     sub.add_parser("keys", help="list every config key with its default")
     try:
         args = p.parse_args(argv)
@@ -123,6 +145,8 @@ def main(argv=None) -> int:
             return _reproduce(args)
         if args.cmd == "report":
             return _report(args)
+        if args.cmd == "sweep":
+            return _sweep(args)
         d = Config()
         from .config import get
 

@@ -73,22 +73,11 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
         from .train_binary import run_canonical, run_gpt
 
         return (run_gpt if cfg.model.name == "gpt" else run_canonical)(cfg, progress, keep_metrics)
-    dtype = torch_dtype(cfg)
     task = make_task(cfg)
     model = build_model(cfg, task, generator(cfg.seed, "init"))
-    K, tr = task.K, cfg.train
-    data_gen = generator(cfg.seed, "data")
-
-    def sample_train() -> Batch:
-        if tr.data == "population":
-            tokens, y, w = task.population()
-            return Batch(tokens, y, w, K, dtype)
-        return Batch(*task.sample(tr.n_train, data_gen), None, K, dtype)
-
+    tr = cfg.train
+    sample_train, test = datasets(cfg, task)
     train_batch = sample_train()
-    test = Batch(*task.sample(cfg.eval.n_test, generator(cfg.seed, "test")), None, K, dtype)
-    summary = {"optimal_accuracy": task.optimal_accuracy, "bayes_loss": task.bayes_loss,
-               "random_guess_accuracy": 1.0 / K}
     metrics, error = [], None
     bar = progress_bar(progress, tr.steps)
     t0 = time.perf_counter()
@@ -113,13 +102,35 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
     seconds = time.perf_counter() - t0
     if bar is not None:
         bar.close()
+    return Result(cfg, summarise(cfg, task, metrics, step, seconds, error), metrics, model, task, error)
+
+
+def datasets(cfg: Config, task):
+    """``(sample_train, test)``: a function giving the next training batch (the same one
+    every call for ``fixed``) and the held-out test batch, from the seeded streams."""
+    dtype, K, tr = torch_dtype(cfg), task.K, cfg.train
+    data_gen = generator(cfg.seed, "data")
+
+    def sample_train() -> Batch:
+        if tr.data == "population":
+            tokens, y, w = task.population()
+            return Batch(tokens, y, w, K, dtype)
+        return Batch(*task.sample(tr.n_train, data_gen), None, K, dtype)
+
+    return sample_train, Batch(*task.sample(cfg.eval.n_test, generator(cfg.seed, "test")), None, K, dtype)
+
+
+def summarise(cfg: Config, task, metrics: list, step: int, seconds: float, error: str | None) -> dict:
+    """summary.json of a run from its logged metrics (the last line is the final model)."""
     last = metrics[-1]
+    summary = {"optimal_accuracy": task.optimal_accuracy, "bayes_loss": task.bayes_loss,
+               "random_guess_accuracy": 1.0 / task.K}
     summary |= {k: last[k] for k in ("test_accuracy", "parent_attention", "value_cosine", "value_ones_cosine",
                                      "token_logit_spread", "kl", "train_loss")}
     summary |= {"steps": step, "seconds": seconds, "ms_per_step": 1e3 * seconds / max(step, 1),
                 "status": "failed" if error else "ok", "error": error}
     summary["steps_to_optimal"] = steps_to_optimal(metrics, task.optimal_accuracy, cfg.eval.n_test)
-    return Result(cfg, summary, metrics, model, task, error)
+    return summary
 
 
 def tolerance(opt: float, n_test: int) -> float:

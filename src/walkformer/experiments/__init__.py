@@ -20,7 +20,6 @@ interrupted reproduction resumes where it stopped.
 from __future__ import annotations
 
 import json
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -115,18 +114,6 @@ def load_claims(out: Path, name: str) -> dict[str, dict]:
 
 
 # ---- running -----------------------------------------------------------------------
-def _run_job(args) -> str:
-    cfg, path = args
-    import torch
-
-    from ..train import run, save
-
-    torch.set_num_threads(1)
-    result = run(cfg, keep_metrics=True)
-    save(result, path, figures=False)
-    return str(path)
-
-
 def load_run(path: Path) -> dict:
     summary = json.loads((path / "summary.json").read_text())
     metrics = [json.loads(line) for line in (path / "metrics.jsonl").read_text().splitlines()]
@@ -136,24 +123,12 @@ def load_run(path: Path) -> dict:
 
 def run_all(exps: list[Experiment], out: Path, workers: int = 2, seeds: int | None = None,
             quiet: bool = False) -> dict[str, list[dict]]:
-    """Run every missing job of ``exps`` in a process pool, then analyse each experiment."""
-    from tqdm import tqdm
+    """Run every missing job of ``exps``, then analyse each experiment. Compatible runs
+    (same shapes: the seeds and variants of a preset) train together as one batched
+    model (``multirun``), in ``workers`` processes; each gets the numbers it gets alone."""
+    from ..executors import execute
 
-    todo = [(cfg, p) for e in exps for cfg, p in e.jobs(out, seeds) if not (p / "summary.json").exists()]
-    total = sum(1 for e in exps for _ in e.jobs(out, seeds))
-    bar = tqdm(total=total, initial=total - len(todo), desc="reproduce", unit="run", disable=quiet)
-    if workers > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for _ in pool.map(_run_job, todo):
-                bar.update()
-    else:
-        import torch
-
-        torch.set_num_threads(1)
-        for job in todo:
-            _run_job(job)
-            bar.update()
-    bar.close()
+    execute([job for e in exps for job in e.jobs(out, seeds)], workers=workers, quiet=quiet, desc="reproduce")
     from ..rundir import write_json
 
     claims = {}
@@ -168,6 +143,6 @@ def run_all(exps: list[Experiment], out: Path, workers: int = 2, seeds: int | No
     return claims
 
 
-from . import randomwalk, beyond  # noqa: E402,F401  (register the presets)
+from . import randomwalk, beyond, phases  # noqa: E402,F401  (register the presets)
 from . import markov  # noqa: E402,F401  (binary Markov chains, gpt model)
 from . import canonical  # noqa: E402,F401  (Local to Global: the canonical model, exact)

@@ -1,0 +1,187 @@
+"""Train many runs in one process: group compatible configs, train each group as one
+:class:`walkformer.models.batched.BatchedShiCao`, return one ``train.Result`` per run.
+
+Two runs are *compatible* when every tensor shape and the step schedule agree
+(:func:`shape_key`); they may differ in seed, p, σ, η, ε, init scheme. Each run gets
+exactly the numbers ``train.run`` gives it alone: same seeded streams, same data, same
+per-step arithmetic (tested to 1e-6 in float64; bit for bit on our machines), same
+metrics and summary, and its own failure (a non-finite loss stops that run only).
+
+To add a model family (e.g. the binary Markov-chain ``gpt`` model): give it a batched
+class with ``grads(batches, eps) -> (losses (R,), grads)``, ``forward`` and ``single(r)``,
+extend :func:`shape_key` with its shape-determining keys, and dispatch on
+``model.name`` in :func:`train_group`; the sweep layer only sees ``train_all``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+import traceback
+
+import torch
+
+from .config import Config
+from .metrics import evaluate
+from .models import build_model
+from .models.batched import Batches, BatchedShiCao
+from .tasks import make_task
+from .train import Result, _failure, datasets, generator, run, summarise, torch_dtype
+
+SHAPE_KEYS = ("task.name", "task.K", "task.N", "model.name", "model.pos", "model.M", "model.normalize",
+              "model.head", "train.n_train", "train.data", "train.path", "train.steps", "eval.n_test",
+              "eval.every", "dtype")
+
+
+def shape_key(cfg: Config) -> tuple:
+    """Runs with equal keys train together. ``population`` data has a p-dependent number
+    of paths and the relu head a hidden width, so those join the key."""
+    from .config import get
+
+    key = tuple(get(cfg, k) for k in SHAPE_KEYS)
+    if cfg.model.head == "relu":
+        key += (cfg.model.m,)
+    if cfg.train.data == "population":
+        key += (cfg.task.p,)
+    return key
+
+
+MAX_TOKENS = 50_000_000  # tokens per batch (R · B · (N-1)): a few (R, B, N-1) float64 temporaries fit in memory
+
+
+def plan(cfgs: list[Config], max_models: int = 64, min_chunks: int = 1) -> list[list[int]]:
+    """Indices of ``cfgs`` in batches of compatible runs, at most ``max_models`` each (and
+    at most ``MAX_TOKENS`` sampled tokens); a group is split into at least ``min_chunks``
+    parts (to feed that many workers)."""
+    groups: dict[tuple, list[int]] = {}
+    for i, c in enumerate(cfgs):
+        groups.setdefault(shape_key(c), []).append(i)
+    out = []
+    for idx in groups.values():
+        c = cfgs[idx[0]]
+        cap = max(1, min(max_models, MAX_TOKENS // (max(c.train.n_train, c.eval.n_test) * (c.task.N - 1))))
+        n = max(math.ceil(len(idx) / cap), min(min_chunks, len(idx)))
+        size = math.ceil(len(idx) / n)
+        out += [idx[i : i + size] for i in range(0, len(idx), size)]
+    return out
+
+
+class Trained:
+    """A trained single model, rebuilt on first attribute access (W0 is (D, D) per
+    model, so it is not kept for all R models at once). Behaves as a ``ShiCao``."""
+
+    def __init__(self, cfg: Config, task, V, A, R):
+        self._args = (cfg, task, V.clone(), None if A is None else A.clone(), R.clone())
+        self._model = None
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._model is None:
+            cfg, task, V, A, R = self._args
+            self._model = build_model(cfg, task, generator(cfg.seed, "init"))  # re-draws the same W0
+            self._model.V, self._model.A, self._model.R = V, A, R
+        return getattr(self._model, name)
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def device_for(name: str) -> str:
+    """``auto``: the GPU when torch sees one, else the CPU."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cpu") -> list[Result]:
+    """Train compatible runs (equal :func:`shape_key`) as one batched model on ``device``
+    (on a GPU the numbers agree with the CPU's to round-off, not bit for bit)."""
+    c0 = cfgs[0]
+    assert all(shape_key(c) == shape_key(c0) for c in cfgs), "train_group needs compatible configs"
+    dtype, tr = torch_dtype(c0), c0.train
+    tasks = [make_task(c) for c in cfgs]
+    singles = []
+    for c, t in zip(cfgs, tasks):
+        m = build_model(c, t, generator(c.seed, "init"))
+        m.W0 = None  # W0 x̃_N is all the training needs
+        singles.append(m)
+    model = BatchedShiCao(singles[0].geo, singles, device)
+    del singles
+    streams = [datasets(c, t) for c, t in zip(cfgs, tasks)]
+    train = Batches([s() for s, _ in streams], device)
+    test = Batches([t for _, t in streams], device)
+    eps = [c.train.eps for c in cfgs]
+    eta = torch.tensor([c.train.eta for c in cfgs], dtype=dtype)
+    R = len(cfgs)
+    metrics, errors, last = [[] for _ in cfgs], [None] * R, [0] * R
+    active = torch.ones(R, dtype=torch.bool)
+    t0 = time.perf_counter()
+    for step in range(tr.steps + 1):
+        if tr.data == "online" and step > 0:
+            train = Batches([s() for s, _ in streams], device)
+        model.active = active
+        loss, grads = model.grads(train, eps)  # (R,) losses at θ^(step)
+        loss = loss.cpu()
+        finite = torch.isfinite(loss)
+        for g in grads.values():
+            finite &= torch.isfinite(g).flatten(1).all(1).cpu()
+        due = step % c0.eval.every == 0 or step == tr.steps
+        log = active & (~finite | due)
+        if bool(log.any()):
+            fw = model.forward(test)
+            for r in torch.nonzero(log).flatten().tolist():
+                view = model.single(r)
+                view.forward = lambda b, o=fw[r]: o  # the batched forward of model r on its test set
+                line = {"step": step, "train_loss": float(loss[r])}
+                line |= evaluate(view, tasks[r], test.parts[r], eps[r], full=keep_metrics or step == tr.steps)
+                metrics[r].append(line)
+        for r in torch.nonzero(active & ~finite).flatten().tolist():
+            errors[r] = _failure(model.single(r), train.parts[r], eps[r], step, float(loss[r]))
+            last[r] = step
+        active = active & finite
+        if step == tr.steps:
+            break
+        model.step(grads, eta, active)
+    for r in torch.nonzero(active).flatten().tolist():
+        last[r] = tr.steps
+    seconds = (time.perf_counter() - t0) / R  # each run's share of the batch
+    out = []
+    for r, (c, t) in enumerate(zip(cfgs, tasks)):
+        m = model.single(r)  # CPU copies
+        trained = Trained(c, t, m.V, m.A, m.R)
+        out.append(Result(c, summarise(c, t, metrics[r], last[r], seconds, errors[r]), metrics[r], trained, t,
+                          errors[r]))
+    return out
+
+
+def crashed(cfg: Config, exc: BaseException) -> Result:
+    """A run that raised (a bad combination found only at run time): no model, its error."""
+    msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
+    return Result(cfg, {"status": "error", "error": msg, "traceback": traceback.format_exc()}, [], None, None, msg)
+
+
+def train_all(cfgs: list[Config], keep_metrics: bool = True, max_models: int = 64,
+              device: str = "cpu") -> list[Result]:
+    """Results of ``cfgs`` in order, batched where possible. The dense ``autograd`` path
+    trains alone; a batch that raises is retried one run at a time so that only the
+    runs that really fail are recorded as errors."""
+    results: list[Result | None] = [None] * len(cfgs)
+    for idx in plan(cfgs, max_models):
+        group = [cfgs[i] for i in idx]
+        try:
+            if group[0].train.path != "fast":
+                raise NotImplementedError
+            done = train_group(group, keep_metrics, device_for(device))
+        except Exception:  # noqa: BLE001  (retried below, run by run)
+            done = []
+            for c in group:
+                try:
+                    done.append(run(c, keep_metrics=keep_metrics))
+                except Exception as e:  # noqa: BLE001
+                    done.append(crashed(c, e))
+        for i, r in zip(idx, done):
+            results[i] = r
+    return results

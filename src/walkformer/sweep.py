@@ -1,0 +1,204 @@
+"""Sweeps: a TOML spec -> a grid of resolved configs -> content-addressed run
+directories -> ``results.parquet``.
+
+A spec (see ``examples/sweep_p_sigma.toml``)::
+
+    preset = "fig4"            # optional: a reproduction preset's base config
+    variant = "p0.5"           # optional: and one of its variants
+    seeds = 3                  # or a list of seeds, e.g. [0, 1, 2]
+    [base]                     # any `walkformer train` keys (dotted, or as sub-tables)
+    "train.steps" = 30
+    [grid]                     # every combination of these values is run, for every seed
+    "task.p" = [0.5, 1.0]
+    "init.sigma" = [0.0, 0.01]
+
+The run of a grid point lives in ``DIR/runs/<id>``, ``id`` a hash of its resolved
+config (seed included), so re-running a spec skips what is finished, and two specs that
+share a point share its run. Every point is resolved and validated before anything
+runs: a bad spec costs one line (``ConfigError``), not a half-done sweep.
+``DIR/results.parquet`` has one row per grid point, rebuilt from the run directories
+at the end of every sweep (written atomically).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config, ConfigError, _leaves, apply_overrides, resolve
+
+TOP = ("preset", "variant", "seeds", "base", "grid")
+
+
+@dataclass
+class Spec:
+    base: dict  # dotted key -> value (preset's base, its variant, then [base])
+    grid: dict  # dotted key -> non-empty list of values
+    seeds: list
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= _flatten(v, f"{prefix}{k}.")
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def _check_type(key: str, value, where: str) -> None:
+    """TOML values are typed: a string for a numeric key (or a number for a string key) is an error."""
+    leaves = _leaves(Config())
+    if key == "seed":
+        raise ConfigError(f"{where}: key 'seed' is not allowed here; list seeds in the top-level `seeds`")
+    if key not in leaves:
+        apply_overrides(Config(), {key: value})  # raises the usual unknown-key message (did you mean ...)
+    typ = leaves[key][1]
+    if isinstance(value, (list, dict)) or (typ is str) != isinstance(value, str):
+        raise ConfigError(f"{where}: {key}={value!r} has the wrong type: expected {typ.__name__}")
+    apply_overrides(Config(), {key: value})  # int for float ok; float for int, bool for int: errors
+
+
+def parse(text: str, name: str = "spec") -> Spec:
+    """Parse and type-check a spec (no grid point is resolved yet: see :func:`expand`)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{name}: not valid TOML: {e}") from None
+    for k in raw:
+        if k not in TOP:
+            raise ConfigError(f"{name}: unknown top-level key {k!r}; allowed: {', '.join(TOP)}")
+    base = {}
+    if "preset" in raw:
+        from .experiments import REGISTRY
+
+        exp = REGISTRY.get(raw["preset"])
+        if exp is None:
+            raise ConfigError(f"preset={raw['preset']!r} is not allowed: one of {', '.join(REGISTRY)}")
+        base = dict(exp.base)
+        if "variant" in raw:
+            if raw["variant"] not in exp.variants:
+                raise ConfigError(f"variant={raw['variant']!r} is not allowed for preset {exp.name}: one of "
+                                  f"{', '.join(exp.variants) or '(none)'}")
+            base |= exp.variants[raw["variant"]]
+    elif "variant" in raw:
+        raise ConfigError(f"{name}: variant={raw['variant']!r} needs a preset")
+    if not isinstance(raw.get("base", {}), dict):
+        raise ConfigError(f"{name}: base must be a table of key = value")
+    extra = _flatten(raw.get("base", {}))
+    for k, v in extra.items():
+        _check_type(k, v, "base")
+    grid = raw.get("grid")
+    if not isinstance(grid, dict) or not grid:
+        raise ConfigError(f"{name}: the grid is empty; give at least one key = [values] under [grid]")
+    grid = _flatten(grid)
+    for k, vals in grid.items():
+        if not isinstance(vals, list) or not vals:
+            raise ConfigError(f"grid: {k}={vals!r} is not allowed: a non-empty list of values")
+        for v in vals:
+            _check_type(k, v, "grid")
+    seeds = raw.get("seeds", 1)
+    if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1:
+        seeds = list(range(seeds))
+    elif not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
+                                                         for s in seeds) and len(set(seeds)) == len(seeds)):
+        raise ConfigError(f"seeds={seeds!r} is not allowed: a count >= 1 or a list of distinct seeds >= 0")
+    return Spec(base | extra, grid, seeds)
+
+
+def load(path: Path | str) -> Spec:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"SPEC={str(path)!r} is not allowed: cannot read it ({e.strerror})") from None
+    return parse(text, path.name)
+
+
+def expand(spec: Spec) -> list[Config]:
+    """Every grid point × seed, resolved and validated, in grid order (duplicates dropped)."""
+    keys = list(spec.grid)
+    out, seen = [], set()
+    for values in itertools.product(*(spec.grid[k] for k in keys)):
+        point = dict(zip(keys, values))
+        over = spec.base | point
+        try:
+            cfg = resolve(apply_overrides(Config(), over), explicit=set(over))
+        except ConfigError as e:
+            at = ", ".join(f"{k}={v!r}" for k, v in point.items())
+            raise ConfigError(f"grid point {at}: {e}") from None
+        for s in spec.seeds:
+            c = resolve(apply_overrides(cfg, {"seed": s}))
+            if run_id(c) not in seen:
+                seen.add(run_id(c))
+                out.append(c)
+    return out
+
+
+def run_id(cfg: Config) -> str:
+    """16 hex digits of the SHA-256 of the resolved config (canonical JSON)."""
+    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def table(cfgs: list[Config], runs: Path):
+    """One row per run: run_id, every config key, the scalar summary fields, status, error."""
+    import pandas as pd
+
+    from .config import get, keys
+
+    rows = []
+    for c in cfgs:
+        rid = run_id(c)
+        row = {"run_id": rid} | {k: get(c, k) for k in keys()}
+        path = runs / rid / "summary.json"
+        if path.exists():
+            s = json.loads(path.read_text())
+            row |= {k: v for k, v in s.items() if not isinstance(v, (list, dict)) and k not in ("status", "error",
+                                                                                                   "traceback")}
+            row |= {"status": s["status"], "error": s.get("error")}
+        else:
+            row |= {"status": "missing", "error": None}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def write_table(df, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    df.to_parquet(tmp, index=False)
+    with open(tmp, "rb") as fh:
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def sweep(spec: Spec, out: Path | str, executor: str = "local", workers: int = 1, address: str | None = None,
+          quiet: bool = False, max_models: int = 64, device: str = "auto"):
+    """Run every missing point of ``spec`` under ``out``; returns the results DataFrame."""
+    from .executors import EXECUTORS, execute
+    from .multirun import DEVICES
+
+    if executor not in EXECUTORS:
+        raise ConfigError(f"--executor={executor!r} is not allowed: one of {', '.join(EXECUTORS)}")
+    if device not in DEVICES:
+        raise ConfigError(f"--device={device!r} is not allowed: one of {', '.join(DEVICES)}")
+    if workers < 1:
+        raise ConfigError(f"--workers={workers} is not allowed: workers >= 1")
+    if max_models < 1:
+        raise ConfigError(f"--max-models={max_models} is not allowed: max-models >= 1")
+    cfgs = expand(spec)  # everything is validated before anything runs
+    out = Path(out)
+    runs = out / "runs"
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out={str(out)!r} is not allowed: cannot create {str(runs)!r} ({e.strerror})") from None
+    execute([(c, runs / run_id(c)) for c in cfgs], executor, workers, address, quiet, max_models, desc="sweep",
+            device=device)
+    df = table(cfgs, runs)
+    write_table(df, out / "results.parquet")
+    return df
