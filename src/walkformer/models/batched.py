@@ -178,7 +178,7 @@ class BatchedShiCao:
             out["V"] = _per_model(lambda d, hr: d.T @ hr, dpre, h)  # (R, m, K)
             dh = _per_model(torch.matmul, dpre, self.V)  # (R, B, K)
         abar = (h * dh).sum(2)  # (R, B)
-        d_ut = (h * (dh - abar[:, :, None])).sum(1)  # (R, K)
+        d_ut = _sum_rows(h * (dh - abar[:, :, None]))  # (R, K), as ShiCao.grads
         G = att["Et"] * (dh - abar[:, :, None]) / att["Z"][:, :, None]  # (R, B, K)
         dc = torch.cat([att["Ep"][:, :-1] * _sum_rows(G.gather(2, b.tokens)),
                         -(att["S_N"] * abar).sum(1, keepdim=True)], 1)  # (R, N)

@@ -261,7 +261,7 @@ class ShiCao:
             out["V"] = dpre.T @ h  # (m, K)
             dh = dpre @ self.V  # (B, K)
         abar = (h * dh).sum(1)  # (B,) Σ_j S_j a_j, with a_j = dh[s_j] and a_N = 0
-        d_ut = (h * (dh - abar[:, None])).sum(0)  # (K,) dL/dũ
+        d_ut = sum_rows(h * (dh - abar[:, None]))  # (K,) dL/dũ, one summation order for every token
         if "S" in att:  # direct: dz = S (a - ā)
             S = att["S"]
             a = torch.cat([dh.gather(1, b.tokens), torch.zeros(B, 1, dtype=dh.dtype)], 1)  # (B, N)
