@@ -59,8 +59,9 @@ def _reproduce(args) -> int:
     from .experiments import REGISTRY, run_all
 
     if args.list or not args.name:
+        wn, wf = (max(len(x) for x in xs) for xs in (REGISTRY, [e.figure for e in REGISTRY.values()]))
         for name, e in REGISTRY.items():
-            print(f"{name:12s} {e.figure:32s} {e.title}")
+            print(f"{name:{wn}s}  {e.figure:{wf}s}  {e.title}")
         return 0
     if args.out is None:
         raise ConfigError("--out is required: walkformer reproduce NAME --out DIR")
@@ -81,9 +82,10 @@ def _reproduce(args) -> int:
     claims = run_all(exps, out, workers=args.workers, seeds=args.seeds, quiet=args.quiet)
     n = sum(len(c) for c in claims.values())
     held = sum(c["holds"] for cs in claims.values() for c in cs)
+    wn = max(map(len, claims), default=0)
     for name, cs in claims.items():
         for c in cs:
-            print(f"{'holds ' if c['holds'] else 'FAILS '} {name:12s} {c['id']}")
+            print(f"{'holds ' if c['holds'] else 'FAILS '} {name:{wn}s} {c['id']}")
     print(f"{held}/{n} claims hold; claims.json and figures under {out}/")
     return 0
 

@@ -92,7 +92,7 @@ def _p_sigma(runs, out, exp):
     ]
 
 
-register(Experiment("phase-p-sigma", "issue 4: phase diagram", "circle walk: accuracy / OPT over p × σ",
+register(Experiment("phase-p-sigma", "Shi & Cao beyond the paper: phase diagram", "circle walk: accuracy / OPT over p × σ",
                     {f"p{p}-s{s}": {"task.p": p, "init.sigma": s} for p in PS for s in SIGMAS}, _p_sigma,
                     seeds=10, base=FIG4 | {"eval.every": 50}))
 
@@ -167,7 +167,7 @@ def _symmetry(runs, out, exp):
     ]
 
 
-register(Experiment("symmetry-break", "issue 4: Thm 4.1 stability", "p = 1: steps until the symmetry breaks",
+register(Experiment("symmetry-break", "Shi & Cao Thm. 4.1: stability", "p = 1: steps until the symmetry breaks",
                     {f"{pos}-{dt}-s{s}": {"model.pos": pos, "dtype": dt, "init.sigma": s}
                      for pos, dt in KINDS for s in BREAK_SIGMAS},
                     _symmetry, seeds=10, base=FIG4 | {"task.p": 1.0, "eval.every": 1}))
@@ -206,6 +206,6 @@ def _n_sweep(runs, out, exp):
     ]
 
 
-register(Experiment("n-sweep", "issue 4: Thm 4.1 condition", "p = 1 accuracy over every N for K = 6",
+register(Experiment("n-sweep", "Shi & Cao Thm. 4.1: every N", "p = 1 accuracy over every N for K = 6",
                     {f"N{N}": {"task.N": N} for N in N_RANGE}, _n_sweep, seeds=10,
                     base=FIG4 | {"init.scheme": "zero", "task.p": 1.0, "model.pos": "onehot", "eval.every": 50}))
