@@ -4,6 +4,7 @@
   hand-written gradients and the rank-one structure of W (the fast path).
 - ``dense.py``: the same model written the straightforward way (dense X̃, autograd),
   kept to check the fast path and as the benchmark baseline.
+- ``batched.py``: R fast-path models with a leading model axis (sweeps; same numbers).
 """
 
 from .shicao import Batch, Geometry, ShiCao, init_params, positional
