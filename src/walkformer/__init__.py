@@ -9,7 +9,10 @@ Layout (each module's docstring says more):
 - ``metrics``     accuracy, attention, value alignment, KL, Fig. 13 statistics
 - ``rundir``      atomic run directories and provenance
 - ``plots``       figures
-- ``experiments/`` one named preset per paper figure, with claims
+- ``experiments/`` one named preset per paper figure, with claims; phase diagrams
+- ``multirun``    many compatible runs trained as one batched model (``models/batched``)
+- ``executors``   local process pool / Ray, resumable, with a progress bar
+- ``sweep``       TOML grids, content-addressed run directories, results.parquet
 - ``cli``         the ``walkformer`` command
 """
 

@@ -6,6 +6,7 @@
   kept to check the fast path and as the benchmark baseline.
 - ``gpt.py``: the transformer of "Attention with Markov" §2 on binary chains
   (TransformerLens names and hook points; trained by ``train_binary.py``).
+- ``batched.py``: R fast-path models with a leading model axis (sweeps; same numbers).
 """
 
 from .shicao import Batch, Geometry, ShiCao, init_params, positional
