@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from walkformer.cli import main
@@ -119,3 +120,21 @@ def test_console_script_exit_code(tmp_path):
     r = subprocess.run([str(exe), "train", "--out", str(tmp_path / "r"), "task.p=7"], capture_output=True, text=True,
                        env=os.environ | {"PYTHONWARNINGS": "ignore"})
     assert r.returncode == 2 and r.stderr.strip() == "walkformer: error: task.p=7.0 is not allowed: a probability in [0, 1]"
+
+
+@pytest.mark.parametrize("init", [[], ["init.scheme=gaussian", "init.sigma=0.01"]])
+def test_factored_params_rebuild_the_dense_w_exactly(tmp_path, init):
+    """Reproductions and sweeps store W as W0 + W_R W_qᵀ (KB, not MB); load_params
+    rebuilds the very W that ``walkformer train`` stores densely."""
+    from walkformer.config import Config, apply_overrides, resolve
+    from walkformer.rundir import load_params
+    from walkformer.train import run, save
+
+    over = dict(o.split("=") for o in SMALL + init)
+    res = run(resolve(apply_overrides(Config(), over), set(over)))
+    save(res, tmp_path / "dense", figures=False)
+    save(res, tmp_path / "factored", figures=False, dense_W=False)
+    dense, factored = load_params(tmp_path / "dense"), load_params(tmp_path / "factored")
+    assert "W" not in load_file(str(tmp_path / "factored" / "params.safetensors"))
+    assert torch.equal(dense["W"], factored["W"]) and torch.equal(dense["V"], factored["V"])
+    assert float(dense["W"].abs().max()) > 0

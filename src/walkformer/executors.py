@@ -40,7 +40,7 @@ def save_result(result, path: Path, figures: bool = False) -> None:
     from .train import save
 
     if result.model is not None:
-        save(result, path, figures=figures)
+        save(result, path, figures=figures, dense_W=False)
         return
     with rundir.Staging(path) as tmp:
         rundir.write_json(tmp / "config.json", result.cfg.to_dict() | {

@@ -115,3 +115,24 @@ class Staging:
 class RunFailed(RuntimeError):
     """Training stopped (non-finite loss); the run directory records why."""
 
+
+
+def load_params(run_dir: Path | str) -> dict:
+    """The tensors of ``run_dir/params.safetensors`` (torch), with the Shi & Cao W dense
+    even where the run stored it by its factors (W = W0 + W_R W_qᵀ; W0 is zero or
+    redrawn, bit for bit, from the seed in ``config.json``)."""
+    import torch
+    from safetensors.torch import load_file
+
+    run_dir = Path(run_dir)
+    t = load_file(str(run_dir / "params.safetensors"))
+    if "W" not in t and "W_R" in t:
+        from .config import from_dict
+        from .models import build_model
+        from .tasks import make_task
+        from .train import generator
+
+        cfg = from_dict(json.loads((run_dir / "config.json").read_text()))
+        W0 = build_model(cfg, make_task(cfg), generator(cfg.seed, "init")).W0
+        t["W"] = torch.outer(t["W_R"], t["W_q"]) + (W0 if W0 is not None else 0)
+    return t

@@ -148,8 +148,13 @@ def steps_to_optimal(metrics: list, opt: float, n_test: int) -> int | None:
     return first
 
 
-def save(result: Result, out: Path | str, command: str | None = None, figures: bool = True) -> Path:
-    """Write a run directory atomically: config, summary, metrics, params, figures."""
+def save(result: Result, out: Path | str, command: str | None = None, figures: bool = True,
+         dense_W: bool = True) -> Path:
+    """Write a run directory atomically: config, summary, metrics, params, figures.
+
+    ``dense_W=False`` (reproductions and sweeps: hundreds of runs) writes the Shi & Cao W
+    as its factors W_R, W_q (W = W0 + W_R W_qᵀ) rather than 8 MB of (D, D) floats;
+    :func:`walkformer.rundir.load_params` rebuilds W either way."""
     from safetensors.torch import save_file
 
     out = Path(out)
@@ -158,7 +163,9 @@ def save(result: Result, out: Path | str, command: str | None = None, figures: b
                                       "command": command or rundir.command_for(result.cfg, str(out))}
         rundir.write_json(tmp / "config.json", cfg)
         rundir.atomic_write(tmp / "metrics.jsonl", "".join(rundir.dumps(m) + "\n" for m in result.metrics))
-        tensors = {k: v.detach().contiguous() for k, v in result.model.tensors().items()}
+        factored = not dense_W and result.cfg.model.name == "shi-cao"
+        tensors = result.model.tensors(dense=False) if factored else result.model.tensors()
+        tensors = {k: v.detach().contiguous() for k, v in tensors.items()}
         tensors["Pi_T"] = torch.from_numpy(result.task.Pi.T.copy()) if result.task.Pi is not None else torch.zeros(0)
         save_file(tensors, str(tmp / "params.safetensors"))
         if figures:

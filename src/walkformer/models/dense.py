@@ -35,7 +35,7 @@ class DenseShiCao:
     def scores(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.geo.scores(self.u)
 
-    def tensors(self) -> dict[str, torch.Tensor]:
+    def tensors(self, dense: bool = True) -> dict[str, torch.Tensor]:  # always dense
         return {"V": self.V, "W": self._W} | ({"A": self.A} if self.A is not None else {})
 
     def _forward(self, tokens, V, W, A):

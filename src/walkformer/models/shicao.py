@@ -174,8 +174,12 @@ class ShiCao:
         W = torch.outer(self.R, self.geo.q)
         return W + self.W0 if self.W0 is not None else W
 
-    def tensors(self) -> dict[str, torch.Tensor]:
-        return {"V": self.V, "W": self.W} | ({"A": self.A} if self.A is not None else {})
+    def tensors(self, dense: bool = True) -> dict[str, torch.Tensor]:
+        """The paper's matrices. ``dense=False`` stores W by its factors instead of the
+        (D, D) matrix: W = W0 + W_R W_qᵀ, with W0 the initialisation (zero, or redrawn
+        from the run's seed by :func:`walkformer.rundir.load_params`)."""
+        W = {"W": self.W} if dense else {"W_R": self.R, "W_q": self.geo.q}
+        return {"V": self.V} | W | ({"A": self.A} if self.A is not None else {})
 
     @property
     def u(self) -> torch.Tensor:
