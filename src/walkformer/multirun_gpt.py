@@ -18,6 +18,7 @@ import torch
 
 from .config import Config
 from .models.batched_gpt import BatchedGPT, BatchedOptimizer
+from .tasks.binary import sample_many
 from .train_binary import binary_metrics, build_gpt, gpt_summary, make_binary_task, nonfinite
 
 # what must be equal for runs to share a batch (p, q, seed, init, lr, momentum, tie may differ)
@@ -27,8 +28,9 @@ GPT_SHAPE_KEYS = ("task.name", "task.N", "model.name", "model.d", "model.layers"
 
 
 def _stack_samples(tasks, n: int, gens, device) -> tuple[torch.Tensor, torch.Tensor]:
-    xs, ys = zip(*(t.sample_next_token(n, g) for t, g in zip(tasks, gens)))
-    return torch.stack(xs).to(device), torch.stack(ys).to(device)  # (R, n, N) each
+    """Each run's ``task.sample_next_token(n, its generator)``, stacked: (R, n, N) twice."""
+    s = sample_many(tasks, n, gens).to(device)  # (R, n, N+1)
+    return s[..., :-1], s[..., 1:]
 
 
 def train_gpt_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cpu") -> list:
