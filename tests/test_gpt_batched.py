@@ -123,3 +123,21 @@ def test_train_all_batches_gpt_runs(monkeypatch):
         raise AssertionError("train.run called: the batched path was not used")
     monkeypatch.setattr(multirun, "run", boom)
     assert_same(expected, train_all(cfgs))
+
+
+def test_example_binary_sweep(tmp_path):
+    """examples/sweep_binary_pq.toml: 5 p × 5 q × tied/untied × 10 seeds (here 2 seeds,
+    3 steps, tiny test set); the grid is batched and every row has its gap."""
+    from pathlib import Path
+
+    from walkformer.sweep import expand, load, sweep
+
+    spec = load(Path(__file__).parents[1] / "examples" / "sweep_binary_pq.toml")
+    assert len(expand(spec)) == 500 and spec.base["model.name"] == "gpt" and spec.base["task.N"] == 32
+    spec.seeds = [0, 1]
+    spec.grid = {"task.p": [0.2, 0.8], "task.q": [0.3, 0.8], "model.tie": [True, False]}
+    spec.base |= {"train.steps": 3, "eval.n_test": 4, "eval.every": 3}
+    assert len(plan(expand(spec))) == 1  # one shape: one batch
+    df = sweep(spec, tmp_path, workers=1, quiet=True)
+    assert len(df) == 16 and (df["status"] == "ok").all() and (df["kl"] >= 0).all()
+    assert set(df["model.tie"]) == {True, False} and set(df["task.p"]) == {0.2, 0.8}

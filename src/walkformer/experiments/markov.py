@@ -194,6 +194,7 @@ def _grid(runs, out, exp):
         ax.set_title(f"mean predicted P(1 | x_n = 0), {t} (truth: p)")
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     plots.save(fig, out / "awm_grid.png")
+    gap_claims = _phase(runs, out)
     above = np.array([[p + q > 1 + 1e-9 for q in GRID] for p in GRID])
     below = np.array([[p + q < 1 - 1e-9 for q in GRID] for p in GRID])
     err_u, err_t = np.abs(mean["untied"] - truth), np.abs(mean["tied"] - truth)
@@ -219,6 +220,65 @@ def _grid(runs, out, exp):
               {"cells_closer_to_pi1": int(toward_pi[above].sum()), "cells": int(above.sum()),
                "p_hat": cells(mean["tied"]), "pi1": cells(pi1)},
               toward_pi[above].all(), "in every cell with p + q > 1 the mean estimate is closer to π₁ than to p"),
+    ] + gap_claims
+
+
+def _phase(runs, out) -> list[dict]:
+    """The binary phase diagram (issue 4): final excess test loss over the bigram (Bayes)
+    loss on the grid, tied vs untied, mean ± s.d. over seeds; and claims read off it."""
+    gap = {t: np.array([[finals(runs[f"p{p}-q{q}-{t}"], "kl") for q in GRID] for p in GRID])
+           for t in ("tied", "untied")}  # (P, Q, seeds)
+    info = np.array([[_info(runs[f"p{p}-q{q}-tied"])[2] for q in GRID] for p in GRID])  # unigram − bigram
+    n_seeds = gap["tied"].shape[2]
+    fig, axes = plots.plt.subplots(1, 2, figsize=(12, 5))
+    vmax = float(max(g.mean(2).max() for g in gap.values()))
+    for ax, t in zip(axes, ("tied", "untied")):
+        m, sd = gap[t].mean(2), gap[t].std(2)
+        im = ax.imshow(m, cmap="magma_r", vmin=0, vmax=vmax, origin="lower")
+        for i in range(len(GRID)):
+            for j in range(len(GRID)):
+                ax.text(j, i, f"{m[i, j]:.3f}\n±{sd[i, j]:.3f}", ha="center", va="center", fontsize=8,
+                        color="w" if m[i, j] > 0.5 * vmax else "k")
+        ax.plot([len(GRID) - 1, 0], [0, len(GRID) - 1], ls="--", color="c", lw=1)  # p + q = 1 on this grid
+        ax.set_xticks(range(len(GRID)), [str(q) for q in GRID])
+        ax.set_yticks(range(len(GRID)), [str(p) for p in GRID])
+        ax.set_xlabel("q")
+        ax.set_ylabel("p")
+        ax.set_title(f"{t}: final test loss − bigram loss (nats), {n_seeds} seeds")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.suptitle("Binary phase diagram: excess over the Bayes (bigram) loss on the same test positions "
+                 "(dashed: p + q = 1)")
+    plots.save(fig, out / "awm_grid_gap.png")
+    above = np.array([[p + q > 1 + 1e-9 for q in GRID] for p in GRID])
+    below = np.array([[p + q < 1 - 1e-9 for q in GRID] for p in GRID])
+    mean = {t: g.mean(2) for t, g in gap.items()}
+    cells = lambda m, mask=None: {f"p{p}-q{q}": round(float(m[i, j]), 4) for i, p in enumerate(GRID)  # noqa: E731
+                                  for j, q in enumerate(GRID) if mask is None or mask[i, j]}
+    frac = np.where(info > 1e-9, mean["tied"] / np.where(info > 1e-9, info, 1), np.nan)  # share of the unigram's excess
+    fig_ = {"figure": "awm_grid_gap.png"}
+    return [
+        fig_ | claim("phase-untied-bigram", "phase diagram, untied: the final loss is at the bigram loss in every cell",
+                     "untied models reach the bigram loss for all (p, q)",
+                     {"max_mean_gap": float(mean["untied"].max()), "cells_learned": int((mean["untied"] <= LEARNED_KL).sum()),
+                      "cells": mean["untied"].size, "gap": cells(mean["untied"]),
+                      "seeds_learned": int((gap["untied"] <= LEARNED_KL).sum()), "runs": gap["untied"].size},
+                     (mean["untied"] <= LEARNED_KL).all(), f"mean final gap <= {LEARNED_KL} nats in all 25 cells"),
+        fig_ | claim("phase-tied-below-bigram", "phase diagram, tied, p + q < 1: at the bigram loss",
+                     "tied models reach the bigram loss when p + q < 1",
+                     {"max_mean_gap": float(mean["tied"][below].max()), "cells": int(below.sum()),
+                      "cells_learned": int((mean["tied"][below] <= LEARNED_KL).sum()),
+                      "gap": cells(mean["tied"], below)},
+                     (mean["tied"][below] <= LEARNED_KL).all(),
+                     f"mean final gap <= {LEARNED_KL} nats in every cell with p + q < 1"),
+        fig_ | claim("phase-tied-above-gap", "phase diagram, tied, p + q > 1: a gap to the bigram loss remains",
+                     "tied models are stuck near the unigram loss when p + q > 1",
+                     {"min_mean_gap": float(mean["tied"][above].min()), "cells": int(above.sum()),
+                      "cells_with_gap": int((mean["tied"][above] > LEARNED_KL).sum()),
+                      "gap": cells(mean["tied"], above),
+                      "share_of_unigram_excess": {k: v for k, v in cells(frac, above).items()},
+                      "note": "share = gap / (unigram − bigram): 1 is the unigram loss, 0 the bigram"},
+                     (mean["tied"][above] > LEARNED_KL).all(),
+                     f"mean final gap > {LEARNED_KL} nats in every cell with p + q > 1"),
     ]
 
 
