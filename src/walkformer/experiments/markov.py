@@ -7,8 +7,9 @@ on 2 CPU cores; a step at the papers' N = 1024 costs ~0.3 s here): sequences of 
 depth 500), float32 (papers: fp16 autocast on GPU), 10 seeds per variant (papers: 3–5
 unseeded runs; the seeds and variants of a preset train as one batched model,
 ``multirun_gpt.py``, which is what pays for 10 instead of 3), test loss on 32 fixed test
-sequences every 10–20 steps (grid: at the start and the end only). Every position has the same stationary law, so the unigram and
-bigram losses do not depend on N; what the short runs change is how far slow runs get.
+sequences every 10–20 steps (grid: at the start and the end only). Every position has
+the same stationary law, so the unigram and bigram losses do not depend on N; what the
+short runs change is how far slow runs get.
 Model: the §2 model without LayerNorm (the theory's), except the controlled
 ``tied-layernorm`` variant of ``awm-tying``.
 
@@ -260,8 +261,8 @@ def _phase(runs, out) -> list[dict]:
     return [
         fig_ | claim("phase-untied-bigram", "phase diagram, untied: the final loss is at the bigram loss in every cell",
                      "untied models reach the bigram loss for all (p, q)",
-                     {"max_mean_gap": float(mean["untied"].max()), "cells_learned": int((mean["untied"] <= LEARNED_KL).sum()),
-                      "cells": mean["untied"].size, "gap": cells(mean["untied"]),
+                     {"max_mean_gap": float(mean["untied"].max()),
+                      "cells_learned": int((mean["untied"] <= LEARNED_KL).sum()), "cells": mean["untied"].size, "gap": cells(mean["untied"]),
                       "seeds_learned": int((gap["untied"] <= LEARNED_KL).sum()), "runs": gap["untied"].size},
                      (mean["untied"] <= LEARNED_KL).all(), f"mean final gap <= {LEARNED_KL} nats in all 25 cells"),
         fig_ | claim("phase-tied-below-bigram", "phase diagram, tied, p + q < 1: at the bigram loss",
