@@ -26,6 +26,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_fast_path.py
 	$(BIN)/python bench/bench_gpt.py
+	$(BIN)/python bench/bench_gpt_batched.py
 
 bench-sweep: $(STAMP)
 	$(BIN)/python bench/bench_sweep.py

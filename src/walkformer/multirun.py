@@ -7,7 +7,8 @@ exactly the numbers ``train.run`` gives it alone: same seeded streams, same data
 per-step arithmetic (tested to 1e-6 in float64; bit for bit on our machines), same
 metrics and summary, and its own failure (a non-finite loss stops that run only).
 
-To add a model family (e.g. the binary Markov-chain ``gpt`` model): give it a batched
+The binary Markov-chain ``gpt`` model has its own shape key and group trainer in
+``multirun_gpt.py`` (dispatched below). To add a model family: give it a batched
 class with ``grads(batches, eps) -> (losses (R,), grads)``, ``forward`` and ``single(r)``,
 extend :func:`shape_key` with its shape-determining keys, and dispatch on
 ``model.name`` in :func:`train_group`; the sweep layer only sees ``train_all``.
@@ -38,6 +39,10 @@ def shape_key(cfg: Config) -> tuple:
     of paths and the relu head a hidden width, so those join the key."""
     from .config import get
 
+    if cfg.model.name == "gpt":  # binary chains: multirun_gpt.py
+        from .multirun_gpt import GPT_SHAPE_KEYS
+
+        return tuple(get(cfg, k) for k in GPT_SHAPE_KEYS)
     key = tuple(get(cfg, k) for k in SHAPE_KEYS)
     if cfg.model.head == "relu":
         key += (cfg.model.m,)
@@ -59,7 +64,9 @@ def plan(cfgs: list[Config], max_models: int = 64, min_chunks: int = 1) -> list[
     out = []
     for idx in groups.values():
         c = cfgs[idx[0]]
-        cap = max(1, min(max_models, MAX_TOKENS // (max(c.train.n_train, c.eval.n_test) * (c.task.N - 1))))
+        per_model = max(c.train.batch, c.eval.n_test) * c.task.N * 4 * c.model.d if c.model.name == "gpt" else \
+            max(c.train.n_train, c.eval.n_test) * (c.task.N - 1)
+        cap = max(1, min(max_models, MAX_TOKENS // per_model))
         n = max(math.ceil(len(idx) / cap), min(min_chunks, len(idx)))
         size = math.ceil(len(idx) / n)
         out += [idx[i : i + size] for i in range(0, len(idx), size)]
@@ -172,9 +179,14 @@ def train_all(cfgs: list[Config], keep_metrics: bool = True, max_models: int = 6
     for idx in plan(cfgs, max_models):
         group = [cfgs[i] for i in idx]
         try:
-            if group[0].train.path != "fast":
+            if group[0].model.name == "gpt":
+                from .multirun_gpt import train_gpt_group
+
+                done = train_gpt_group(group, keep_metrics, device_for(device))
+            elif group[0].train.path != "fast" or group[0].model.name != "shi-cao":
                 raise NotImplementedError
-            done = train_group(group, keep_metrics, device_for(device))
+            else:
+                done = train_group(group, keep_metrics, device_for(device))
         except Exception:  # noqa: BLE001  (retried below, run by run)
             done = []
             for c in group:

@@ -134,7 +134,7 @@ def expand(spec: Spec) -> list[Config]:
             at = ", ".join(f"{k}={v!r}" for k, v in point.items())
             raise ConfigError(f"grid point {at}: {e}") from None
         for s in spec.seeds:
-            c = resolve(apply_overrides(cfg, {"seed": s}))
+            c = resolve(apply_overrides(cfg, {"seed": s}), explicit=set(over) | {"seed"})  # keep model defaults off
             if run_id(c) not in seen:
                 seen.add(run_id(c))
                 out.append(c)

@@ -31,7 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from .config import Config
-from .models.gpt import GPT, energy_share, init_gpt
+from .models.gpt import GPT, energy_shares, init_gpt
 from .optim import Optimizer
 from .tasks.binary import BinaryChain
 
@@ -54,20 +54,41 @@ def build_gpt(cfg: Config, gen: torch.Generator) -> GPT:
 def evaluate_gpt(model: GPT, task: BinaryChain, x: torch.Tensor, full: bool) -> dict:
     """Metrics of ``model`` on test inputs x (n, N); see the module docstring."""
     f = torch.cat([torch.sigmoid(model(c).double()) for c in x.split(EVAL_CHUNK)])  # (n, N)
+    mats = {k: M[None] for k, M in model.matrices().items()}
+    return binary_metrics(f[None], x[None], [task], mats, full)[0]
+
+
+@torch.no_grad()
+def binary_metrics(f: torch.Tensor, x: torch.Tensor, tasks: list[BinaryChain], mats: dict, full: bool) -> list[dict]:
+    """Metrics of R models at once (the single model is R = 1): predicted P(1 | prefix)
+    f (R, n, N), their test inputs x (R, n, N), their chains, their ``GPT.matrices``
+    stacked (R, ...)."""
+    dev = f.device
+    p = torch.tensor([t.p for t in tasks], dtype=torch.float64, device=dev)[:, None, None]  # (R, 1, 1)
+    q = torch.tensor([t.q for t in tasks], dtype=torch.float64, device=dev)[:, None, None]
     f = f.clamp(1e-12, 1 - 1e-12)
-    t = task.prob_one(x)  # (n, N) Bayes predictor
-    xent = -(t * f.log() + (1 - t) * (1 - f).log())  # (n, N)
+    t = torch.where(x == 0, p, 1.0 - q)  # (R, n, N) Bayes predictor (``task.prob_one``)
+    xent = -(t * f.log() + (1 - t) * (1 - f).log())  # (R, n, N)
     ent = -(t * t.clamp_min(1e-300).log() + (1 - t) * (1 - t).clamp_min(1e-300).log())
     zero = x == 0
-    out = {"test_loss": float(xent.mean()), "kl": float((xent - ent).mean()),
-           "p_hat": float(f[zero].mean()) if zero.any() else None,
-           "q_hat": float(1 - f[~zero].mean()) if (~zero).any() else None}
-    for name, M in model.matrices().items():
-        out[f"energy_{name}"] = energy_share(M)
+    nz, no = zero.sum((1, 2)), (~zero).sum((1, 2))  # (R,)
+    cols = {"test_loss": xent.mean((1, 2)), "kl": (xent - ent).mean((1, 2)),
+            "p_hat": (f * zero).sum((1, 2)) / nz.clamp_min(1), "q_hat": 1 - (f * ~zero).sum((1, 2)) / no.clamp_min(1)}
+    cols = {k: v.cpu().tolist() for k, v in cols.items()}
+    nz, no = nz.tolist(), no.tolist()
+    energy = {f"energy_{k}": energy_shares(M) for k, M in mats.items()}
     if full:
-        cnt = zero.sum(0)  # (N,)
-        by_pos = (f * zero).sum(0) / cnt.clamp_min(1)
-        out["p_hat_by_position"] = [float(v) if c > 0 else None for v, c in zip(by_pos, cnt)]
+        cnt = zero.sum(1)  # (R, N)
+        by_pos = ((f * zero).sum(1) / cnt.clamp_min(1)).cpu().tolist()  # (R, N)
+        cnt = cnt.cpu().tolist()
+    out = []
+    for r in range(f.shape[0]):
+        line = {"test_loss": cols["test_loss"][r], "kl": cols["kl"][r],
+                "p_hat": cols["p_hat"][r] if nz[r] > 0 else None, "q_hat": cols["q_hat"][r] if no[r] > 0 else None}
+        line |= {k: v[r] for k, v in energy.items()}
+        if full:
+            line["p_hat_by_position"] = [v if c > 0 else None for v, c in zip(by_pos[r], cnt[r])]
+        out.append(line)
     return out
 
 
@@ -79,6 +100,10 @@ def steps_to_bigram(excess: list[tuple[int, float]], tol: float = BIGRAM_TOL) ->
         ok = x is not None and x <= tol
         first = (step if first is None else first) if ok else None
     return first
+
+
+def nonfinite(step: int, loss: float) -> str:
+    return f"step {step}: train loss is {loss} (overflow in the parameters); lower train.lr"
 
 
 def run_gpt(cfg: Config, progress: bool = False, keep_metrics: bool = True):
@@ -108,7 +133,7 @@ def run_gpt(cfg: Config, progress: bool = False, keep_metrics: bool = True):
             metrics.append(line)
             model.train()
         if not finite:
-            error = f"step {step}: train loss is {loss} (overflow in the parameters); lower train.lr"
+            error = nonfinite(step, loss)
             break
         if step == tr.steps:
             break
@@ -119,6 +144,11 @@ def run_gpt(cfg: Config, progress: bool = False, keep_metrics: bool = True):
     seconds = time.perf_counter() - t0
     if bar is not None:
         bar.close()
+    return Result(cfg, gpt_summary(task, metrics, step, seconds, error), metrics, model, task, error)
+
+
+def gpt_summary(task: BinaryChain, metrics: list, step: int, seconds: float, error: str | None) -> dict:
+    """summary.json of a gpt run from its logged metrics (the last line is the final model)."""
     last = metrics[-1]
     summary = {"unigram_loss": task.unigram_loss, "bigram_loss": task.bigram_loss, "pi1": task.pi1,
                "p": task.p, "q": task.q}
@@ -128,7 +158,7 @@ def run_gpt(cfg: Config, progress: bool = False, keep_metrics: bool = True):
                 "status": "failed" if error else "ok", "error": error,
                 "steps_to_bigram": steps_to_bigram([(m["step"], m["kl"]) for m in metrics]),
                 "bigram_tolerance": BIGRAM_TOL}
-    return Result(cfg, summary, metrics, model, task, error)
+    return summary
 
 
 # ---- the canonical three-parameter model ---------------------------------------------------

@@ -4,10 +4,12 @@ rank-one growth; "Attention with Markov": tying, the (p, q) grid, depth).
 Budget departures from the papers (all five presets together must run in a few minutes
 on 2 CPU cores; a step at the papers' N = 1024 costs ~0.3 s here): sequences of N = 64
 (grid: 32; papers: 1024, depth 512), 300 AdamW steps (depth: 500; papers: 400–1000,
-depth 500), float32 (papers: fp16 autocast on GPU), 3 seeds per variant (papers: 3–5
-unseeded runs), test loss on 32 fixed test sequences every 10–20 steps (grid: at the
-start and the end only). Every position has the same stationary law, so the unigram and
-bigram losses do not depend on N; what the short runs change is how far slow runs get.
+depth 500), float32 (papers: fp16 autocast on GPU), 10 seeds per variant (papers: 3–5
+unseeded runs; the seeds and variants of a preset train as one batched model,
+``multirun_gpt.py``, which is what pays for 10 instead of 3), test loss on 32 fixed test
+sequences every 10–20 steps (grid: at the start and the end only). Every position has
+the same stationary law, so the unigram and bigram losses do not depend on N; what the
+short runs change is how far slow runs get.
 Model: the §2 model without LayerNorm (the theory's), except the controlled
 ``tied-layernorm`` variant of ``awm-tying``.
 
@@ -118,7 +120,7 @@ def _fig4(runs, out, exp):
 register(Experiment(
     "l2g-fig4", "L2G Fig. 4", "standard vs anti-aligned init, p = 0.5, q = 0.8 (single layer, tied)",
     {"standard": {"init.scheme": "standard"}, "anti-aligned": {"init.scheme": "anti-aligned", "init.c": 1.0}},
-    _fig4, seeds=3, base=BASE | {"task.p": 0.5, "task.q": 0.8}))
+    _fig4, seeds=10, base=BASE | {"task.p": 0.5, "task.q": 0.8}))
 
 
 # ---- AwM: tying -------------------------------------------------------------------------------
@@ -162,7 +164,7 @@ def _tying(runs, out, exp):
 
 register(Experiment("awm-tying", "AwM tying figures (loss1, loss2, est1, est2)",
                     "tied vs untied at (0.2, 0.3) and (0.5, 0.8), predicted P(1 | 0) by position",
-                    TYING, _tying, seeds=3, base=BASE | {"eval.every": 20}))
+                    TYING, _tying, seeds=10, base=BASE | {"eval.every": 20}))
 
 
 # ---- AwM: the (p, q) grid ---------------------------------------------------------------------
@@ -194,6 +196,7 @@ def _grid(runs, out, exp):
         ax.set_title(f"mean predicted P(1 | x_n = 0), {t} (truth: p)")
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     plots.save(fig, out / "awm_grid.png")
+    gap_claims = _phase(runs, out)
     above = np.array([[p + q > 1 + 1e-9 for q in GRID] for p in GRID])
     below = np.array([[p + q < 1 - 1e-9 for q in GRID] for p in GRID])
     err_u, err_t = np.abs(mean["untied"] - truth), np.abs(mean["tied"] - truth)
@@ -219,11 +222,69 @@ def _grid(runs, out, exp):
               {"cells_closer_to_pi1": int(toward_pi[above].sum()), "cells": int(above.sum()),
                "p_hat": cells(mean["tied"]), "pi1": cells(pi1)},
               toward_pi[above].all(), "in every cell with p + q > 1 the mean estimate is closer to π₁ than to p"),
+    ] + gap_claims
+
+
+def _phase(runs, out) -> list[dict]:
+    """The binary phase diagram (issue 4): final excess test loss over the bigram (Bayes)
+    loss on the grid, tied vs untied, mean ± s.d. over seeds; and claims read off it."""
+    gap = {t: np.array([[finals(runs[f"p{p}-q{q}-{t}"], "kl") for q in GRID] for p in GRID])
+           for t in ("tied", "untied")}  # (P, Q, seeds)
+    info = np.array([[_info(runs[f"p{p}-q{q}-tied"])[2] for q in GRID] for p in GRID])  # unigram − bigram
+    n_seeds = gap["tied"].shape[2]
+    fig, axes = plots.plt.subplots(1, 2, figsize=(12, 5))
+    vmax = float(max(g.mean(2).max() for g in gap.values()))
+    for ax, t in zip(axes, ("tied", "untied")):
+        m, sd = gap[t].mean(2), gap[t].std(2)
+        im = ax.imshow(m, cmap="magma_r", vmin=0, vmax=vmax, origin="lower")
+        for i in range(len(GRID)):
+            for j in range(len(GRID)):
+                ax.text(j, i, f"{m[i, j]:.3f}\n±{sd[i, j]:.3f}", ha="center", va="center", fontsize=8,
+                        color="w" if m[i, j] > 0.5 * vmax else "k")
+        ax.plot([len(GRID) - 1, 0], [0, len(GRID) - 1], ls="--", color="c", lw=1)  # p + q = 1 on this grid
+        ax.set_xticks(range(len(GRID)), [str(q) for q in GRID])
+        ax.set_yticks(range(len(GRID)), [str(p) for p in GRID])
+        ax.set_xlabel("q")
+        ax.set_ylabel("p")
+        ax.set_title(f"{t}: final test loss − bigram loss (nats), {n_seeds} seeds")
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    fig.suptitle("Binary phase diagram: excess over the Bayes (bigram) loss on the same test positions "
+                 "(dashed: p + q = 1)")
+    plots.save(fig, out / "awm_grid_gap.png")
+    above = np.array([[p + q > 1 + 1e-9 for q in GRID] for p in GRID])
+    below = np.array([[p + q < 1 - 1e-9 for q in GRID] for p in GRID])
+    mean = {t: g.mean(2) for t, g in gap.items()}
+    cells = lambda m, mask=None: {f"p{p}-q{q}": round(float(m[i, j]), 4) for i, p in enumerate(GRID)  # noqa: E731
+                                  for j, q in enumerate(GRID) if mask is None or mask[i, j]}
+    frac = np.where(info > 1e-9, mean["tied"] / np.where(info > 1e-9, info, 1), np.nan)  # share of the unigram's excess
+    fig_ = {"figure": "awm_grid_gap.png"}
+    return [
+        fig_ | claim("phase-untied-bigram", "phase diagram, untied: the final loss is at the bigram loss in every cell",
+                     "untied models reach the bigram loss for all (p, q)",
+                     {"max_mean_gap": float(mean["untied"].max()),
+                      "cells_learned": int((mean["untied"] <= LEARNED_KL).sum()), "cells": mean["untied"].size, "gap": cells(mean["untied"]),
+                      "seeds_learned": int((gap["untied"] <= LEARNED_KL).sum()), "runs": gap["untied"].size},
+                     (mean["untied"] <= LEARNED_KL).all(), f"mean final gap <= {LEARNED_KL} nats in all 25 cells"),
+        fig_ | claim("phase-tied-below-bigram", "phase diagram, tied, p + q < 1: at the bigram loss",
+                     "tied models reach the bigram loss when p + q < 1",
+                     {"max_mean_gap": float(mean["tied"][below].max()), "cells": int(below.sum()),
+                      "cells_learned": int((mean["tied"][below] <= LEARNED_KL).sum()),
+                      "gap": cells(mean["tied"], below)},
+                     (mean["tied"][below] <= LEARNED_KL).all(),
+                     f"mean final gap <= {LEARNED_KL} nats in every cell with p + q < 1"),
+        fig_ | claim("phase-tied-above-unigram", "phase diagram, tied, p + q > 1: the gap is the unigram's whole "
+                     "excess (stuck at the unigram loss)", "tied models are stuck at the unigram loss when p + q > 1",
+                     {"min_share_of_unigram_excess": float(np.nanmin(frac[above])), "cells": int(above.sum()),
+                      "cells_stuck": int((frac[above] >= STUCK_FRAC).sum()),
+                      "share_of_unigram_excess": cells(frac, above), "gap": cells(mean["tied"], above),
+                      "note": "share = mean gap / (unigram − bigram): 1 is the unigram loss, 0 the bigram"},
+                     (frac[above] >= STUCK_FRAC).all(),
+                     f"mean final gap >= {STUCK_FRAC} x (unigram − bigram) in every cell with p + q > 1"),
     ]
 
 
 register(Experiment("awm-grid", "AwM (p, q) heat-maps (markov-avg-p)", "5×5 grid of the predicted p, tied vs untied",
-                    _grid_variants(), _grid, seeds=3, base=GRID_BASE))
+                    _grid_variants(), _grid, seeds=10, base=GRID_BASE))
 
 
 # ---- AwM: depth -------------------------------------------------------------------------------
@@ -244,7 +305,7 @@ def _depth(runs, out, exp):
 
 
 register(Experiment("awm-depth", "AwM depth (loss-layers-std)", "1, 2, 4 layers at p = 0.5, q = 0.8",
-                    {f"layers{k}": {"model.layers": k} for k in DEPTHS}, _depth, seeds=3,
+                    {f"layers{k}": {"model.layers": k} for k in DEPTHS}, _depth, seeds=10,
                     base=BASE | {"task.p": 0.5, "task.q": 0.8, "train.steps": 500, "eval.every": 20}))
 
 
@@ -290,4 +351,4 @@ def _rank_one(runs, out, exp):
 register(Experiment("l2g-rank-one", "L2G rank-one structure (energy figures)",
                     "σ₁² energy share of W_V and W_1 over training, standard vs rank-one init, p = 0.2, q = 0.3",
                     {"standard": {"init.scheme": "standard"}, "rank-one": {"init.scheme": "rank-one"}},
-                    _rank_one, seeds=3, base=BASE | {"task.p": 0.2, "task.q": 0.3, "eval.every": 5}))
+                    _rank_one, seeds=10, base=BASE | {"task.p": 0.2, "task.q": 0.3, "eval.every": 5}))

@@ -201,9 +201,17 @@ class GPT(nn.Module):
 
 def energy_share(M: torch.Tensor, k: int = 1) -> float:
     """Σ_{j≤k} σ_j² / Σ_j σ_j²: share of ‖M‖_F² in the top-k singular values (1 = rank one)."""
-    s = torch.linalg.svdvals(M.double())
-    tot = float((s ** 2).sum())
-    return float((s[:k] ** 2).sum()) / tot if tot > 0 else float("nan")
+    return energy_shares(M[None], k)[0]
+
+
+def energy_shares(M: torch.Tensor, k: int = 1) -> list[float]:
+    """:func:`energy_share` of each matrix of a stack M (R, m, n); nan for a matrix with
+    a non-finite entry (a diverged run)."""
+    M = M.double().cpu()
+    ok = torch.isfinite(M).flatten(1).all(1)  # (R,)
+    s2 = torch.linalg.svdvals(torch.where(ok[:, None, None], M, 0.0)) ** 2  # (R, min(m, n))
+    tot, top = s2.sum(1).tolist(), s2[:, :k].sum(1).tolist()
+    return [a / b if b > 0 and good else float("nan") for a, b, good in zip(top, tot, ok.tolist())]
 
 
 # ---- initialisations -------------------------------------------------------------------

@@ -74,22 +74,7 @@ class BinaryChain(MarkovChain):
     # ---- sampling ------------------------------------------------------------------------
     def sample_states(self, n: int, gen: torch.Generator) -> torch.Tensor:
         """(n, N+1) states x_1..x_{N+1} (long), by geometric run lengths (see module doc)."""
-        L = self.N  # states per sequence
-        x1 = (torch.rand(n, generator=gen, dtype=torch.float64) < self.pi1).long()  # (n,)
-        u = torch.rand(n, L, generator=gen, dtype=torch.float64)  # (n, L): one per run
-        # run k (0-based) is in state x1 XOR (k odd); it ends w.p. p (state 0) or q (state 1)
-        state = (x1[:, None] + torch.arange(L)[None, :]) & 1  # (n, L)
-        log_stay = torch.tensor([math.log1p(-self.p) if self.p < 1 else -math.inf,
-                                 math.log1p(-self.q) if self.q < 1 else -math.inf], dtype=torch.float64)
-        # Geometric(r) on {1, 2, ..}: 1 + floor(log U / log(1 − r)); r = 0 gives +inf (never ends)
-        ls = log_stay[state]  # (n, L)
-        lengths = 1.0 + torch.floor(torch.log1p(-u) / ls)  # (n, L); rate 1: log U / -inf = 0 -> 1
-        lengths = torch.where(ls == 0, float(L), lengths)  # rate 0: the run never ends
-        lengths = lengths.clamp(max=L).long()  # a run longer than the sequence is cut
-        ends = lengths.cumsum(1)  # (n, L) first index of run k+1 (0-based), increasing
-        switch = torch.zeros(n, L + 1, dtype=torch.long)  # (n, L+1): +1 where a new run starts
-        switch.scatter_add_(1, ends.clamp(max=L), (ends < L).long())
-        return (x1[:, None] + switch[:, :L].cumsum(1)) & 1  # (n, L)
+        return sample_many([self], n, [gen])[0]
 
     def sample_next_token(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` sequences: inputs x (n, N) and next-token targets y (n, N), both long."""
@@ -105,3 +90,31 @@ class BinaryChain(MarkovChain):
         for i in range(1, self.N):
             s[:, i] = torch.multinomial(P[s[:, i - 1]], 1, generator=gen)[:, 0]
         return s
+
+
+def sample_many(chains: list[BinaryChain], n: int, gens: list[torch.Generator]) -> torch.Tensor:
+    """(R, n, N+1) states of R chains of one length, chain r drawn from ``gens[r]``: the
+    same draws, in the same order, as ``chains[r].sample_states(n, gens[r])`` (which is
+    this with R = 1); only the uniforms are drawn per chain, the rest is one vectorised
+    pass over all R (see the module docstring)."""
+    L = chains[0].N  # states per sequence
+    pi1 = torch.tensor([c.pi1 for c in chains], dtype=torch.float64)[:, None]  # (R, 1)
+    x1, u = [], []
+    for gen in gens:
+        x1.append(torch.rand(n, generator=gen, dtype=torch.float64))  # (n,)
+        u.append(torch.rand(n, L, generator=gen, dtype=torch.float64))  # (n, L): one per run
+    x1 = (torch.stack(x1) < pi1).long()  # (R, n)
+    u = torch.stack(u)  # (R, n, L)
+    # run k (0-based) is in state x1 XOR (k odd); it ends w.p. p (state 0) or q (state 1)
+    state = (x1[..., None] + torch.arange(L)) & 1  # (R, n, L)
+    stay = lambda r: math.log1p(-r) if r < 1 else -math.inf  # noqa: E731
+    log_stay = torch.tensor([[stay(c.p), stay(c.q)] for c in chains], dtype=torch.float64)  # (R, 2)
+    # Geometric(r) on {1, 2, ..}: 1 + floor(log U / log(1 − r)); r = 0 gives +inf (never ends)
+    ls = torch.where(state == 0, log_stay[:, :1, None], log_stay[:, 1:, None])  # (R, n, L)
+    lengths = 1.0 + torch.floor(torch.log1p(-u) / ls)  # (R, n, L); rate 1: log U / -inf = 0 -> 1
+    lengths = torch.where(ls == 0, float(L), lengths)  # rate 0: the run never ends
+    lengths = lengths.clamp(max=L).long()  # a run longer than the sequence is cut
+    ends = lengths.cumsum(2)  # (R, n, L) first index of run k+1 (0-based), increasing
+    switch = torch.zeros(len(chains), n, L + 1, dtype=torch.long)  # +1 where a new run starts
+    switch.scatter_add_(2, ends.clamp(max=L), (ends < L).long())
+    return (x1[..., None] + switch[..., :L].cumsum(2)) & 1  # (R, n, L)
