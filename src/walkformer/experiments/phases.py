@@ -148,10 +148,9 @@ def _symmetry(runs, out, exp):
               "(Thm 4.1)", "1/K", stat(zero[("onehot", "float64")]),
               all(e is None for e in zero[("onehot", "float64")]), f"no seed leaves 1/K within {steps} steps"),
         claim("onehot-zero-never-breaks-float32", "the same in float32", "1/K",
-              stat(zero[("onehot", "float32")]) | {"explanation": (
-                  "where it breaks, the cause is the token gradient of ShiCao.grads, (h (dh - ā)).sum(0) over K = 6 "
-                  "columns: torch sums a column that fills no SIMD register differently (see sum_rows), so equal "
-                  "columns get unequal float32 sums; summing it with sum_rows keeps the spread 0 (checked by hand)")},
+              stat(zero[("onehot", "float32")]) | {"note": (
+                  "every sum over sequences uses sum_rows (one order for all columns); before the token gradient "
+                  "did too, a plain .sum(0) over K = 6 columns broke this in 8 of 10 seeds (tests/test_theory.py)")},
               all(e is None for e in zero[("onehot", "float32")]), f"no seed leaves 1/K within {steps} steps"),
         claim("sin-zero-breaks", "sin positions, zero init: round-off alone breaks the symmetry", "1/K (paper)",
               {f"sin,{dt}": stat(zero[("sin", dt)]) for dt in ("float64", "float32")},
