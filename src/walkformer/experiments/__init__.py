@@ -20,7 +20,7 @@ interrupted reproduction resumes where it stopped.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -136,7 +136,8 @@ def run_all(exps: list[Experiment], out: Path, workers: int = 2, seeds: int | No
         runs = {label: [load_run(p) for c, p in e.jobs(out, seeds) if p.parent.name == label] for label in e.variants}
         d = out / e.name
         d.mkdir(parents=True, exist_ok=True)
-        claims[e.name] = e.analyse(runs, d, e)
+        # --seeds reaches presets that draw their own seeds inside analyse (the exact canonical model)
+        claims[e.name] = e.analyse(runs, d, replace(e, seeds=seeds) if seeds and e.seeds else e)
         write_json(d / "claims.json", claims[e.name])
         if e.differences is not None:
             write_json(d / "differences.json", e.differences(claims[e.name], out))
