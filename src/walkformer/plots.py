@@ -83,7 +83,7 @@ def attention_axes(ax, att, title: str, zoom: int | None = None) -> None:
         pos, att = pos[-zoom:], att[-zoom:]
     ax.bar(pos, att, width=0.8)
     ax.set_xlabel("token position j (N = empty slot)")
-    ax.set_ylabel("mean attention S_j")
+    ax.set_ylabel("mean attention $S_j$")
     ax.set_title(title)
 
 
@@ -114,7 +114,7 @@ def plot_run(result, path: Path | str) -> None:
     attention_axes(axes[1, 2], m[-1]["attention"], "attention, last 10 positions", zoom=10)
     heatmap(axes[1, 0], m[-1]["V"], f"V at step {steps[-1]}")
     if task.Pi is not None:
-        heatmap(axes[1, 1], task.Pi.T, "Π^T (the optimal V, up to scale)")
+        heatmap(axes[1, 1], task.Pi.T, "Πᵀ (the optimal V, up to scale)")
     else:
         axes[1, 1].axis("off")
     save(fig, path)

@@ -86,7 +86,7 @@ def standard_figure(runs: list[dict], path, title: str, zoom: int = 10) -> None:
     plots.heatmap(axes[2], runs[0]["metrics"][-1]["V"], f"(c) V at step {steps[-1]} (seed 0)")
     Pi_T = transition_T(runs[0])
     if Pi_T is not None:
-        plots.heatmap(axes[3], Pi_T, "(d) Π^T (optimal V up to scale)")
+        plots.heatmap(axes[3], Pi_T, "(d) Πᵀ (optimal V up to scale)")
     else:
         axes[3].axis("off")
     att = np.mean([r["metrics"][-1]["attention"] for r in runs], axis=0)

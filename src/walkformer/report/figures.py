@@ -155,7 +155,7 @@ def animation(runs: list[tuple[str, list[dict]]], max_frames: int = 32, frame_ms
         bars = ax_a.bar(np.arange(1, att.shape[1] + 1), att[0], width=0.8, animated=True)
         ax_a.set_ylim(0, max(float(att.max()) * 1.08, 1e-12))
         ax_a.set_xlabel("token position j (N = empty slot)")
-        ax_a.set_ylabel("mean attention S_j")
+        ax_a.set_ylabel("mean attention $S_j$")
         ax_a.set_title(f"{label}: attention by position")
         acc = ax_a.text(0.98, 0.92, "", transform=ax_a.transAxes, ha="right", animated=True)
         im = ax_v.imshow(V[0], cmap="viridis", vmin=float(V.min()), vmax=float(V.max()), animated=True)
