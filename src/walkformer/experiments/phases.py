@@ -149,8 +149,8 @@ def _symmetry(runs, out, exp):
               all(e is None for e in zero[("onehot", "float64")]), f"no seed leaves 1/K within {steps} steps"),
         claim("onehot-zero-never-breaks-float32", "the same in float32", "1/K",
               stat(zero[("onehot", "float32")]) | {"note": (
-                  "every sum over sequences uses sum_rows (one order for all columns); before the token gradient "
-                  "did too, a plain .sum(0) over K = 6 columns broke this in 8 of 10 seeds (tests/test_theory.py)")},
+                  "every sum over sequences uses sum_rows (one order for all columns); when the token gradient "
+                  "still used a plain .sum(0) over its K = 6 columns, this broke in 8 of 10 seeds (tests/test_theory.py)")},
               all(e is None for e in zero[("onehot", "float32")]), f"no seed leaves 1/K within {steps} steps"),
         claim("sin-zero-breaks", "sin positions, zero init: round-off alone breaks the symmetry", "1/K (paper)",
               {f"sin,{dt}": stat(zero[("sin", dt)]) for dt in ("float64", "float32")},
