@@ -177,6 +177,21 @@ def _grid_variants():
             for t in ("tied", "untied") for p in GRID for q in GRID}
 
 
+def grid_panel(fig, ax, values, text, dark, title: str, fontsize: int = 9, **imshow) -> None:
+    """One (p, q) heat-map of the GRID (p up, q across), each cell annotated with
+    ``text(i, j)``, in white where ``dark[i, j]``."""
+    im = ax.imshow(values, origin="lower", **imshow)
+    for i in range(len(GRID)):
+        for j in range(len(GRID)):
+            ax.text(j, i, text(i, j), ha="center", va="center", fontsize=fontsize, color="w" if dark[i, j] else "k")
+    ax.set_xticks(range(len(GRID)), [str(q) for q in GRID])
+    ax.set_yticks(range(len(GRID)), [str(p) for p in GRID])
+    ax.set_xlabel("q")
+    ax.set_ylabel("p")
+    ax.set_title(title)
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+
+
 def _grid(runs, out, exp):
     mean = {t: np.array([[np.mean(finals(runs[f"p{p}-q{q}-{t}"], "p_hat")) for q in GRID] for p in GRID])
             for t in ("tied", "untied")}
@@ -184,17 +199,8 @@ def _grid(runs, out, exp):
     pi1 = np.array([[p / (p + q) for q in GRID] for p in GRID])
     fig, axes = plots.plt.subplots(1, 2, figsize=(12, 5))
     for ax, t in zip(axes, ("tied", "untied")):
-        im = ax.imshow(mean[t], cmap="viridis", vmin=0.15, vmax=0.85, origin="lower")
-        for i in range(len(GRID)):
-            for j in range(len(GRID)):
-                ax.text(j, i, f"{mean[t][i, j]:.3f}", ha="center", va="center", fontsize=9,
-                        color="w" if mean[t][i, j] < 0.5 else "k")
-        ax.set_xticks(range(len(GRID)), [str(q) for q in GRID])
-        ax.set_yticks(range(len(GRID)), [str(p) for p in GRID])
-        ax.set_xlabel("q")
-        ax.set_ylabel("p")
-        ax.set_title(f"mean predicted P(1 | x_n = 0), {t} (truth: p)")
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+        grid_panel(fig, ax, mean[t], lambda i, j: f"{mean[t][i, j]:.3f}", mean[t] < 0.5,
+                   f"mean predicted P(1 | x_n = 0), {t} (truth: p)", cmap="viridis", vmin=0.15, vmax=0.85)
     plots.save(fig, out / "awm_grid.png")
     gap_claims = _phase(runs, out)
     above = np.array([[p + q > 1 + 1e-9 for q in GRID] for p in GRID])
@@ -236,18 +242,10 @@ def _phase(runs, out) -> list[dict]:
     vmax = float(max(g.mean(2).max() for g in gap.values()))
     for ax, t in zip(axes, ("tied", "untied")):
         m, sd = gap[t].mean(2), gap[t].std(2)
-        im = ax.imshow(m, cmap="magma_r", vmin=0, vmax=vmax, origin="lower")
-        for i in range(len(GRID)):
-            for j in range(len(GRID)):
-                ax.text(j, i, f"{m[i, j]:.3f}\n±{sd[i, j]:.3f}", ha="center", va="center", fontsize=8,
-                        color="w" if m[i, j] > 0.5 * vmax else "k")
+        grid_panel(fig, ax, m, lambda i, j: f"{m[i, j]:.3f}\n±{sd[i, j]:.3f}", m > 0.5 * vmax,
+                   f"{t}: final test loss − bigram loss (nats), {n_seeds} seeds", cmap="magma_r", vmin=0,
+                   vmax=vmax, fontsize=8)
         ax.plot([len(GRID) - 1, 0], [0, len(GRID) - 1], ls="--", color="c", lw=1)  # p + q = 1 on this grid
-        ax.set_xticks(range(len(GRID)), [str(q) for q in GRID])
-        ax.set_yticks(range(len(GRID)), [str(p) for p in GRID])
-        ax.set_xlabel("q")
-        ax.set_ylabel("p")
-        ax.set_title(f"{t}: final test loss − bigram loss (nats), {n_seeds} seeds")
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
     fig.suptitle("Binary phase diagram: excess over the Bayes (bigram) loss on the same test positions "
                  "(dashed: p + q = 1)")
     plots.save(fig, out / "awm_grid_gap.png")
