@@ -9,6 +9,8 @@ from walkformer.config import Config, apply_overrides, resolve
 from walkformer.multirun import plan, shape_key, train_all
 from walkformer.train import run
 
+from conftest import numbers
+
 SMALL = {"task.K": 5, "task.N": 12, "model.M": 30, "train.steps": 12, "train.n_train": 60, "eval.n_test": 60,
          "eval.every": 4}
 # differing in p, σ, η, ε, seed and init scheme inside one shape group; the last one diverges
@@ -24,24 +26,8 @@ def cfg(over):
     return resolve(apply_overrides(Config(), over), set(over))
 
 
-def flat(x, out):
-    """Every number of a (nested) summary / metrics structure, in order."""
-    if isinstance(x, dict):
-        for k in sorted(x):
-            if k not in ("seconds", "ms_per_step"):  # timings
-                flat(x[k], out)
-    elif isinstance(x, (list, tuple)):
-        for v in x:
-            flat(v, out)
-    elif isinstance(x, (int, float)) and x is not None:
-        out.append(float(x))
-    else:
-        out.append(x)
-    return out
-
-
 def max_diff(a, b):
-    fa, fb = flat(a, []), flat(b, [])
+    fa, fb = numbers(a), numbers(b)
     assert len(fa) == len(fb)
     worst = 0.0
     for x, y in zip(fa, fb):

@@ -13,6 +13,8 @@ from walkformer.multirun_gpt import train_gpt_group
 from walkformer.train import generator, run
 from walkformer.train_binary import build_gpt
 
+from conftest import numbers
+
 SMALL = {"task.name": "binary", "model.name": "gpt", "task.N": 16, "train.steps": 12, "eval.every": 4,
          "eval.n_test": 8, "train.batch": 4, "dtype": "float64"}
 # one shape; differing in seed, p, q, tying, init scheme and c, lr; the last one diverges (lr 1e8, at step 2)
@@ -30,27 +32,13 @@ def cfg(over):
     return resolve(apply_overrides(Config(), over), set(over))
 
 
-def flat(x, out):
-    """Every number of a (nested) summary / metrics structure, in order (no timings)."""
-    if isinstance(x, dict):
-        for k in sorted(x):
-            if k not in ("seconds", "ms_per_step"):
-                flat(x[k], out)
-    elif isinstance(x, (list, tuple)):
-        for v in x:
-            flat(v, out)
-    else:
-        out.append(float(x) if isinstance(x, (int, float)) else x)
-    return out
-
-
 def assert_same(alone, batched, tol=1e-6):
     """Same metrics, summary and final parameters, to ``tol`` (relative above 1: a
     diverged run's parameters are ~1e13); returns the largest difference."""
     worst = 0.0
     for a, b in zip(alone, batched):
         assert a.summary["status"] == b.summary["status"] and a.error == b.error
-        fa, fb = flat([a.summary, a.metrics], []), flat([b.summary, b.metrics], [])
+        fa, fb = numbers([a.summary, a.metrics]), numbers([b.summary, b.metrics])
         assert len(fa) == len(fb)
         for u, v in zip(fa, fb):
             if isinstance(u, float) and isinstance(v, float):

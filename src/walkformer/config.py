@@ -171,6 +171,17 @@ def copy_config(cfg: Config) -> Config:
     return copy.deepcopy(cfg)
 
 
+def flatten(d: dict, prefix: str = "") -> dict:
+    """Nested dicts to dotted keys: {"task": {"p": 0.5}} -> {"task.p": 0.5}."""
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out |= flatten(v, f"{prefix}{k}.")
+        else:
+            out[prefix + k] = v
+    return out
+
+
 def from_dict(d: dict[str, Any]) -> Config:
     """Inverse of :meth:`Config.to_dict` (extra top-level keys such as versions are ignored)."""
     cfg = Config()

@@ -30,7 +30,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .config import Config, ConfigError, _leaves, apply_overrides, resolve
+from .config import Config, ConfigError, _leaves, apply_overrides, flatten, resolve
 
 TOP = ("preset", "variant", "seeds", "base", "grid")
 
@@ -40,16 +40,6 @@ class Spec:
     base: dict  # dotted key -> value (preset's base, its variant, then [base])
     grid: dict  # dotted key -> non-empty list of values
     seeds: list
-
-
-def _flatten(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out |= _flatten(v, f"{prefix}{k}.")
-        else:
-            out[prefix + k] = v
-    return out
 
 
 def _check_type(key: str, value, where: str) -> None:
@@ -91,13 +81,13 @@ def parse(text: str, name: str = "spec") -> Spec:
         raise ConfigError(f"{name}: variant={raw['variant']!r} needs a preset")
     if not isinstance(raw.get("base", {}), dict):
         raise ConfigError(f"{name}: base must be a table of key = value")
-    extra = _flatten(raw.get("base", {}))
+    extra = flatten(raw.get("base", {}))
     for k, v in extra.items():
         _check_type(k, v, "base")
     grid = raw.get("grid")
     if not isinstance(grid, dict) or not grid:
         raise ConfigError(f"{name}: the grid is empty; give at least one key = [values] under [grid]")
-    grid = _flatten(grid)
+    grid = flatten(grid)
     for k, vals in grid.items():
         if not isinstance(vals, list) or not vals:
             raise ConfigError(f"grid: {k}={vals!r} is not allowed: a non-empty list of values")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
+from ..config import flatten
 from . import figures, html
 from .html import esc
 from .load import Run, load_run, results_table, run_dirs
@@ -79,20 +80,10 @@ def run_page(path: Path) -> str:
 
 
 # ---- sweeps ----------------------------------------------------------------------------
-def flat(d: dict, prefix: str = "") -> dict:
-    out = {}
-    for k, v in d.items():
-        if isinstance(v, dict):
-            out |= flat(v, f"{prefix}{k}.")
-        else:
-            out[f"{prefix}{k}"] = v
-    return out
-
-
 def runs_table(root: Path, paths: list[Path], link_base: Path) -> tuple[list[str], list[list[str]]]:
     """One row per run: the config keys that vary across the runs, then the summary scalars."""
     runs = [load_run(p, metrics=False) for p in paths]
-    cfgs = [{k: v for k, v in flat(r.config or {}).items() if k not in ("command",) and not k.startswith("versions.")}
+    cfgs = [{k: v for k, v in flatten(r.config or {}).items() if k not in ("command",) and not k.startswith("versions.")}
             for r in runs]
     keys = list(dict.fromkeys(k for c in cfgs for k in c))
     varying = [k for k in keys if len({repr(c.get(k)) for c in cfgs}) > 1]
