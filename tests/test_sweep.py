@@ -64,7 +64,7 @@ def test_sweep_table_matches_individual_runs(tmp_path):
 
 
 def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path):
-    spec = write_spec(tmp_path, seeds=3, steps=60, n=400)
+    spec = write_spec(tmp_path, seeds=3, steps=200, n=400)  # long enough runs that the kill lands part-way
     out = tmp_path / "out"
     cmd = [str(Path(sys.executable).with_name("walkformer")), "sweep", str(spec), "--out", str(out), "--workers", "1",
            "--max-models", "1", "--quiet"]

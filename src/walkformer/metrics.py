@@ -27,29 +27,60 @@ def cosine(A: torch.Tensor, B: torch.Tensor) -> float:
     return float((A * B).sum()) / (na * nb) if na > 0 and nb > 0 else 0.0
 
 
-def kl_to_truth(f: torch.Tensor, truth: torch.Tensor, eps: float) -> float:
-    q = torch.clamp(f.double(), min=0.0) + eps  # (B, K), > 0
-    logq = torch.log(q) - torch.log(q.sum(1, keepdim=True))  # (B, K)
-    t = truth.double()  # (B, K)
-    return float((torch.xlogy(t, t) - t * logq).sum()) / len(t)  # 0 log 0 = 0
+def _truth(task, batch):
+    """P(y | x) of the batch, (K, B) sequence-last, and Σ t log t: fixed per batch, so cached on it."""
+    if getattr(batch, "_truth", None) is None:
+        t = task.true_conditional(batch.tokens).double()  # (B, K)
+        batch._truth = (t.T.contiguous(), float(torch.xlogy(t, t).sum()))
+    return batch._truth
 
 
-def evaluate(model, task, batch, eps: float, full: bool = True) -> dict:
-    """Metrics of ``model`` on the held-out ``batch`` (a :class:`walkformer.models.Batch`)."""
-    fw = model.forward(batch)
-    f, h, att = fw["f"], fw["h"], fw["attention"]
-    out = {"test_accuracy": float((f.argmax(1) == batch.y).double().mean())}
-    out["parent_attention"] = float(att[task.parent_index]) if task.parent_index is not None else float(att[-2])
+def _pi_T(task, dtype):
+    """Πᵀ flattened, (K·K,), cached on the task (None when the task has no Π)."""
+    if task.Pi is None:
+        return None
+    cache = task.__dict__.setdefault("_pi_T", {})
+    if dtype not in cache:
+        pit = torch.from_numpy(task.Pi).T.reshape(-1)
+        task._pi_norm = float(pit.norm())
+        cache[dtype] = pit.to(dtype)
+    return cache[dtype]
+
+
+def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None = None) -> dict:
+    """Metrics of ``model`` on the held-out ``batch`` (a :class:`walkformer.models.Batch`).
+
+    Works sequence-last (f.T is (K, B)): the reductions over K then run along contiguous
+    memory for the fast path, whose forward returns (B, K) views of (K, B) tensors.
+    ``fw``: ``model.forward(batch)`` when the caller already has it."""
+    fw = model.forward(batch) if fw is None else fw
+    fT, h, att = fw["f"].T, fw["h"], fw["attention"]  # (K, B), (B, K), (N,)
+    pred = fT.max(0).indices  # (B,) first maximum: ties go to the smallest label (Def. 2.1)
+    # KL(t ‖ q) = Σ t log t − Σ t log q + Σ_b log Σ_k q_bk, since Σ_k t_bk = 1
+    tT, tlogt = _truth(task, batch)
+    q = torch.clamp(fT.double(), min=0.0) + eps  # (K, B), > 0
+    kl = (tlogt - (tT * torch.log(q)).sum() + torch.log(q.sum(0)).sum()) / len(batch)
     V = model.V
     square = V.shape == (task.K, task.K)
-    out["value_cosine"] = cosine(V, torch.from_numpy(task.Pi).T.to(V.dtype)) if task.Pi is not None and square else None
-    out["value_ones_cosine"] = cosine(V, torch.ones_like(V)) if square else None
+    v = V.reshape(-1)  # (K·K,) or (m·K,)
+    pit = _pi_T(task, V.dtype) if square else None  # (K·K,)
     ut, c = model.scores()
-    out["token_logit_spread"] = float(ut.max() - ut.min() + c[:-1].max() - c[:-1].min()) if len(c) > 1 else float(ut.max() - ut.min())
-    out["kl"] = kl_to_truth(f, task.true_conditional(batch.tokens), eps)
+    lo, hi = ut.aminmax()
+    spread = hi - lo
+    if len(c) > 1:
+        lo, hi = c[:-1].aminmax()
+        spread = spread + (hi - lo)
+    parent = task.parent_index if task.parent_index is not None else -2
+    scalars = [(pred == batch.y).double().mean(), kl, att[parent], spread, v @ v, v.sum()] + ([v @ pit] if pit is not None else [])
+    acc, kl, parent_att, spread, vv, vsum, *vp = torch.stack([x.double() for x in scalars]).tolist()  # one conversion
+    nv = vv ** 0.5
+    out = {"test_accuracy": acc, "parent_attention": parent_att, "token_logit_spread": spread, "kl": kl}
+    # cosines ⟨V, Πᵀ⟩_F / (‖V‖ ‖Πᵀ‖) and ⟨V, 1 1ᵀ⟩_F / (‖V‖ K)
+    out["value_cosine"] = (vp[0] / (nv * task._pi_norm) if nv > 0 else 0.0) if pit is not None else None
+    out["value_ones_cosine"] = (vsum / (nv * task.K) if nv > 0 else 0.0) if square else None
     if full:
         out["attention"] = att.tolist()
         out["h_example"] = h[0].tolist()
-        out["h_var"] = h.var(0, unbiased=False).tolist()
+        out["h_var"] = h.T.var(1, unbiased=False).tolist()
         out["V"] = V.tolist()
     return out

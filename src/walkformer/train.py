@@ -85,11 +85,15 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
     for step in range(tr.steps + 1):
         if tr.data == "online" and step > 0:
             train_batch = sample_train()
-        loss, grads = model.grads(train_batch, tr.eps)  # loss at θ^(step)
-        finite = math.isfinite(loss) and all(bool(torch.isfinite(g).all()) for g in grads.values())
-        if step % cfg.eval.every == 0 or step == tr.steps or not finite:
+        due = step % cfg.eval.every == 0 or step == tr.steps
+        if due and hasattr(model, "grads_and_forward"):  # one pass over training and test sequences
+            loss, grads, fw = model.grads_and_forward(train_batch, tr.eps, test)  # loss at θ^(step)
+        else:
+            (loss, grads), fw = model.grads(train_batch, tr.eps), None
+        finite = math.isfinite(loss) and bool(torch.isfinite(torch.cat([g.reshape(-1) for g in grads.values()])).all())
+        if due or not finite:
             line = {"step": step, "train_loss": loss}
-            line |= evaluate(model, task, test, tr.eps, full=keep_metrics or step == tr.steps)
+            line |= evaluate(model, task, test, tr.eps, full=keep_metrics or step == tr.steps, fw=fw)
             metrics.append(line)
         if not finite:
             error = _failure(model, train_batch, tr.eps, step, loss)

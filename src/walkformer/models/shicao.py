@@ -65,6 +65,8 @@ class Geometry:
         self.n = n.to(dtype)
         self.q = q.to(dtype)
         self.qq = float(q @ q)  # ‖x̃_N‖² (after normalisation)
+        # c = (u_pos P) ⊘ n with u_pos = W0 x̃_N + ‖x̃_N‖² P a: the (N, N) matrix ‖x̃_N‖² PᵀP ⊘ n
+        self.gram = (self.qq * (self.P.T @ self.P) / n[None, :]).to(dtype)  # (N, N)
         self.P = self.P.to(dtype)
 
     def scores(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,29 +102,55 @@ class Batch:
     """Sequences with their labels and loss weights.
 
     `tokens` (B, N-1) long, `y` (B,) long, `w` (B,) loss weights summing to 1
-    (1/B for sampled data, path probabilities for the exact population).
+    (1/B for sampled data, path probabilities for the exact population). The fast path
+    works sequence-last: ``tokT`` (N-1, B), so that every per-sequence reduction over
+    the K tokens runs along contiguous memory.
     """
 
     def __init__(self, tokens: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, K: int, dtype):
         B = tokens.shape[0]
-        self.tokens, self.y = tokens, y
+        self.K, self.tokens, self.y = K, tokens, y
         self.w = (w if w is not None else torch.full((B,), 1.0 / B, dtype=torch.float64)).to(dtype)
         self.present = torch.zeros(B, K, dtype=torch.bool).scatter_(1, tokens, True)  # (B, K) states that occur
+        self.tokT = tokens.T.contiguous()  # (N-1, B)
+        pad = (-tokens.shape[1]) % 16  # see sum_rows: a multiple of 16 columns
+        self.tok16 = torch.nn.functional.pad(tokens, (0, pad)) if pad else tokens  # (B, J16)
+        self.J = tokens.shape[1]  # N-1
+        self._truth = None  # P(y | x) of each sequence, filled by metrics.evaluate
+        self._joined = None  # (probe, this batch and the probe side by side)
+
+    def joined(self, probe: "Batch") -> "Batch":
+        """This batch and ``probe`` as one batch (B + B' sequences), cached for a fixed probe."""
+        if self._joined is None or self._joined[0] is not probe:
+            both = object.__new__(Batch)
+            both.K, both.J = self.K, self.J
+            both.tokT = torch.cat([self.tokT, probe.tokT], 1)  # (N-1, B + B')
+            both.tok16 = torch.cat([self.tok16, probe.tok16], 0)  # (B + B', J16)
+            both.tokens = both.tok16  # only its length is used
+            self._joined = (probe, both)
+        return self._joined[1]
 
     def __len__(self) -> int:
         return self.tokens.shape[0]
 
 
 def _column_sums(G: torch.Tensor, b: Batch) -> torch.Tensor:
-    """Σ_b G[b, s_bj] for every position j, (N-1,).
+    """Σ_b G[s_bj, b] for every position j, (N-1,), from a sequence-last G (K, B).
 
-    Not ``b.XT @ G``: a BLAS dot product splits its sum over SIMD lanes by the flat
-    index b·K + s_bj, which differs between positions, so positions that are equal in
-    exact arithmetic get different round-off. At Theorem 4.1's symmetric point that
-    round-off alone breaks the symmetry. Summing a (B, N-1) gather over b adds the same
-    numbers in the same order for every position, so exact symmetry stays exact.
+    Not ``onehot(X) @ G``: a BLAS product splits each sum over SIMD lanes by a flat index
+    that differs between positions, so positions that are equal in exact arithmetic get
+    different round-off, and at Theorem 4.1's symmetric point that round-off alone breaks
+    the symmetry. A gather to (B, J16) followed by a dim-0 sum (as :func:`sum_rows`: J16
+    a multiple of 16 columns, the pad columns gather junk that is dropped) adds the same
+    numbers in the same order for every position, so exact symmetry stays exact. (Gathering
+    along the last axis of a (B, K) table is ~3x faster than along dim 0 of (K, B).)
     """
-    return sum_rows(G.gather(1, b.tokens))  # (N-1,)
+    return _gathered(G, b).sum(0)[: b.J]  # (N-1,)
+
+
+def _gathered(G: torch.Tensor, b: Batch) -> torch.Tensor:
+    """G[s_bj, b] laid out (B, J16), J16 = N-1 padded to a multiple of 16 (junk in the pad)."""
+    return G.T.contiguous().gather(1, b.tok16)  # (B, J16)
 
 
 def sum_rows(x: torch.Tensor) -> torch.Tensor:
@@ -142,14 +170,21 @@ def sum_rows(x: torch.Tensor) -> torch.Tensor:
 class ShiCao:
     """Fast path: parameters V (and A), W kept as W0 + R x̃_N^T.
 
-    With z_j = ũ[s_j] + c_j (ũ = u_tok / n_tok, c_j = p_j^T u_pos / n_j) the softmax
-    factorises, exp(z_j) = E_tok[s_j] · E_pos[j], so
+    With z_j = ũ[s_j] + c_j the softmax factorises, exp(z_j) = E_tok[s_j] · E_pos[j], so
 
-        Z h = C ⊙ E_tok,   C[b, k] = Σ_{j<N: s_bj = k} E_pos[j]
+        Z h = C ⊙ E_tok,   C[k, b] = Σ_{j<N: s_bj = k} E_pos[j]
 
-    and forward and backward cost two passes over the (B, N-1) tokens plus O(B·K) work. Each row is
-    shifted by its own largest present token logit; if a row would still underflow
-    the whole batch falls back to the direct (B, N) softmax (``_direct``).
+    and forward and backward cost two passes over the (N-1, B) tokens plus O(K·B) work.
+
+    Two more savings. (1) R's position part stays in the span of P (every gradient
+    there is P (∂L/∂c ⊘ n)), so it is kept as R_pos = P a with a ∈ ℝ^N and the position
+    logits are c = c₀ + ‖x̃_N‖² (PᵀP a) ⊘ n: an (N, N) product per step instead of two
+    (M, N) ones. (2) One shift for the whole batch, the largest token logit that occurs:
+    E_tok is then a (K,) vector. If some sequence's weights would underflow with it, the
+    batch falls back to the direct (B, N) softmax (``_direct``), which is exact for any
+    logits.
+
+    Tensors are sequence-last inside: h, f (K, B); ``forward`` returns (B, K) views.
 
     **Arguments:**
     - `geo`: the :class:`Geometry` of the data.
@@ -158,16 +193,23 @@ class ShiCao:
 
     def __init__(self, geo: Geometry, params: dict):
         self.geo = geo
+        K, D = geo.K, geo.K + geo.M
         self.V = params["V"].clone()
         self.A = params["A"].clone() if "A" in params else None
         self.W0 = params.get("W0")
-        D = geo.K + geo.M
         self.W0q = self.W0 @ geo.q if self.W0 is not None else torch.zeros(D, dtype=geo.dtype)  # (D,)
-        self.R = torch.zeros(D, dtype=geo.dtype)  # (D,) accumulated W-gradient direction
+        self.c0 = (self.W0q[K:] @ geo.P) / geo.n  # (N,) position logits of W0
+        self.Rk = torch.zeros(K, dtype=geo.dtype)  # (K,) token part of R
+        self.a = torch.zeros(geo.N, dtype=geo.dtype)  # (N,) R_pos = P a
         self.fallbacks = 0  # how many batches needed the direct softmax
         self._cache = None  # (ũ, c) of the current parameters: training and evaluation share them
 
     # ---- parameters ----------------------------------------------------------------
+    @property
+    def R(self) -> torch.Tensor:
+        """The accumulated W-gradient direction, (D,): W = W0 + R x̃_Nᵀ."""
+        return torch.cat([self.Rk, self.geo.P @ self.a])
+
     @property
     def W(self) -> torch.Tensor:
         """The merged key-query matrix, materialised (D, D)."""
@@ -187,32 +229,36 @@ class ShiCao:
         return self.W0q + self.R * self.geo.qq
 
     def scores(self) -> tuple[torch.Tensor, torch.Tensor]:
-        """(ũ, c) of the current parameters, computed once per step (an (M, N) product)."""
+        """(ũ, c) of the current parameters, (K,) and (N,), computed once per step."""
         if self._cache is None:
-            self._cache = self.geo.scores(self.u)
+            g = self.geo
+            ut = (self.W0q[: g.K] + g.qq * self.Rk) / g.n[0]  # (K,)
+            self._cache = (ut, self.c0 + self.a @ g.gram)  # (K,), (N,)
         return self._cache
 
     # ---- forward -------------------------------------------------------------------
     def _separable(self, b: Batch, ut, c):
-        B, K = b.present.shape
         Ep = torch.exp(c - c.max())  # (N,)
-        # C[b, k] = Σ_{j: s_bj = k} E_pos[j], accumulated in position order for every k (see
-        # _column_sums: a BLAS product would give equal sums different round-off)
-        C = torch.zeros(B, K, dtype=Ep.dtype).scatter_add_(1, b.tokens, Ep[:-1].expand(B, -1))  # (B, K)
-        zt = torch.where(b.present, ut, -torch.inf)  # (B, K)
-        mb = torch.clamp(zt.max(1).values, min=0.0)  # (B,) row shift; slot N has token logit 0
-        Et = torch.exp(zt - mb[:, None])  # (B, K), 0 where absent
-        num = C * Et  # (B, K) = Z h
-        sN = Ep[-1] * torch.exp(-mb)  # (B,) unnormalised weight of slot N
-        Z = num.sum(1) + sN  # (B,)
+        # C[k, b] = Σ_{j: s_bj = k} E_pos[j], accumulated in position order for every k
+        # (see _column_sums: a BLAS product would give equal sums different round-off)
+        C = torch.zeros(b.K, len(b), dtype=Ep.dtype).scatter_add_(0, b.tokT, Ep[:-1, None].expand(-1, len(b)))  # (K, B)
+        # one shift for all sequences of all batches (never batch-dependent, so a sequence's
+        # numbers do not depend on what it is batched with); slot N has token logit 0
+        m = torch.clamp(ut.max(), min=0.0)
+        Et = torch.exp(ut - m)  # (K,)
+        num = C * Et[:, None]  # (K, B) = Z h
+        sN = Ep[-1] * torch.exp(-m)  # unnormalised weight of slot N
+        # a left-to-right sum over tokens: sum(0) rounds the last columns (those that do not
+        # fill a SIMD register) differently, so a sequence's Z would depend on its batch
+        Z = num.cumsum(0)[-1] + sN  # (B,)
         if not float(Z.min()) > torch.finfo(Z.dtype).tiny / torch.finfo(Z.dtype).eps:
             return None
-        return {"h": num / Z[:, None], "S_N": sN / Z, "Ep": Ep, "Et": Et, "Z": Z}
+        return {"h": num / Z, "S_N": sN / Z, "Ep": Ep, "Et": Et, "Z": Z}
 
     def _direct(self, b: Batch, ut, c):
         z = torch.cat([ut[b.tokens] + c[:-1], c[-1:].expand(len(b), 1)], 1)  # (B, N)
         S = torch.softmax(z, dim=1)  # (B, N)
-        h = torch.zeros(len(b), self.geo.K, dtype=S.dtype).scatter_add_(1, b.tokens, S[:, :-1])  # (B, K)
+        h = torch.zeros(b.K, len(b), dtype=S.dtype).scatter_add_(0, b.tokT, S[:, :-1].T)  # (K, B)
         return {"h": h, "S_N": S[:, -1], "S": S}
 
     def _attend(self, b: Batch):
@@ -225,63 +271,97 @@ class ShiCao:
 
     def _head(self, h):
         if self.A is None:
-            return {"f": h @ self.V.T}  # (B, K)
-        pre = h @ self.V.T  # (B, m)
-        return {"pre": pre, "f": torch.relu(pre) @ self.A.T}  # (B, K)
+            return {"f": self.V @ h}  # (K, B)
+        pre = self.V @ h  # (m, B)
+        return {"pre": pre, "f": self.A @ torch.relu(pre)}  # (K, B)
+
+    def _output(self, att, b: Batch, cols=None) -> dict[str, torch.Tensor]:
+        """h, f as (B, K) views and the mean attention by slot; ``cols`` are the column
+        sums Σ_b E_tok[s_bj] / Z_b when the caller already has them."""
+        h = att["h"]  # (K, B)
+        out = {"h": h.T, "f": self._head(h)["f"].T}  # (B, K) views
+        if "S" in att:
+            out["attention"] = att["S"].mean(0)
+        else:  # mean_b S_bj = E_pos[j] · mean_b E_tok[s_bj] / Z_b
+            if cols is None:
+                cols = _column_sums(att["Et"][:, None] / att["Z"], b)  # (N-1,)
+            out["attention"] = torch.cat([att["Ep"][:-1] * cols, att["S_N"].sum(0, keepdim=True)]) / len(b)
+        return out
 
     def forward(self, b: Batch) -> dict[str, torch.Tensor]:
         """Weighted-average token h = X S (B, K), output f (B, K), mean attention by slot (N,)."""
-        att = self._attend(b)
-        out = {"h": att["h"], **self._head(att["h"])}
-        if "S" in att:
-            out["attention"] = att["S"].mean(0)
-        else:  # mean_b S_bj = E_pos[j] · mean_b E_tok[b, s_bj] / Z_b
-            G = att["Et"] / att["Z"][:, None]  # (B, K)
-            out["attention"] = torch.cat([att["Ep"][:-1] * _column_sums(G, b), att["S_N"].sum(0, keepdim=True)]) / len(b)
-        return out
+        return self._output(self._attend(b), b)
 
     # ---- backward ------------------------------------------------------------------
     def grads(self, b: Batch, eps: float) -> tuple[float, dict[str, torch.Tensor]]:
         """Weighted loss Σ_b w_b −log(f_{b,y_b} + ε) and its exact gradients.
 
-        Returns ``(loss, {"V", "A"?, "R"})`` with ∇_W L = grads["R"] ⊗ x̃_N.
+        Returns ``(loss, {"V", "A"?, "Rk", "a"})``: ∇_W L = R' ⊗ x̃_N with
+        R' = [Rk; P a] (see :meth:`grad_W`).
         """
-        g = self.geo
-        att = self._attend(b)
-        h = att["h"]
-        hd = self._head(h)
+        return self._grads(self._attend(b), b, eps)
+
+    def grads_and_forward(self, b: Batch, eps: float, probe: Batch):
+        """``grads(b, eps)`` and ``forward(probe)`` (the held-out batch) at once: both
+        batches go through one softmax and one gather, half the small operations of two
+        calls. Every sequence's numbers are those of the separate calls, bit for bit
+        (nothing in a column depends on the other columns; tested)."""
+        both = b.joined(probe)
+        att = self._separable(both, *self.scores())
+        if att is None:  # some sequence underflows: the separate calls handle it exactly
+            loss, g = self.grads(b, eps)
+            return loss, g, self.forward(probe)
         B = len(b)
-        zy = hd["f"][torch.arange(B), b.y] + eps  # (B,)
-        loss = -(b.w * torch.log(zy)).sum()
+        part = lambda sl: {"h": att["h"][:, sl], "S_N": att["S_N"][sl], "Z": att["Z"][sl],  # noqa: E731
+                           "Ep": att["Ep"], "Et": att["Et"]}
+        tr, te = part(slice(0, B)), part(slice(B, None))
+        loss, g, cols = self._grads(tr, b, eps, extra=te["Et"][:, None] / te["Z"], both=both)
+        return loss, g, self._output(te, probe, cols)
+
+    def _grads(self, att, b: Batch, eps: float, extra=None, both=None):
+        g = self.geo
+        h = att["h"]  # (K, B)
+        hd = self._head(h)
+        zy = hd["f"].gather(0, b.y[None])[0] + eps  # (B,)
+        loss = -torch.dot(b.w, torch.log(zy))
         gz = -b.w / zy  # (B,) dL/df_y
         out = {}
         if self.A is None:
-            out["V"] = torch.zeros_like(self.V).index_add_(0, b.y, gz[:, None] * h)  # (K, K)
-            dh = gz[:, None] * self.V[b.y]  # (B, K)
+            out["V"] = torch.zeros_like(self.V).index_add_(0, b.y, (h * gz).T)  # (K, K)
+            dh = self.V.T[:, b.y] * gz  # (K, B)
         else:
-            pre = hd["pre"]
-            out["A"] = torch.zeros_like(self.A).index_add_(0, b.y, gz[:, None] * torch.relu(pre))  # (K, m)
-            dpre = gz[:, None] * self.A[b.y] * (pre > 0)  # (B, m)
-            out["V"] = dpre.T @ h  # (m, K)
-            dh = dpre @ self.V  # (B, K)
-        abar = (h * dh).sum(1)  # (B,) Σ_j S_j a_j, with a_j = dh[s_j] and a_N = 0
-        d_ut = sum_rows(h * (dh - abar[:, None]))  # (K,) dL/dũ, one summation order for every token
+            pre = hd["pre"]  # (m, B)
+            out["A"] = torch.zeros_like(self.A).index_add_(0, b.y, (torch.relu(pre) * gz).T)  # (K, m)
+            dpre = self.A.T[:, b.y] * gz * (pre > 0)  # (m, B)
+            out["V"] = dpre @ h.T  # (m, K)
+            dh = self.V.T @ dpre  # (K, B)
+        abar = (h * dh).sum(0)  # (B,) Σ_j S_j a_j, with a_j = dh[s_j] and a_N = 0
+        diff = dh - abar  # (K, B)
+        d_ut = (h * diff).sum(1)  # (K,) dL/dũ, one summation order for every token
+        cols = None
         if "S" in att:  # direct: dz = S (a - ā)
-            S = att["S"]
-            a = torch.cat([dh.gather(1, b.tokens), torch.zeros(B, 1, dtype=dh.dtype)], 1)  # (B, N)
-            dc = sum_rows(S * (a - abar[:, None]))  # (N,)
+            a = diff.gather(0, b.tokT)  # (N-1, B)
+            dcj = (att["S"][:, :-1].T * a).sum(1)  # (N-1,)
         else:
-            G = att["Et"] * (dh - abar[:, None]) / att["Z"][:, None]  # (B, K)
-            dc = torch.cat([att["Ep"][:-1] * _column_sums(G, b), -(att["S_N"] * abar).sum(0, keepdim=True)])  # (N,)
-        out["R"] = torch.cat([d_ut / g.n[0], g.P @ (dc / g.n)])  # (D,) dL/du, u = W x̃_N
-        return float(loss), out
+            G = diff * (att["Et"][:, None] / att["Z"])  # (K, B)
+            if extra is None:
+                dcj = _column_sums(G, b)  # (N-1,)
+            else:  # the probe's attention sums ride along in the same gather
+                X = _gathered(torch.cat([G, extra], 1), both)  # (B + B', J16)
+                dcj, cols = X[: len(b)].sum(0)[: b.J], X[len(b) :].sum(0)[: b.J]
+            dcj = att["Ep"][:-1] * dcj
+        dc = torch.cat([dcj, -(att["S_N"] * abar).sum(0, keepdim=True)])  # (N,)
+        out["Rk"] = d_ut / g.n[0]  # (K,) dL/du_tok
+        out["a"] = dc / g.n  # (N,) dL/du_pos = P a
+        return (float(loss), out) if extra is None else (float(loss), out, cols)
 
     def step(self, grads: dict[str, torch.Tensor], eta: float) -> None:
         self._cache = None
         self.V -= eta * grads["V"]
         if self.A is not None:
             self.A -= eta * grads["A"]
-        self.R -= eta * grads["R"]
+        self.Rk -= eta * grads["Rk"]
+        self.a -= eta * grads["a"]
 
     def grad_W(self, grads) -> torch.Tensor:
-        return torch.outer(grads["R"], self.geo.q)
+        return torch.outer(torch.cat([grads["Rk"], self.geo.P @ grads["a"]]), self.geo.q)
