@@ -120,11 +120,32 @@ def optimal_bias(e, w, p, q):
 
 def _optimal_f0(s, p, q):
     """f₀ = b* − e²/2 = log z, z the positive root of qS z² + (q − p) z − p = 0, S = eˢ."""
+    return _f0_solver(p, q)(s)
+
+
+def _f0_solver(p, q):
+    """s ↦ f₀*(s) for fixed (p, q), with everything that does not depend on s computed once.
+
+    With d = |p − q| and log r = ½ log(d² + 4pq·eˢ), x = log(d + r) (in log space, so any s is
+    finite): f₀ = x − log 2q − s if p ≥ q, else log 2p − x (the cancellation-free root).
+    :func:`flow` calls it at every step; two logaddexp per point and step.
+    """
+    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
     with np.errstate(divide="ignore"):
-        log_r = 0.5 * np.logaddexp(2.0 * np.log(np.abs(p - q)), np.log(4.0 * p * q) + s)  # log √(...)
-        return np.where(p >= q,
-                        np.logaddexp(np.log(np.maximum(p - q, 0.0)), log_r) - np.log(2.0 * q) - s,
-                        np.log(2.0 * p) - np.logaddexp(np.log(np.maximum(q - p, 0.0)), log_r))
+        log_d = np.log(np.abs(p - q))  # −inf where p = q
+        two_log_d, log_4pq, log_2q, log_2p = 2.0 * log_d, np.log(4.0 * p * q), np.log(2.0 * q), np.log(2.0 * p)
+    ge = p >= q
+    every, none = bool(np.all(ge)), not np.any(ge)
+
+    def f0(s):
+        x = np.logaddexp(log_d, 0.5 * np.logaddexp(two_log_d, log_4pq + s))
+        if every:
+            return x - log_2q - s
+        if none:
+            return log_2p - x
+        return np.where(ge, x - log_2q - s, log_2p - x)
+
+    return f0
 
 
 def energy(e, w):
@@ -209,33 +230,34 @@ def flow(p, q, e0, w0, b0=0.0, lr=0.01, steps=1000, optimizer="gd", bias="traine
     p, q = p.reshape(-1), q.reshape(-1)
     pi0, pi1 = stationary(p, q)
     t1 = 1.0 - q
+    optimal_f0 = _f0_solver(p, q) if bias == "optimal" else None
     k = 2 if bias == "optimal" else 3  # how many rows of theta are trained
     m, v = np.zeros((k, theta.shape[1])), np.zeros((k, theta.shape[1]))
     g = np.empty((3, theta.shape[1]))
-    rec = {key: [] for key in ("step", "e", "w", "b", "loss", "energy")}
+    kept = sorted({*range(0, steps + 1, every), steps})  # the recorded steps
+    rec = {key: np.empty((len(kept), theta.shape[1])) for key in ("e", "w", "b", "f0", "f1")}  # (T, n) each
+    i = 0
     for t in range(steps + 1):
         e, w = theta[0], theta[1]
         # the body of grad(), inlined: this loop is the whole cost of every preset
-        e2, aw = e * e, w * np.abs(w)
+        e2, abs_w = e * e, np.abs(w)
+        aw = w * abs_w
         s = e2 * (1.0 + 2.0 * aw)
-        if bias == "optimal":
-            f0 = _optimal_f0(s, p, q)
+        if optimal_f0 is not None:
+            f0 = optimal_f0(s)
             theta[2] = f0 + 0.5 * e2
         else:
             f0 = theta[2] - 0.5 * e2
         f1 = f0 + s
         g0 = pi0 * (_sigmoid(f0) - p)
         g1 = pi1 * (_sigmoid(f1) - t1)
-        if t % every == 0 or t == steps:
-            rec["step"].append(t)
-            for key, x in zip("ewb", theta):
-                rec[key].append(x.copy())
-            rec["loss"].append(pi0 * (np.logaddexp(0.0, f0) - p * f0) + pi1 * (np.logaddexp(0.0, f1) - t1 * f1))
-            rec["energy"].append(energy(e, w))
+        if t % every == 0 or t == steps:  # loss and energy from these after the loop, in one go
+            rec["e"][i], rec["w"][i], rec["b"][i], rec["f0"][i], rec["f1"][i] = *theta, f0, f1
+            i += 1
         if t == steps:
             break
         g[0] = e * ((1.0 + 4.0 * aw) * g1 - g0)
-        g[1] = 4.0 * e2 * np.abs(w) * g1
+        g[1] = 4.0 * e2 * abs_w * g1
         g[2] = g0 + g1
         gk = g[:k]  # (k, n)
         if optimizer == "gd":
@@ -251,7 +273,10 @@ def flow(p, q, e0, w0, b0=0.0, lr=0.01, steps=1000, optimizer="gd", bias="traine
             m = b1 * m + (1 - b1) * gk
             v = b2 * v + (1 - b2) * gk * gk
             theta[:k] -= lr * (m / (1 - b1 ** (t + 1))) / (np.sqrt(v / (1 - b2 ** (t + 1))) + eps)
-    return {key: np.asarray(x) for key, x in rec.items()}
+    f0, f1 = rec.pop("f0"), rec.pop("f1")
+    rec["loss"] = pi0 * (np.logaddexp(0.0, f0) - p * f0) + pi1 * (np.logaddexp(0.0, f1) - t1 * f1)
+    rec["energy"] = energy(rec["e"], rec["w"])
+    return {"step": np.array(kept)} | rec
 
 
 def converged_to(final_loss, p, q, frac: float = 0.05):
