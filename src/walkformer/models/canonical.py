@@ -24,7 +24,6 @@ import math
 import numpy as np
 
 from ..config import ConfigError
-from ..optim import BETAS, WEIGHT_DECAY
 
 SADDLE = (0.0, -1.0 / math.sqrt(2.0))  # (e, w)
 E_SADDLE = -(1.0 + math.log(2.0)) / 2.0  # E at the saddle, ≈ −0.8466
@@ -48,18 +47,20 @@ def stationary(p, q):
 
 
 def reference_losses(p, q):
-    """(H(π), H(x_{n+1} | x_n)): the unigram loss (the local minimum, the best predictor that
-    ignores x_n) and the bigram loss (the entropy rate, the global minimum), from
-    :class:`walkformer.tasks.binary.BinaryChain`, broadcast over arrays of (p, q).
-    """
-    from ..tasks.binary import BinaryChain
+    """(H(π), H(x_{n+1} | x_n)): the unigram loss h(π₁) (the local minimum, the best predictor
+    that ignores x_n) and the bigram loss (q h(p) + p h(q))/(p + q) (the entropy rate, the
+    global minimum), h the binary entropy in nats; broadcast over arrays of (p, q).
 
+    The closed forms of :class:`walkformer.tasks.binary.BinaryChain` (tested equal to it), in
+    numpy here: the tasks import torch, and the analytic presets need none.
+    """
     p, q = np.broadcast_arrays(np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64))
-    pairs, inverse = np.unique(np.stack([p.ravel(), q.ravel()], 1), axis=0, return_inverse=True)
-    chains = [BinaryChain(float(a), float(b), 1) for a, b in pairs]
-    U = np.array([c.unigram_loss for c in chains])[inverse.ravel()].reshape(p.shape)
-    B = np.array([c.bigram_loss for c in chains])[inverse.ravel()].reshape(p.shape)
-    return U, B
+
+    def h(a):  # 0 log 0 = 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -(np.where(a > 0, a * np.log(a), 0.0) + np.where(a < 1, (1.0 - a) * np.log(1.0 - a), 0.0))
+
+    return h(p / (p + q)), (q * h(p) + p * h(q)) / (p + q)
 
 
 def slope(e, w):
@@ -198,14 +199,15 @@ def basin(e, w, p, q):
 
 
 def flow(p, q, e0, w0, b0=0.0, lr=0.01, steps=1000, optimizer="gd", bias="trained", every=1,
-         max_step=None, momentum=0.9, betas=BETAS, weight_decay=WEIGHT_DECAY, eps=1e-8):
+         max_step=None, momentum=0.9, betas=None, weight_decay=None, eps=1e-8):
     """Optimise the exact population loss from many initial points at once.
 
     θ ← θ − lr·u(∇L), constant lr (the authors' canonical runs have no schedule): ``gd`` plain
     gradient descent; ``sgd`` heavy ball in torch's convention (m ← μm + g, θ ← θ − lr·m);
     ``adamw`` torch's AdamW with the papers' β and weight decay (``optim.py``), decoupled, on e
-    and w, not on the bias. ``bias="optimal"`` puts b = b*(e, w) before every step (the paper's
-    reduced flow, which conserves E as lr → 0); ``"trained"`` trains b from ``b0``.
+    and w, not on the bias (``betas``, ``weight_decay``: None for optim.py's). ``bias="optimal"``
+    puts b = b*(e, w) before every step (the paper's reduced flow, which conserves E as
+    lr → 0); ``"trained"`` trains b from ``b0``.
     ``max_step`` (gd only) clips each point's step to that length: where the loss is steep
     (large |e|, |w|) the steps follow −∇L/‖∇L‖ along the same paths as the flow, elsewhere
     they are plain GD, which a large ``lr`` makes fast; for grids of very different points.
@@ -224,6 +226,10 @@ def flow(p, q, e0, w0, b0=0.0, lr=0.01, steps=1000, optimizer="gd", bias="traine
         raise ValueError(f"max_step={max_step}: only for optimizer='gd', and > 0")
     if steps < 0 or every < 1 or not lr > 0:
         raise ValueError(f"steps={steps}, every={every}, lr={lr}: need steps >= 0, every >= 1, lr > 0")
+    if optimizer == "adamw" and (betas is None or weight_decay is None):
+        from ..optim import BETAS, WEIGHT_DECAY  # optim.py imports torch: only when needed
+
+        betas, weight_decay = betas or BETAS, WEIGHT_DECAY if weight_decay is None else weight_decay
     p, q = _check(p, q)
     e, w, b, p, q = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (e0, w0, b0, p, q)))
     theta = np.stack([e, w, b]).reshape(3, -1).copy()  # (3, n): rows e, w, b
