@@ -10,7 +10,8 @@ baselines measured in the same run,
 - the same figure laid out by ``tight_layout`` (``plots.save`` without fixed margins).
 
 Then, end to end in fresh processes: ``python -c "import walkformer.experiments"`` (Python,
-numpy, torch, matplotlib and the presets) and ``walkformer reproduce NAME``. Times are the
+numpy, matplotlib and the presets; l2g-canonical adds torch, for its seeds' initial draws)
+and ``walkformer reproduce NAME``. Times are the
 best of ``--repeats`` (the machine is shared); CPU time of this process for the in-process
 parts, wall time for the subprocesses.
 
@@ -123,7 +124,7 @@ def main():
         t_py = wall([sys.executable, "-c", "pass"], a.repeats)
         print(f"end to end, wall seconds, best of {a.repeats}")
         print(f"  python -c pass                : {t_py:7.3f} s")
-        print(f"  import walkformer.experiments : {t_imp:7.3f} s  (numpy, torch, matplotlib, every preset)")
+        print(f"  import walkformer.experiments : {t_imp:7.3f} s  (numpy, matplotlib, every preset; no torch)")
         for name in presets:
             t = wall(exe + ["reproduce", name, "--out", str(Path(tmp) / "out"), "--quiet"], a.repeats)
             print(f"  walkformer reproduce {name:13s}: {t:6.3f} s")
