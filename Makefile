@@ -27,6 +27,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_fast_path.py
 	$(BIN)/python bench/bench_gpt.py
 	$(BIN)/python bench/bench_gpt_batched.py
+	$(BIN)/python bench/bench_canonical.py
 
 bench-sweep: $(STAMP)
 	$(BIN)/python bench/bench_sweep.py

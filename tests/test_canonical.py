@@ -49,6 +49,12 @@ def test_reference_losses_and_minimum_locus():
     U, B = cm.reference_losses([0.5, 0.2], [0.8, 0.3])
     np.testing.assert_allclose(U, [0.6663, 0.6730], atol=1e-4)  # digest table §1.1
     np.testing.assert_allclose(B, [0.6190, 0.5446], atol=1e-4)
+    # numpy closed forms == the task's (BinaryChain), including the edges p or q in {0, 1}
+    p, q = np.r_[rng.uniform(0.01, 0.99, 30), 0.0, 1.0, 1.0, 0.3], np.r_[rng.uniform(0.01, 0.99, 30), 0.4, 0.0, 1.0, 1.0]
+    U, B = cm.reference_losses(p, q)
+    chains = [BinaryChain(a, b, 1) for a, b in zip(p, q)]
+    np.testing.assert_allclose(U, [c.unigram_loss for c in chains], rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(B, [c.bigram_loss for c in chains], rtol=1e-14, atol=1e-15)
     for p, q in ((0.1, 0.1), (0.9, 0.9), (0.5, 0.8), (0.2, 0.3)):
         w = np.linspace(-3, 3, 121)
         e = cm.minimum_locus(w, p, q)

@@ -261,3 +261,26 @@ def test_browser_front_page_experiment_and_run(repro, run_dir, browser, tmp_path
 
     open_page(browser, run_dir / "report.html")
     assert len(browser.find_elements(By.TAG_NAME, "img")) >= 4
+
+
+@pytest.mark.parametrize("n", [13, 101])
+def test_animation_bars_are_the_pixels_of_ax_bar(n):
+    """The animation draws attention as one PolyCollection (figures._Bars) for speed; a frame
+    must be pixel for pixel what ``ax.bar`` draws (same x-limits, same bars)."""
+    import numpy as np
+
+    from walkformer.plots import plt
+    from walkformer.report.figures import _Bars
+
+    h = np.random.default_rng(n).dirichlet(np.ones(n))
+    pixels = []
+    for draw in (lambda ax: ax.bar(np.arange(1, n + 1), h, width=0.8), lambda ax: _Bars(ax, n).set_heights(h)):
+        fig, ax = plt.subplots(figsize=(7, 3), dpi=80)
+        draw(ax)
+        ax.set_ylim(0, h.max() * 1.08)
+        for a in ax.get_children():
+            a.set_animated(False)  # draw everything in one canvas.draw()
+        fig.canvas.draw()
+        pixels.append(np.asarray(fig.canvas.buffer_rgba()).copy())
+        plt.close(fig)
+    assert (pixels[0] != 255).any() and np.array_equal(pixels[0], pixels[1])

@@ -87,13 +87,20 @@ def attention_axes(ax, att, title: str, zoom: int | None = None) -> None:
     ax.set_title(title)
 
 
-def save(fig, path: Path | str) -> None:
+def save(fig, path: Path | str, margins: dict | None = None) -> None:
+    """Write ``fig`` as PNG (atomically). ``margins`` (``subplots_adjust``'s keys) replaces
+    ``tight_layout``, which measures every text once more (a quarter of the time of a
+    2 x 2 figure); presets that draw the same layout every time pass what tight_layout found.
+    zlib level 3: the same pixels as the default 6, written twice as fast (and smaller here)."""
     from .rundir import atomic_write
     import io
 
-    fig.tight_layout()
+    if margins is None:
+        fig.tight_layout()
+    else:
+        fig.subplots_adjust(**margins)
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", pil_kwargs={"compress_level": 3})
     plt.close(fig)
     atomic_write(path, buf.getvalue())
 

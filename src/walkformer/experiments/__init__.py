@@ -126,9 +126,11 @@ def run_all(exps: list[Experiment], out: Path, workers: int = 2, seeds: int | No
     """Run every missing job of ``exps``, then analyse each experiment. Compatible runs
     (same shapes: the seeds and variants of a preset) train together as one batched
     model (``multirun``), in ``workers`` processes; each gets the numbers it gets alone."""
-    from ..executors import execute
+    jobs = [job for e in exps for job in e.jobs(out, seeds)]
+    if jobs:  # the exact presets have none, and then need neither the executors nor torch
+        from ..executors import execute
 
-    execute([job for e in exps for job in e.jobs(out, seeds)], workers=workers, quiet=quiet, desc="reproduce")
+        execute(jobs, workers=workers, quiet=quiet, desc="reproduce")
     from ..rundir import write_json
 
     claims = {}

@@ -5,9 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import plots
-from ..train import tolerance
 from . import Experiment, claim, describe, difference, load_claims, register, stat
-from .common import PAPER, at_step, curve, finals, with_figure
+from .common import PAPER, at_step, curve, finals, tolerance, with_figure
 
 RANDOM = PAPER | {"init.scheme": "gaussian", "init.sigma": 0.01, "model.normalize": True,
                   "train.eta": 0.01, "train.steps": 1000, "eval.every": 10}

@@ -26,6 +26,12 @@ BOX = 3.0  # the paper's (w, e) window [-3, 3]^2
 GRID = 25  # flows from a GRID x GRID lattice (odd: it includes the invariant lines e = 0 and w = 0)
 SMALL = 0.01  # small initialisation: e, w ~ SMALL * N(0, 1), b = 0 (the Markov repo)
 GLOBAL_INIT = (1.0, -1.0)  # (e0, w0): `init.scheme=anti-aligned` with c = 1, in I_* for every (p, q)
+# what fig.tight_layout() finds for the two figures (matplotlib 3.11, DejaVu Sans), fixed: the
+# layout never changes, and measuring it again cost a quarter of each figure's time
+FIG1_MARGINS = {"left": 0.065694, "right": 0.979167, "bottom": 0.064444, "top": 0.924444, "wspace": 0.166694,
+                "hspace": 0.220645}
+CANONICAL_MARGINS = {"left": 0.079861, "right": 0.979167, "bottom": 0.070889, "top": 0.916889, "wspace": 0.207261,
+                     "hspace": 0.250831}
 
 
 def _unigram_curvature(w, p, q, h=1e-4):
@@ -34,22 +40,22 @@ def _unigram_curvature(w, p, q, h=1e-4):
     return (L(h) - 2 * L(0.0) + L(-h)) / (h * h)
 
 
-def _saddle_root(p, q):
-    """The w of each sign change of the unigram line's curvature on [-BOX, BOX], by bisection."""
+def _saddle_roots(chains):
+    """For each (p, q) of ``chains``: the w of every sign change of the unigram line's curvature
+    on [-BOX, BOX] (bisection, all chains and roots at once) and the side where e = 0 is a
+    local minimum. **Returns:** [(roots, "left" | "right")], one per chain."""
     w = np.linspace(-BOX, BOX, 601)
-    c = _unigram_curvature(w, p, q)
-    roots = []
-    for i in np.flatnonzero(np.sign(c[:-1]) != np.sign(c[1:])):
-        lo, hi = w[i], w[i + 1]
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            if np.sign(_unigram_curvature(mid, p, q)) == np.sign(_unigram_curvature(lo, p, q)):
-                lo = mid
-            else:
-                hi = mid
-        roots.append(0.5 * (lo + hi))
-    minimum_side = "left" if c[0] > 0 else "right"  # where e = 0 is a local minimum
-    return roots, minimum_side
+    P, Q = (np.asarray(x, dtype=np.float64)[:, None] for x in zip(*chains))  # (C, 1)
+    c = _unigram_curvature(w, P, Q)  # (C, 601)
+    chain, i = np.nonzero(np.sign(c[:, :-1]) != np.sign(c[:, 1:]))
+    p, q, lo, hi = P[chain, 0], Q[chain, 0], w[i], w[i + 1]  # (R,) each: one entry per root
+    sign_lo = np.sign(_unigram_curvature(lo, p, q))  # the sign at lo never changes
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        left = np.sign(_unigram_curvature(mid, p, q)) == sign_lo
+        lo, hi = np.where(left, mid, lo), np.where(left, hi, mid)
+    roots = 0.5 * (lo + hi)
+    return [(roots[chain == j].tolist(), "left" if c[j, 0] > 0 else "right") for j in range(len(chains))]
 
 
 def landscape(ax, p, q, box=BOX, arrows=False, shade=True, title=""):
@@ -102,27 +108,19 @@ def _grid_outcomes(chains, bias):
     return E, W, cm.converged_to(r["loss"][-1], P, Q).reshape(len(chains), -1)
 
 
-def _fig1(runs, out, exp):
-    fig, axes = plots.plt.subplots(2, 2, figsize=(12, 11))
-    checks = {}
+def fig1_numbers() -> dict:
+    """Everything Fig. 1's claims and figure need, computed exactly (no figure): the flows
+    from the grid (b = b* and b trained), the energy drift along small-step flows, the
+    global-minimum locus and the unigram line's sign changes, per chain of FIG1_CHAINS."""
     E0, W0, got_all = _grid_outcomes(FIG1_CHAINS, "optimal")
     _, _, got_b_all = _grid_outcomes(FIG1_CHAINS, "trained")
-    for row, (p, q) in enumerate(FIG1_CHAINS):
-        landscape(axes[row, 0], p, q, arrows=True, shade=False, title=f"({'ac'[row]}) −∇L (b = b*) and contours of E, "
-                                                           f"(p, q) = ({p}, {q})")
-        landscape(axes[row, 1], p, q, title=f"({'bd'[row]}) basins: I* (green), I_min (red), (p, q) = ({p}, {q})")
+    checks, bad = {}, []
+    for row, ((p, q), (roots, min_side)) in enumerate(zip(FIG1_CHAINS, _saddle_roots(FIG1_CHAINS))):
         got, got_b = got_all[row], got_b_all[row]
         want = np.where(cm.basin(E0, W0, p, q), 1, -1)
-        bad = got != want
-        axes[row, 1].plot(W0[~bad], E0[~bad], "k.", ms=2, label="flow (b = b*) ends as the theory says")
-        axes[row, 1].plot(W0[bad], E0[bad], "mx", ms=6, label="flow disagrees")
-        axes[row, 1].legend(fontsize=7, loc="lower left")
-        roots, min_side = _saddle_root(p, q)
-        checks[(p, q)] = {"agree": float(np.mean(~bad)), "agree_trained_b": float(np.mean(got_b == want)),
+        bad.append(got != want)
+        checks[(p, q)] = {"agree": float(np.mean(~bad[-1])), "agree_trained_b": float(np.mean(got_b == want)),
                           "undecided_trained_b": float(np.mean(got_b == 0)), "roots": roots, "min_side": min_side}
-    axes[0, 0].legend(fontsize=8, loc="lower left")
-    fig.suptitle("Local to Global Fig. 1: the canonical model (e, w) with b = b*(e, w), exact")
-    plots.save(fig, out / "fig1.png")
 
     # E along small-step gradient descent (the flow), b = b* and, for contrast, b trained from 0
     starts = np.array([(1.0, -0.5), (0.3, -1.5), (2.0, -1.0), (0.5, 0.5), (1.0, -1.5), (1.5, 1.0)])
@@ -144,13 +142,37 @@ def _fig1(runs, out, exp):
         locus_err += list(np.abs(L - cm.reference_losses(p, q)[1]))
         locus_err += list(np.abs(b - (e * e / 2 + math.log(p / (1 - p)))))
         locus_grad += list(np.sqrt(ge ** 2 + gw ** 2 + gb ** 2))
+    return {"E0": E0, "W0": W0, "bad": bad, "checks": checks, "drift": drift, "locus_err": locus_err,
+            "locus_grad": locus_grad, "disk": _disk_basins()}
 
+
+def fig1_figure(d: dict, path) -> None:
+    """Fig. 1 from :func:`fig1_numbers`: per chain, −∇L over the contours of E, and the basins
+    with the grid points whose flow ends where the theory says (dots) or not (crosses)."""
+    fig, axes = plots.plt.subplots(2, 2, figsize=(12, 11))
+    E0, W0 = d["E0"], d["W0"]
+    for row, (p, q) in enumerate(FIG1_CHAINS):
+        landscape(axes[row, 0], p, q, arrows=True, shade=False, title=f"({'ac'[row]}) −∇L (b = b*) and contours of E, "
+                                                           f"(p, q) = ({p}, {q})")
+        landscape(axes[row, 1], p, q, title=f"({'bd'[row]}) basins: I* (green), I_min (red), (p, q) = ({p}, {q})")
+        bad = d["bad"][row]
+        axes[row, 1].plot(W0[~bad], E0[~bad], "k.", ms=2, label="flow (b = b*) ends as the theory says")
+        axes[row, 1].plot(W0[bad], E0[bad], "mx", ms=6, label="flow disagrees")
+        axes[row, 1].legend(fontsize=7, loc="lower left")
+    axes[0, 0].legend(fontsize=8, loc="lower left")
+    fig.suptitle("Local to Global Fig. 1: the canonical model (e, w) with b = b*(e, w), exact")
+    plots.save(fig, path, margins=FIG1_MARGINS)
+
+
+def _fig1(runs, out, exp):
+    d = fig1_numbers()
+    fig1_figure(d, out / "fig1.png")
+    checks, drift, locus_err, locus_grad, disk = (d[k] for k in ("checks", "drift", "locus_err", "locus_grad", "disk"))
     w_sad = cm.SADDLE[1]
     root_err = [abs(r - w_sad) for c in checks.values() for r in c["roots"]]
     one_root = all(len(c["roots"]) == 1 for c in checks.values())
     sides_ok = checks[FIG1_CHAINS[0]]["min_side"] == "left" and checks[FIG1_CHAINS[1]]["min_side"] == "right"
     (p1, q1), (p2, q2) = FIG1_CHAINS
-    disk = _disk_basins()
     return [
         claim("saddle", "the unigram line e = 0 switches from local minima to local maxima at the saddle "
               "(e, w) = (0, −1/√2): minima for w < −1/√2 if p + q < 1, for w > −1/√2 if p + q > 1",
@@ -226,10 +248,12 @@ def small_inits(p: float, q: float, seeds: int) -> np.ndarray:
     return np.array(rows, dtype=np.float64)
 
 
-def _canonical(runs, out, exp):
-    from ..train_binary import BIGRAM_TOL, steps_to_bigram
+def canonical_numbers(n: int) -> dict:
+    """The l2g-canonical runs, exactly: ``n`` seeds of each variant (small / global-basin
+    initialisation at each chain of TRAIN_CHAINS), trained together in one :func:`cm.flow`
+    (every step recorded); outcome, analytic-basin prediction and steps to the bigram loss."""
+    from ..train_binary import steps_to_bigram
 
-    n = exp.seeds
     variants = {}  # label -> (p, q, (n, 3) inits)
     for p, q in TRAIN_CHAINS:
         small = small_inits(p, q, n)
@@ -241,12 +265,18 @@ def _canonical(runs, out, exp):
     init = np.concatenate([variants[k][2] for k in labels])  # (4n, 3)
     r = cm.flow(P, Q, init[:, 0], init[:, 1], init[:, 2], steps=STEPS, **SGD)  # every step, (T, 4n)
     U, B = cm.reference_losses(P, Q)
-    outcome = cm.converged_to(r["loss"][-1], P, Q, frac=0.01)  # within 1% of the gap
-    predicted = np.where(cm.basin(init[:, 0], init[:, 1], P, Q), 1, -1)
     excess = r["loss"] - B  # (T, 4n), exact
-    to_bigram = [steps_to_bigram(list(zip(r["step"].tolist(), excess[:, i].tolist()))) for i in range(len(P))]
-    sl = {k: slice(i * n, (i + 1) * n) for i, k in enumerate(labels)}
+    steps = r["step"].tolist()
+    return {"n": n, "r": r, "U": U, "B": B, "P": P,
+            "outcome": cm.converged_to(r["loss"][-1], P, Q, frac=0.01),  # within 1% of the gap
+            "predicted": np.where(cm.basin(init[:, 0], init[:, 1], P, Q), 1, -1),
+            "to_bigram": [steps_to_bigram(list(zip(steps, x))) for x in excess.T.tolist()],
+            "sl": {k: slice(i * n, (i + 1) * n) for i, k in enumerate(labels)}}
 
+
+def canonical_figure(d: dict, path) -> None:
+    """Loss curves (mean, min–max over seeds) and the paths in (w, e) over the analytic basins."""
+    n, r, U, B, sl = (d[k] for k in ("n", "r", "U", "B", "sl"))
     fig, axes = plots.plt.subplots(2, 2, figsize=(12, 10))
     for col, (p, q) in enumerate(TRAIN_CHAINS):
         ax = axes[0, col]
@@ -254,9 +284,10 @@ def _canonical(runs, out, exp):
             i = sl[f"{kind} {p},{q}"]
             name = "small init, e, w ~ 0.01 N(0, 1)" if kind == "small" else "global-basin init (1, −1) + same noise"
             plots.band(ax, r["step"], r["loss"][:, i].T, name, color=color)
-        ax.axhline(U[sl[f"small {p},{q}"]][0], ls=":", color="r", lw=1, label=f"unigram H(π) = {U[sl[f'small {p},{q}']][0]:.4f}")
-        ax.axhline(B[sl[f"small {p},{q}"]][0], ls="--", color="k", lw=1, label=f"bigram H(x'|x) = {B[sl[f'small {p},{q}']][0]:.4f}")
-        ax.set_ylim(B[sl[f"small {p},{q}"]][0] - 0.02, 0.9)
+        u, b = U[sl[f"small {p},{q}"]][0], B[sl[f"small {p},{q}"]][0]
+        ax.axhline(u, ls=":", color="r", lw=1, label=f"unigram H(π) = {u:.4f}")
+        ax.axhline(b, ls="--", color="k", lw=1, label=f"bigram H(x'|x) = {b:.4f}")
+        ax.set_ylim(b - 0.02, 0.9)
         ax.set_xlabel("SGD step (momentum 0.9, lr 0.01, exact loss)")
         ax.set_ylabel("population loss (nats)")
         ax.set_title(f"({'ab'[col]}) loss, (p, q) = ({p}, {q}), {n} seeds (mean, min–max)")
@@ -268,7 +299,16 @@ def _canonical(runs, out, exp):
             ax.plot(r["w"][:, i], r["e"][:, i], color=color, lw=0.8)
             ax.plot(r["w"][-1, i], r["e"][-1, i], "o", color=color, ms=4)
     fig.suptitle("Local to Global: the canonical model from small and from global-basin initialisations (b trained)")
-    plots.save(fig, out / "canonical.png")
+    plots.save(fig, path, margins=CANONICAL_MARGINS)
+
+
+def _canonical(runs, out, exp):
+    from ..train_binary import BIGRAM_TOL
+
+    d = canonical_numbers(exp.seeds)
+    canonical_figure(d, out / "canonical.png")
+    r, U, B, P, outcome, predicted, to_bigram, sl = (d[k] for k in ("r", "U", "B", "P", "outcome", "predicted",
+                                                                    "to_bigram", "sl"))
 
     def measured(label):
         i = sl[label]

@@ -22,9 +22,8 @@ import numpy as np
 
 from .. import plots
 from ..rundir import write_json
-from ..train import tolerance
 from . import Experiment, claim, register, stat
-from .common import PAPER, curve, finals, symmetry_break_step
+from .common import PAPER, curve, finals, symmetry_break_step, tolerance
 
 FIG4 = PAPER | {"init.scheme": "gaussian", "train.eta": 1.0, "train.steps": 50}
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 
 from .. import plots
-from ..tasks import MarkovChain, circle_transition
 from . import Experiment, claim, describe, difference, register, stat
 from .common import (PAPER, at_random_guess, curve, finals, near_opt, standard_figure, symmetry_break_step,
                      with_figure)
@@ -15,6 +14,8 @@ ZERO = PAPER | {"init.scheme": "zero", "train.eta": 1.0, "train.steps": 50}
 
 # ---- Fig. 2: Π heat-maps (no training) ---------------------------------------------
 def _fig2(runs, out, exp):
+    from ..tasks import MarkovChain, circle_transition
+
     K, ps = 6, (0.5, 0.7, 1.0)
     fig, axes = plots.plt.subplots(1, 3, figsize=(14, 4.2))
     claims = []

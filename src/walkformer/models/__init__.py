@@ -9,15 +9,29 @@
 - ``batched.py``: R fast-path models with a leading model axis (sweeps; same numbers).
 """
 
-from .shicao import Batch, Geometry, ShiCao, init_params, positional
-from .dense import DenseShiCao
-
 __all__ = ["Batch", "Geometry", "ShiCao", "DenseShiCao", "init_params", "positional", "build_model"]
+
+
+def __getattr__(name):
+    """The torch models, imported on first use, so that ``models.canonical`` (numpy only)
+    does not import torch with the package."""
+    if name in ("Batch", "Geometry", "ShiCao", "init_params", "positional"):
+        from . import shicao
+
+        return getattr(shicao, name)
+    if name == "DenseShiCao":
+        from .dense import DenseShiCao
+
+        return DenseShiCao
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_model(cfg, task, gen):
     """Geometry + initial parameters + the model object chosen by ``train.path``."""
     import torch
+
+    from .dense import DenseShiCao
+    from .shicao import Geometry, ShiCao, init_params
 
     dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
     m = cfg.model

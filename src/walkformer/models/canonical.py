@@ -24,7 +24,6 @@ import math
 import numpy as np
 
 from ..config import ConfigError
-from ..optim import BETAS, WEIGHT_DECAY
 
 SADDLE = (0.0, -1.0 / math.sqrt(2.0))  # (e, w)
 E_SADDLE = -(1.0 + math.log(2.0)) / 2.0  # E at the saddle, ≈ −0.8466
@@ -48,18 +47,20 @@ def stationary(p, q):
 
 
 def reference_losses(p, q):
-    """(H(π), H(x_{n+1} | x_n)): the unigram loss (the local minimum, the best predictor that
-    ignores x_n) and the bigram loss (the entropy rate, the global minimum), from
-    :class:`walkformer.tasks.binary.BinaryChain`, broadcast over arrays of (p, q).
-    """
-    from ..tasks.binary import BinaryChain
+    """(H(π), H(x_{n+1} | x_n)): the unigram loss h(π₁) (the local minimum, the best predictor
+    that ignores x_n) and the bigram loss (q h(p) + p h(q))/(p + q) (the entropy rate, the
+    global minimum), h the binary entropy in nats; broadcast over arrays of (p, q).
 
+    The closed forms of :class:`walkformer.tasks.binary.BinaryChain` (tested equal to it), in
+    numpy here: the tasks import torch, and the analytic presets need none.
+    """
     p, q = np.broadcast_arrays(np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64))
-    pairs, inverse = np.unique(np.stack([p.ravel(), q.ravel()], 1), axis=0, return_inverse=True)
-    chains = [BinaryChain(float(a), float(b), 1) for a, b in pairs]
-    U = np.array([c.unigram_loss for c in chains])[inverse.ravel()].reshape(p.shape)
-    B = np.array([c.bigram_loss for c in chains])[inverse.ravel()].reshape(p.shape)
-    return U, B
+
+    def h(a):  # 0 log 0 = 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return -(np.where(a > 0, a * np.log(a), 0.0) + np.where(a < 1, (1.0 - a) * np.log(1.0 - a), 0.0))
+
+    return h(p / (p + q)), (q * h(p) + p * h(q)) / (p + q)
 
 
 def slope(e, w):
@@ -120,11 +121,32 @@ def optimal_bias(e, w, p, q):
 
 def _optimal_f0(s, p, q):
     """f₀ = b* − e²/2 = log z, z the positive root of qS z² + (q − p) z − p = 0, S = eˢ."""
+    return _f0_solver(p, q)(s)
+
+
+def _f0_solver(p, q):
+    """s ↦ f₀*(s) for fixed (p, q), with everything that does not depend on s computed once.
+
+    With d = |p − q| and log r = ½ log(d² + 4pq·eˢ), x = log(d + r) (in log space, so any s is
+    finite): f₀ = x − log 2q − s if p ≥ q, else log 2p − x (the cancellation-free root).
+    :func:`flow` calls it at every step; two logaddexp per point and step.
+    """
+    p, q = np.asarray(p, dtype=np.float64), np.asarray(q, dtype=np.float64)
     with np.errstate(divide="ignore"):
-        log_r = 0.5 * np.logaddexp(2.0 * np.log(np.abs(p - q)), np.log(4.0 * p * q) + s)  # log √(...)
-        return np.where(p >= q,
-                        np.logaddexp(np.log(np.maximum(p - q, 0.0)), log_r) - np.log(2.0 * q) - s,
-                        np.log(2.0 * p) - np.logaddexp(np.log(np.maximum(q - p, 0.0)), log_r))
+        log_d = np.log(np.abs(p - q))  # −inf where p = q
+        two_log_d, log_4pq, log_2q, log_2p = 2.0 * log_d, np.log(4.0 * p * q), np.log(2.0 * q), np.log(2.0 * p)
+    ge = p >= q
+    every, none = bool(np.all(ge)), not np.any(ge)
+
+    def f0(s):
+        x = np.logaddexp(log_d, 0.5 * np.logaddexp(two_log_d, log_4pq + s))
+        if every:
+            return x - log_2q - s
+        if none:
+            return log_2p - x
+        return np.where(ge, x - log_2q - s, log_2p - x)
+
+    return f0
 
 
 def energy(e, w):
@@ -177,14 +199,15 @@ def basin(e, w, p, q):
 
 
 def flow(p, q, e0, w0, b0=0.0, lr=0.01, steps=1000, optimizer="gd", bias="trained", every=1,
-         max_step=None, momentum=0.9, betas=BETAS, weight_decay=WEIGHT_DECAY, eps=1e-8):
+         max_step=None, momentum=0.9, betas=None, weight_decay=None, eps=1e-8):
     """Optimise the exact population loss from many initial points at once.
 
     θ ← θ − lr·u(∇L), constant lr (the authors' canonical runs have no schedule): ``gd`` plain
     gradient descent; ``sgd`` heavy ball in torch's convention (m ← μm + g, θ ← θ − lr·m);
     ``adamw`` torch's AdamW with the papers' β and weight decay (``optim.py``), decoupled, on e
-    and w, not on the bias. ``bias="optimal"`` puts b = b*(e, w) before every step (the paper's
-    reduced flow, which conserves E as lr → 0); ``"trained"`` trains b from ``b0``.
+    and w, not on the bias (``betas``, ``weight_decay``: None for optim.py's). ``bias="optimal"``
+    puts b = b*(e, w) before every step (the paper's reduced flow, which conserves E as
+    lr → 0); ``"trained"`` trains b from ``b0``.
     ``max_step`` (gd only) clips each point's step to that length: where the loss is steep
     (large |e|, |w|) the steps follow −∇L/‖∇L‖ along the same paths as the flow, elsewhere
     they are plain GD, which a large ``lr`` makes fast; for grids of very different points.
@@ -203,39 +226,44 @@ def flow(p, q, e0, w0, b0=0.0, lr=0.01, steps=1000, optimizer="gd", bias="traine
         raise ValueError(f"max_step={max_step}: only for optimizer='gd', and > 0")
     if steps < 0 or every < 1 or not lr > 0:
         raise ValueError(f"steps={steps}, every={every}, lr={lr}: need steps >= 0, every >= 1, lr > 0")
+    if optimizer == "adamw" and (betas is None or weight_decay is None):
+        from ..optim import BETAS, WEIGHT_DECAY  # optim.py imports torch: only when needed
+
+        betas, weight_decay = betas or BETAS, WEIGHT_DECAY if weight_decay is None else weight_decay
     p, q = _check(p, q)
     e, w, b, p, q = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (e0, w0, b0, p, q)))
     theta = np.stack([e, w, b]).reshape(3, -1).copy()  # (3, n): rows e, w, b
     p, q = p.reshape(-1), q.reshape(-1)
     pi0, pi1 = stationary(p, q)
     t1 = 1.0 - q
+    optimal_f0 = _f0_solver(p, q) if bias == "optimal" else None
     k = 2 if bias == "optimal" else 3  # how many rows of theta are trained
     m, v = np.zeros((k, theta.shape[1])), np.zeros((k, theta.shape[1]))
     g = np.empty((3, theta.shape[1]))
-    rec = {key: [] for key in ("step", "e", "w", "b", "loss", "energy")}
+    kept = sorted({*range(0, steps + 1, every), steps})  # the recorded steps
+    rec = {key: np.empty((len(kept), theta.shape[1])) for key in ("e", "w", "b", "f0", "f1")}  # (T, n) each
+    i = 0
     for t in range(steps + 1):
         e, w = theta[0], theta[1]
         # the body of grad(), inlined: this loop is the whole cost of every preset
-        e2, aw = e * e, w * np.abs(w)
+        e2, abs_w = e * e, np.abs(w)
+        aw = w * abs_w
         s = e2 * (1.0 + 2.0 * aw)
-        if bias == "optimal":
-            f0 = _optimal_f0(s, p, q)
+        if optimal_f0 is not None:
+            f0 = optimal_f0(s)
             theta[2] = f0 + 0.5 * e2
         else:
             f0 = theta[2] - 0.5 * e2
         f1 = f0 + s
         g0 = pi0 * (_sigmoid(f0) - p)
         g1 = pi1 * (_sigmoid(f1) - t1)
-        if t % every == 0 or t == steps:
-            rec["step"].append(t)
-            for key, x in zip("ewb", theta):
-                rec[key].append(x.copy())
-            rec["loss"].append(pi0 * (np.logaddexp(0.0, f0) - p * f0) + pi1 * (np.logaddexp(0.0, f1) - t1 * f1))
-            rec["energy"].append(energy(e, w))
+        if t % every == 0 or t == steps:  # loss and energy from these after the loop, in one go
+            rec["e"][i], rec["w"][i], rec["b"][i], rec["f0"][i], rec["f1"][i] = *theta, f0, f1
+            i += 1
         if t == steps:
             break
         g[0] = e * ((1.0 + 4.0 * aw) * g1 - g0)
-        g[1] = 4.0 * e2 * np.abs(w) * g1
+        g[1] = 4.0 * e2 * abs_w * g1
         g[2] = g0 + g1
         gk = g[:k]  # (k, n)
         if optimizer == "gd":
@@ -251,7 +279,10 @@ def flow(p, q, e0, w0, b0=0.0, lr=0.01, steps=1000, optimizer="gd", bias="traine
             m = b1 * m + (1 - b1) * gk
             v = b2 * v + (1 - b2) * gk * gk
             theta[:k] -= lr * (m / (1 - b1 ** (t + 1))) / (np.sqrt(v / (1 - b2 ** (t + 1))) + eps)
-    return {key: np.asarray(x) for key, x in rec.items()}
+    f0, f1 = rec.pop("f0"), rec.pop("f1")
+    rec["loss"] = pi0 * (np.logaddexp(0.0, f0) - p * f0) + pi1 * (np.logaddexp(0.0, f1) - t1 * f1)
+    rec["energy"] = energy(rec["e"], rec["w"])
+    return {"step": np.array(kept)} | rec
 
 
 def converged_to(final_loss, p, q, frac: float = 0.05):

@@ -34,14 +34,14 @@ def build(path: Path | str, animate: bool = True, quiet: bool = False) -> list[P
     if k == "reproduction":
         from tqdm import tqdm
 
-        written = []
-        for e in tqdm(experiments_in(path), desc="report", unit="experiment", disable=quiet, leave=False):
+        written, exps = [], experiments_in(path)
+        for e in tqdm(exps, desc="report", unit="experiment", disable=quiet, leave=False):
             atomic_write(e.path / "report.html", experiment_page(e.path, animate))
             written.append(e.path / "report.html")
         for sweep in sweeps_in(path):
             atomic_write(sweep / "report.html", sweep_page(sweep))
             written.append(sweep / "report.html")
-        front = front_page(path)
+        front = front_page(path, exps)
         atomic_write(path / "report.html", front)  # the same page under both names
         atomic_write(path / "index.html", front)
         return [path / "index.html"] + written
