@@ -90,8 +90,9 @@ static inline T NAME(hsum)(VT a) { T s = 0; for (int j = 0; j < W; j++) s += a[j
 static inline T NAME(hmax)(VT a) { T s = a[0]; for (int j = 1; j < W; j++) s = a[j] > s ? a[j] : s; return s; }
 static inline VT NAME(lanes)(void) { VT l; for (int j = 0; j < W; j++) l[j] = j; return l; }
 
-/* Row n of sequence b: scores s_i = scale <q_n, k_i>, i <= n; p = softmax(s) into P's row
-   (padded with zeros to whole vectors); o_n = sum_i p_i v_i. kt, vt: (dh, Np). */
+/* Row n of sequence b: scores s_i = scale <q_n, k_i>, i <= n; e_i = exp(s_i - max s) into
+   P's row (zeros to the end of the last vector) and 1/sum e in its last slot (p = e/sum e);
+   o_n = sum_i p_i v_i. kt, vt: (dh, Np). */
 static ALWAYS_INLINE void NAME(fwd_row)(
         int64_t n, int64_t Np, const int dh, T scale, const T *restrict qn, const T *restrict kt,
         const T *restrict vt, T *restrict on, T *restrict p) {
@@ -101,30 +102,31 @@ static ALWAYS_INLINE void NAME(fwd_row)(
     const VT lane = NAME(lanes)();
     VT mx = (VT){0} - INFINITY;
     for (int64_t t = 0; t < nt; t++) {
-        VT s = qs[0] * *(const VU *)(kt + t * W);
-        for (int c = 1; c < dh; c++) s += qs[c] * *(const VU *)(kt + c * Np + t * W);
+        VT s = qs[0] * *(const VU *)(kt + t * W), s2 = (VT){0};  /* two chains: FMA latency */
+        for (int c = 1; c + 1 < dh; c += 2) {
+            s += qs[c] * *(const VU *)(kt + c * Np + t * W);
+            s2 += qs[c + 1] * *(const VU *)(kt + (c + 1) * Np + t * W);
+        }
+        if (dh % 2 == 0) s += qs[dh - 1] * *(const VU *)(kt + (dh - 1) * Np + t * W);
+        s += s2;
         IT ok = (lane + (T)(t * W)) < (T)len;
         s = (VT)((ok & (IT)s) | (~ok & (IT)((VT){0} - INFINITY)));
         *(VU *)(p + t * W) = s;
         mx = (VT)(((s > mx) & (IT)s) | (~(s > mx) & (IT)mx));
     }
     const T m = NAME(hmax)(mx);
-    VT l = (VT){0};
-    for (int64_t t = 0; t < nt; t++) {
+    VT l = (VT){0}, acc[64];
+    for (int c = 0; c < dh; c++) acc[c] = (VT){0};
+    for (int64_t t = 0; t < nt; t++) {  /* e_i = exp(s_i - m); P keeps e, its last slot 1/sum e */
         IT ok = (lane + (T)(t * W)) < (T)len;
         VT e = (VT)(ok & (IT)VEXP(*(VU *)(p + t * W) - m));
         *(VU *)(p + t * W) = e;
         l += e;
-    }
-    const T inv = 1 / NAME(hsum)(l);
-    VT acc[64];
-    for (int c = 0; c < dh; c++) acc[c] = (VT){0};
-    for (int64_t t = 0; t < nt; t++) {
-        VT e = *(VU *)(p + t * W) * inv;
-        *(VU *)(p + t * W) = e;
         for (int c = 0; c < dh; c++) acc[c] += e * *(const VU *)(vt + c * Np + t * W);
     }
-    for (int c = 0; c < dh; c++) on[c] = NAME(hsum)(acc[c]);
+    const T inv = 1 / NAME(hsum)(l);
+    p[Np - 1] = inv;
+    for (int c = 0; c < dh; c++) on[c] = NAME(hsum)(acc[c]) * inv;
 }
 
 /* Row n's share of the gradients: dp_i = <dO_n, v_i>, ds_i = p_i (dp_i - <dO_n, o_n>),
@@ -139,9 +141,14 @@ static ALWAYS_INLINE void NAME(bwd_row)(
     VT acc[64];
     for (int c = 0; c < dh; c++) acc[c] = (VT){0};
     for (int64_t t = 0; t < nt; t++) {
-        const VT pt = *(const VU *)(p + t * W);
-        VT dp = dOn[0] * *(const VU *)(vt + t * W);
-        for (int c = 1; c < dh; c++) dp += dOn[c] * *(const VU *)(vt + c * Np + t * W);
+        const VT pt = *(const VU *)(p + t * W) * p[Np - 1];
+        VT dp = dOn[0] * *(const VU *)(vt + t * W), dp2 = (VT){0};
+        for (int c = 1; c + 1 < dh; c += 2) {
+            dp += dOn[c] * *(const VU *)(vt + c * Np + t * W);
+            dp2 += dOn[c + 1] * *(const VU *)(vt + (c + 1) * Np + t * W);
+        }
+        if (dh % 2 == 0) dp += dOn[dh - 1] * *(const VU *)(vt + (dh - 1) * Np + t * W);
+        dp += dp2;
         const VT ds = pt * (dp - D);
         for (int c = 0; c < dh; c++) {
             acc[c] += ds * *(const VU *)(kt + c * Np + t * W);
