@@ -1,12 +1,16 @@
 """Training speed of the ``gpt`` model at the papers' setting, and the data sampler's share.
 
 d = 8, one layer, one head, batch 16, sequence length 1024, AdamW, float32, one torch
-thread. Prints steps/s of full training steps (sampling + forward + backward + update),
-the sampling time and its share of a step, and the sampler against two straightforward
-baselines measured in the same run: the authors' per-position loop of
-``torch.multinomial`` (vectorised over the batch only) and a per-sample Python loop.
-It also times the attention pattern written out explicitly (what a model with a
-listener on ``hook_pattern`` runs) against the fused kernel used in training.
+thread. Prints steps/s of full training steps (sampling + forward + backward + update)
+with the model's attention (``models/causal_attention.py``: the C kernel, or its torch
+fallback) and with the old path, torch's fused ``scaled_dot_product_attention``
+(SDPA), measured in the same run, and their ratio; the sampling time and its share of
+a step; the sampler against two straightforward baselines (the authors' per-position
+loop of ``torch.multinomial``, vectorised over the batch only, and a per-sample Python
+loop); forward + backward of each attention backend alone, and of the explicit pattern
+(what a model with a listener on ``hook_pattern`` runs). Times are the best of
+``--repeats``, wall clock and, in brackets, this process's CPU time (the machine may be
+shared: the CPU time is what one core would take).
 
     python bench/bench_gpt.py [--steps 20] [--N 1024] [--repeats 3]
 """
@@ -18,6 +22,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from walkformer.models import causal_attention as ca
 from walkformer.models.gpt import GPT, init_gpt
 from walkformer.optim import Optimizer
 from walkformer.tasks.binary import BinaryChain
@@ -34,14 +39,20 @@ def per_sample_loop(task: BinaryChain, n: int, rng: random.Random) -> torch.Tens
     return torch.tensor(out)
 
 
-def best_ms(fn, repeats: int, inner: int) -> float:
+def best_ms(fn, repeats: int, inner: int, cpu: bool = False) -> float:
+    """Best mean ms per call over ``repeats`` rounds of ``inner`` calls (wall, or CPU)."""
+    clock = time.process_time if cpu else time.perf_counter
     best = float("inf")
     for _ in range(repeats):  # best of a few: the machine is shared
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(inner):
             fn()
-        best = min(best, (time.perf_counter() - t0) / inner * 1e3)
+        best = min(best, (clock() - t0) / inner * 1e3)
     return best
+
+
+def wall_cpu(fn, repeats: int, inner: int) -> tuple[float, float]:
+    return best_ms(fn, repeats, inner), best_ms(fn, repeats, inner, cpu=True)
 
 
 def main():
@@ -66,29 +77,48 @@ def main():
         opt.step(t[0])
         t[0] += 1
 
-    step()  # warm-up
-    step_ms = best_ms(step, a.repeats, a.steps)
+    def steps_with(backend: str, inner: int) -> tuple[float, float]:
+        ca.BACKEND = backend
+        step()  # warm-up (and the kernel's first build)
+        return wall_cpu(step, a.repeats, inner)
+
+    new = ca.backend_for(torch.empty(1))
+    step_ms = steps_with("auto", a.steps)
+    sdpa_ms = steps_with("sdpa", max(2, a.steps // 4))  # the old path: ~4x slower
+    ca.BACKEND = "auto"
     sample_ms = best_ms(lambda: task.sample_next_token(a.batch, g), a.repeats, 20)
     loop_ms = best_ms(lambda: task.sample_states_loop(a.batch, g), 1, 2)
     rng = random.Random(0)
     py_ms = best_ms(lambda: per_sample_loop(task, a.batch, rng), 1, 1)
 
     x, _ = task.sample_next_token(a.batch, g)
-    fused_ms = best_ms(lambda: model(x).sum().backward(), a.repeats, 3)
+    qkv = [torch.randn(a.batch, 1, a.N, 8, generator=g).requires_grad_() for _ in range(3)]
+
+    def attention(backend):
+        ca.BACKEND = backend
+        return wall_cpu(lambda: ca.causal_attention(*qkv).sum().backward(), a.repeats, 3 if backend == new else 1)
+
+    attn = {b: attention(b) for b in dict.fromkeys([new, "blocks", "sdpa"])}
+    ca.BACKEND = "auto"
     with model.hooks({"blocks.0.attn.hook_pattern": lambda t: None}):
-        explicit_ms = best_ms(lambda: model(x).sum().backward(), 1, 2)
+        explicit_ms = wall_cpu(lambda: model(x).sum().backward(), 1, 2)
     model.zero_grad()
 
+    ms = lambda t: f"{t[0]:8.2f} ms [{t[1]:7.2f}]"  # noqa: E731
     print(f"gpt d=8, 1 layer, batch {a.batch}, N = {a.N}, AdamW, float32, 1 thread (torch {torch.__version__})")
-    print(f"  training step (sample + fwd + bwd + update): {step_ms:8.2f} ms  = {1e3 / step_ms:6.1f} steps/s"
-          f"  (goal >= 20)")
-    print(f"  sampling a batch (run-length sampler)      : {sample_ms:8.3f} ms  = {100 * sample_ms / step_ms:5.1f}% "
-          f"of a step (goal < 10%)")
+    print(f"  training step, attention '{new}' (sample + fwd + bwd + update): {ms(step_ms)}  = "
+          f"{1e3 / step_ms[0]:5.1f} steps/s [{1e3 / step_ms[1]:5.1f}]  (goal >= 20)")
+    print(f"  training step, attention 'sdpa' (the old path)               : {ms(sdpa_ms)}  = "
+          f"{1e3 / sdpa_ms[0]:5.1f} steps/s [{1e3 / sdpa_ms[1]:5.1f}]  -> '{new}' is "
+          f"{sdpa_ms[0] / step_ms[0]:4.1f}x faster [{sdpa_ms[1] / step_ms[1]:4.1f}x]")
+    print(f"  sampling a batch (run-length sampler)      : {sample_ms:8.3f} ms  = {100 * sample_ms / step_ms[0]:5.1f}% "
+          f"of a '{new}' step (goal < 10%)")
     print(f"  baseline: per-position multinomial loop   : {loop_ms:8.2f} ms  -> speed-up {loop_ms / sample_ms:7.1f}x")
     print(f"  baseline: per-sample Python loop          : {py_ms:8.2f} ms  -> speed-up {py_ms / sample_ms:7.1f}x")
-    print(f"  fwd+bwd, fused causal attention           : {fused_ms:8.2f} ms")
-    print(f"  fwd+bwd, explicit pattern (hook listener) : {explicit_ms:8.2f} ms  -> fused is "
-          f"{explicit_ms / fused_ms:4.1f}x faster")
+    for b, t in attn.items():
+        vs = "" if b == new else f"  -> '{new}' is {t[0] / attn[new][0]:4.1f}x faster [{t[1] / attn[new][1]:4.1f}x]"
+        print(f"  attention alone, fwd+bwd, '{b}'{' ' * (8 - len(b))}      : {ms(t)}{vs}")
+    print(f"  model fwd+bwd, explicit pattern (hook listener): {ms(explicit_ms)}")
     print(f"  (bench wall time {time.perf_counter() - t_start:.1f} s)")
 
 

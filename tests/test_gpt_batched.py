@@ -17,14 +17,16 @@ from conftest import numbers
 
 SMALL = {"task.name": "binary", "model.name": "gpt", "task.N": 16, "train.steps": 12, "eval.every": 4,
          "eval.n_test": 8, "train.batch": 4, "dtype": "float64"}
-# one shape; differing in seed, p, q, tying, init scheme and c, lr; the last one diverges (lr 1e8, at step 2)
+# one shape; differing in seed, p, q, tying, init scheme and c, lr; the last one diverges (lr 1e100:
+# overflow at step 1 in every attention backend; with lr 1e8 the step at which ~1e13 parameters
+# turn into NaN, and the chaotic steps before it, depended on the attention arithmetic)
 MIXED = [{"seed": 0, "task.p": 0.5, "task.q": 0.8, "model.tie": True},
          {"seed": 1, "task.p": 0.2, "task.q": 0.3, "model.tie": False},
          {"seed": 2, "task.p": 0.5, "task.q": 0.8, "model.tie": False},
          {"seed": 0, "task.p": 0.9, "task.q": 0.1, "model.tie": True, "train.lr": 2e-2},
          {"seed": 3, "init.scheme": "anti-aligned", "init.c": 0.5},
          {"seed": 4, "init.scheme": "rank-one", "model.tie": False, "task.p": 0.3},
-         {"seed": 5, "train.lr": 1e8}]
+         {"seed": 5, "train.lr": 1e100}]
 
 
 def cfg(over):
@@ -34,7 +36,7 @@ def cfg(over):
 
 def assert_same(alone, batched, tol=1e-6):
     """Same metrics, summary and final parameters, to ``tol`` (relative above 1: a
-    diverged run's parameters are ~1e13); returns the largest difference."""
+    diverged run's parameters are ~1e100); returns the largest difference."""
     worst = 0.0
     for a, b in zip(alone, batched):
         assert a.summary["status"] == b.summary["status"] and a.error == b.error

@@ -6,6 +6,8 @@
   kept to check the fast path and as the benchmark baseline.
 - ``gpt.py``: the transformer of "Attention with Markov" §2 on binary chains
   (TransformerLens names and hook points; trained by ``train_binary.py``).
+- ``causal_attention.py`` (+ ``causal_attention.c``): the gpt models' causal attention,
+  a C kernel that skips the masked triangle (torch fallbacks; ~3x faster than SDPA).
 - ``batched.py``: R fast-path models with a leading model axis (sweeps; same numbers).
 """
 

@@ -10,7 +10,7 @@ or tying are one batched model. Model r computes what ``GPT`` computes for it:
     z_r = y_r + W_out,r ReLU(W_in,r y_r)
     f_r = σ(⟨a_r, z_r⟩ + b_r),   a_r = e_r if tied else W_U,r
 
-with batched matmuls over (R, B·N, d) and one fused ``scaled_dot_product_attention``
+with batched matmuls over (R, B·N, d) and one ``causal_attention`` (the single model's)
 over (R·B, H, N, dh). Tying is a per-model mask (W_U exists for every model; a tied
 model never reads it, so it gets a zero gradient and no say in anything).
 
@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..optim import BETAS, DECAYED, WEIGHT_DECAY, one_cycle
+from .causal_attention import causal_attention
 from .gpt import GPT
 
 
@@ -72,7 +73,7 @@ class BatchedGPT:
             W = W.transpose(1, 2).reshape(R, d, 3 * H * dh)  # (R, d, H·3dh)
             qkv = torch.bmm(a, W).view(R * B, n, H, 3, dh)  # (R·B, n, H, 3, dh)
             q, k, v = (qkv[..., j, :].transpose(1, 2) for j in range(3))  # (R·B, H, n, dh)
-            z = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (R·B, H, n, dh)
+            z = causal_attention(q, k, v)  # (R·B, H, n, dh)
             z = z.transpose(1, 2).reshape(R, B * n, H * dh)  # (R, B·n, H·dh)
             h = h + torch.bmm(z, P[b + "attn.W_O"].reshape(R, H * dh, d)).view(R, B, n, d)
             a = self._ln(h, b + "ln2.w").reshape(R, B * n, d)

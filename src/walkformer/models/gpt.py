@@ -30,8 +30,9 @@ Hook points (identity modules; attach torch forward hooks, or use :meth:`run_wit
     hook_logits                                      (B, N)
 
 Speed: unless something listens on ``hook_attn_scores`` or ``hook_pattern``, attention
-uses torch's fused causal ``scaled_dot_product_attention`` and the N×N pattern is never
-materialised; with a listener it is computed explicitly (same maths, round-off apart).
+is ``causal_attention.py`` (a C kernel that skips the masked upper triangle; torch's fused
+``scaled_dot_product_attention`` off the CPU) and the N×N pattern is never materialised;
+with a listener it is computed explicitly (same maths, round-off apart).
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from contextlib import contextmanager
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from .causal_attention import causal_attention
 
 
 class HookPoint(nn.Module):
@@ -92,7 +95,7 @@ class Attention(nn.Module):
             pattern = self.hook_pattern(scores.softmax(-1))  # (B, H, N, N)
             z = pattern @ vh  # (B, H, N, dh)
         else:
-            z = F.scaled_dot_product_attention(qh, kh, vh, is_causal=True)  # (B, H, N, dh)
+            z = causal_attention(qh, kh, vh)  # (B, H, N, dh)
         z = self.hook_z(z.transpose(1, 2))  # (B, N, H, dh)
         return z.reshape(B, N, H * dh) @ self.W_O.reshape(H * dh, d)  # (B, N, d)
 

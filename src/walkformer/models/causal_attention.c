@@ -1,0 +1,226 @@
+/* Exact causal softmax attention on the CPU, forward and backward, one query row at a time
+   (loaded by causal_attention.py, which documents the maths; compiled once per machine).
+
+   For query n only the keys i <= n are touched (no masked upper triangle), the scores,
+   the softmax and o_n = sum_i p_i v_i stay in L1, and keys/values are transposed per
+   sequence into (dh, Np) rows so that every inner loop runs over 8 keys (4 in float64)
+   per vector. Np pads each row by one cache line: power-of-two row strides made the
+   rows collide in the same cache sets (a 13x slower backward at N = 1024).
+   Vectors are GCC/Clang vector extensions, so the file builds without -mavx2 too; the
+   arithmetic order is fixed (no -ffast-math), so results are deterministic for a build. */
+#ifndef ATTN_BODY
+#define ATTN_BODY
+#define _POSIX_C_SOURCE 200112L
+#include <stdint.h>
+#include <string.h>
+#include <stdlib.h>
+#include <math.h>
+
+#define ALWAYS_INLINE inline __attribute__((always_inline))
+
+typedef float v8f __attribute__((vector_size(32)));
+typedef float v8fu __attribute__((vector_size(32), aligned(4)));
+typedef int32_t v8i __attribute__((vector_size(32)));
+typedef double v4d __attribute__((vector_size(32)));
+typedef double v4du __attribute__((vector_size(32), aligned(8)));
+typedef int64_t v4i __attribute__((vector_size(32)));
+
+/* exp(x) for x <= 0: x = k ln2 + r with |r| <= ln2/2 (Cody-Waite), exp(r) by its Taylor
+   series, 2^k through the exponent bits; 0 below the smallest normal result (an exact 0
+   matters: AdamW turns a 1e-300 gradient into a full step, which broke a diverging run). */
+static inline v8f vexp_f32(v8f x) {
+    const v8i under = x < -87.0f;  /* exp(x) < FLT_MIN: 0, as where torch's exp underflows */
+    x = (v8f)((under & (v8i)((v8f){0} - 87.0f)) | (~under & (v8i)x));
+    v8i ki = __builtin_convertvector(x * 1.44269504088896341f - 0.5f, v8i);
+    v8f k = __builtin_convertvector(ki, v8f);
+    v8f r = x - k * 0.693145751953125f - k * 1.428606765330187e-06f;
+    v8f p = (v8f){0} + 1.0f / 5040;
+    p = p * r + 1.0f / 720; p = p * r + 1.0f / 120; p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6; p = p * r + 0.5f; p = p * r + 1.0f; p = p * r + 1.0f;
+    return (v8f)(~under & (v8i)(p * (v8f)((ki + 127) << 23)));
+}
+static inline v4d vexp_f64(v4d x) {
+    const v4i under = x < -708.0;
+    x = (v4d)((under & (v4i)((v4d){0} - 708.0)) | (~under & (v4i)x));
+    v4i ki = __builtin_convertvector(x * 1.4426950408889634 - 0.5, v4i);
+    v4d k = __builtin_convertvector(ki, v4d);
+    v4d r = x - k * 6.93147180369123816490e-01 - k * 1.90821492927058770002e-10;
+    double c = 1.0; for (int j = 2; j <= 13; j++) c /= j;  /* 1/13! */
+    v4d p = (v4d){0} + c;
+    for (int j = 13; j >= 1; j--) { c *= j; p = p * r + c; }  /* c = 1/(j-1)! */
+    return (v4d)(~under & (v4i)(p * (v4d)((ki + 1023) << 52)));
+}
+
+#define T float
+#define VT v8f
+#define VU v8fu
+#define IT v8i
+#define W 8
+#define VEXP vexp_f32
+#define NAME(f) f##_f32
+#include __FILE__
+#undef T
+#undef VT
+#undef VU
+#undef IT
+#undef W
+#undef VEXP
+#undef NAME
+#define T double
+#define VT v4d
+#define VU v4du
+#define IT v4i
+#define W 4
+#define VEXP vexp_f64
+#define NAME(f) f##_f64
+#include __FILE__
+
+#else  /* the body, once per dtype */
+
+/* Row stride of the transposed keys/values and of P: N rounded up to whole vectors, plus one
+   cache line, so that consecutive rows do not share cache sets. */
+int64_t NAME(row_stride)(int64_t N) { return (N + W - 1) / W * W + 64 / sizeof(T); }
+
+static T *NAME(alloc)(int64_t n) {
+    void *p = NULL;
+    return posix_memalign(&p, 64, sizeof(T) * n) ? NULL : (T *)p;
+}
+
+static inline T NAME(hsum)(VT a) { T s = 0; for (int j = 0; j < W; j++) s += a[j]; return s; }
+static inline T NAME(hmax)(VT a) { T s = a[0]; for (int j = 1; j < W; j++) s = a[j] > s ? a[j] : s; return s; }
+static inline VT NAME(lanes)(void) { VT l; for (int j = 0; j < W; j++) l[j] = j; return l; }
+
+/* Row n of sequence b: scores s_i = scale <q_n, k_i>, i <= n; e_i = exp(s_i - max s) into
+   P's row (zeros to the end of the last vector) and 1/sum e in its last slot (p = e/sum e);
+   o_n = sum_i p_i v_i. kt, vt: (dh, Np). */
+static ALWAYS_INLINE void NAME(fwd_row)(
+        int64_t n, int64_t Np, const int dh, T scale, const T *restrict qn, const T *restrict kt,
+        const T *restrict vt, T *restrict on, T *restrict p) {
+    const int64_t len = n + 1, nt = (len + W - 1) / W;
+    T qs[64];
+    for (int c = 0; c < dh; c++) qs[c] = qn[c] * scale;
+    const VT lane = NAME(lanes)();
+    VT mx = (VT){0} - INFINITY;
+    for (int64_t t = 0; t < nt; t++) {
+        VT s = qs[0] * *(const VU *)(kt + t * W), s2 = (VT){0};  /* two chains: FMA latency */
+        for (int c = 1; c + 1 < dh; c += 2) {
+            s += qs[c] * *(const VU *)(kt + c * Np + t * W);
+            s2 += qs[c + 1] * *(const VU *)(kt + (c + 1) * Np + t * W);
+        }
+        if (dh % 2 == 0) s += qs[dh - 1] * *(const VU *)(kt + (dh - 1) * Np + t * W);
+        s += s2;
+        IT ok = (lane + (T)(t * W)) < (T)len;
+        s = (VT)((ok & (IT)s) | (~ok & (IT)((VT){0} - INFINITY)));
+        *(VU *)(p + t * W) = s;
+        mx = (VT)(((s > mx) & (IT)s) | (~(s > mx) & (IT)mx));
+    }
+    const T m = NAME(hmax)(mx);
+    VT l = (VT){0}, acc[64];
+    for (int c = 0; c < dh; c++) acc[c] = (VT){0};
+    for (int64_t t = 0; t < nt; t++) {  /* e_i = exp(s_i - m); P keeps e, its last slot 1/sum e */
+        IT ok = (lane + (T)(t * W)) < (T)len;
+        VT e = (VT)(ok & (IT)VEXP(*(VU *)(p + t * W) - m));
+        *(VU *)(p + t * W) = e;
+        l += e;
+        for (int c = 0; c < dh; c++) acc[c] += e * *(const VU *)(vt + c * Np + t * W);
+    }
+    const T inv = 1 / NAME(hsum)(l);
+    p[Np - 1] = inv;
+    for (int c = 0; c < dh; c++) on[c] = NAME(hsum)(acc[c]) * inv;
+}
+
+/* Row n's share of the gradients: dp_i = <dO_n, v_i>, ds_i = p_i (dp_i - <dO_n, o_n>),
+   dq_n = scale sum_i ds_i k_i, dk_i += scale ds_i q_n, dv_i += p_i dO_n. */
+static ALWAYS_INLINE void NAME(bwd_row)(
+        int64_t n, int64_t Np, const int dh, T scale, const T *restrict qn, const T *restrict kt,
+        const T *restrict vt, const T *restrict on, const T *restrict p, const T *restrict dOn,
+        T *restrict dqn, T *restrict dkt, T *restrict dvt) {
+    const int64_t nt = (n + W) / W;
+    T D = 0, qs[64];
+    for (int c = 0; c < dh; c++) { D += dOn[c] * on[c]; qs[c] = qn[c] * scale; }
+    VT acc[64];
+    for (int c = 0; c < dh; c++) acc[c] = (VT){0};
+    for (int64_t t = 0; t < nt; t++) {
+        const VT pt = *(const VU *)(p + t * W) * p[Np - 1];
+        VT dp = dOn[0] * *(const VU *)(vt + t * W), dp2 = (VT){0};
+        for (int c = 1; c + 1 < dh; c += 2) {
+            dp += dOn[c] * *(const VU *)(vt + c * Np + t * W);
+            dp2 += dOn[c + 1] * *(const VU *)(vt + (c + 1) * Np + t * W);
+        }
+        if (dh % 2 == 0) dp += dOn[dh - 1] * *(const VU *)(vt + (dh - 1) * Np + t * W);
+        dp += dp2;
+        const VT ds = pt * (dp - D);
+        for (int c = 0; c < dh; c++) {
+            acc[c] += ds * *(const VU *)(kt + c * Np + t * W);
+            *(VU *)(dkt + c * Np + t * W) += qs[c] * ds;
+            *(VU *)(dvt + c * Np + t * W) += dOn[c] * pt;
+        }
+    }
+    for (int c = 0; c < dh; c++) dqn[c] = NAME(hsum)(acc[c]) * scale;
+}
+
+#define DISPATCH(CALL) switch (dh) { case 8: CALL(8); break; case 4: CALL(4); break; \
+    case 16: CALL(16); break; case 2: CALL(2); break; case 1: CALL(1); break; default: CALL(dh); }
+
+/* Sequence b's keys and values transposed into kv (2, dh, Np), zero-padded. */
+static void NAME(load_kv)(int64_t N, int64_t Np, int64_t dh, const T *k, const T *v, T *kv) {
+    memset(kv, 0, sizeof(T) * 2 * dh * Np);
+    for (int64_t i = 0; i < N; i++)
+        for (int64_t c = 0; c < dh; c++) {
+            kv[c * Np + i] = k[i * dh + c];
+            kv[(dh + c) * Np + i] = v[i * dh + c];
+        }
+}
+
+/* q, k, v, o: (BH, N, dh) contiguous; P: (BH, N, Np) with Np = row_stride(N), or NULL
+   (no gradient wanted). Returns 0; 1 if dh > 64, 2 if out of memory. */
+int NAME(attn_fwd)(int64_t BH, int64_t N, int64_t dh, T scale, const T *q, const T *k, const T *v,
+                   T *o, T *P) {
+    const int64_t Np = NAME(row_stride)(N);
+    if (dh > 64) return 1;
+    T *kv = NAME(alloc)(2 * dh * Np + Np);
+    if (!kv) return 2;
+    T *tmp = kv + 2 * dh * Np;
+    for (int64_t b = 0; b < BH; b++) {
+        NAME(load_kv)(N, Np, dh, k + b * N * dh, v + b * N * dh, kv);
+        for (int64_t n = 0; n < N; n++) {
+            T *p = P ? P + (b * N + n) * Np : tmp;
+#define FWD(DH) NAME(fwd_row)(n, Np, DH, scale, q + (b * N + n) * dh, kv, kv + dh * Np, o + (b * N + n) * dh, p)
+            DISPATCH(FWD)
+        }
+    }
+    free(kv);
+    return 0;
+}
+
+/* Gradients dq, dk, dv (BH, N, dh) of <dO, o>, with P as saved by attn_fwd. */
+int NAME(attn_bwd)(int64_t BH, int64_t N, int64_t dh, T scale, const T *q, const T *k, const T *v,
+                   const T *o, const T *P, const T *dO, T *dq, T *dk, T *dv) {
+    const int64_t Np = NAME(row_stride)(N);
+    if (dh > 64) return 1;
+    /* one block: kv (2, dh, Np), then dkv (2, dh, Np) one cache line further (no 4K aliasing) */
+    T *kv = NAME(alloc)(4 * dh * Np + 64 / sizeof(T));
+    if (!kv) return 2;
+    T *dkv = kv + 2 * dh * Np + 64 / sizeof(T);
+    for (int64_t b = 0; b < BH; b++) {
+        NAME(load_kv)(N, Np, dh, k + b * N * dh, v + b * N * dh, kv);
+        memset(dkv, 0, sizeof(T) * 2 * dh * Np);
+        for (int64_t n = 0; n < N; n++) {
+            const int64_t r = (b * N + n) * dh;
+#define BWD(DH) NAME(bwd_row)(n, Np, DH, scale, q + r, kv, kv + dh * Np, o + r, P + (b * N + n) * Np, \
+                              dO + r, dq + r, dkv, dkv + dh * Np)
+            DISPATCH(BWD)
+        }
+        for (int64_t i = 0; i < N; i++)
+            for (int64_t c = 0; c < dh; c++) {
+                dk[(b * N + i) * dh + c] = dkv[c * Np + i];
+                dv[(b * N + i) * dh + c] = dkv[(dh + c) * Np + i];
+            }
+    }
+    free(kv);
+    return 0;
+}
+#undef FWD
+#undef BWD
+#undef DISPATCH
+#endif

@@ -1,0 +1,202 @@
+"""Causal softmax attention for the ``gpt`` models, forward and backward, without the
+masked upper triangle (what ``models/gpt.py`` and ``models/batched_gpt.py`` call).
+
+    s_{n,i} = ⟨q_n, k_i⟩/√dh  (i ≤ n),   p_{n,·} = softmax_i(s_{n,·}),   o_n = Σ_{i≤n} p_{n,i} v_i
+    backward, with D_n = ⟨dO_n, o_n⟩ = Σ_i p_{n,i} ⟨dO_n, v_i⟩:
+    dS_{n,i} = p_{n,i}(⟨dO_n, v_i⟩ − D_n),  dq_n = Σ_i dS_{n,i} k_i/√dh,
+    dk_i = Σ_{n≥i} dS_{n,i} q_n/√dh,         dv_i = Σ_{n≥i} p_{n,i} dO_n
+
+Why: at the papers' setting (head size 8, N = 1024, batch 16, one CPU thread) torch's
+fused ``scaled_dot_product_attention`` was ~94% of a training step (3–4 steps/s). With
+a head size of 8 every product is a thin matmul, so BLAS runs far below its peak and
+the step is bound by passes over the N² scores. Backends (``BACKEND``, or the
+``WALKFORMER_ATTENTION`` environment variable; ``bench/bench_gpt.py`` compares them):
+
+- ``c`` (default where a C compiler is found): ``causal_attention.c``, one query row at
+  a time, built once per machine into ``~/.cache/walkformer`` (``$XDG_CACHE_HOME``)
+  with the system's ``cc``; the forward saves p (B·H, N, N + pad, only i ≤ n touched)
+  for the backward, which hands the buffer back for the next step's forward (so the
+  graph allows one backward: ``retain_graph`` for a second one raises). float32 and float64, head size ≤ 64, CPU tensors.
+- ``blocks``: the same maths in torch, in query blocks of ``BLOCK`` rows that only
+  compute the keys up to the block's last query (the fallback without a compiler).
+- ``sdpa``: torch's fused kernel (the reference; used for tensors not on the CPU).
+
+Same inputs give the same bits (fixed loop order). The backends agree with the
+explicit softmax to round-off (tests/test_attention.py states the tolerances).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import math
+import os
+import subprocess
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+BACKEND = os.environ.get("WALKFORMER_ATTENTION", "auto")  # auto | c | blocks | sdpa
+BLOCK = 128  # query rows per block of the ``blocks`` backend
+_SRC = Path(__file__).with_name("causal_attention.c")
+_lib = None  # the loaded library, False once building it failed
+_free: list[torch.Tensor] = []  # p buffers whose backward is done, reused by the next forward
+POOL = 8  # at most this many kept
+
+
+def _flags() -> list[str]:
+    vec = ["-mavx2", "-mfma"] if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512") else []
+    return ["-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", *vec]
+
+
+def _build() -> Path:
+    """Compile causal_attention.c once per (source, flags, compiler) into the cache;
+    concurrent processes each build a temporary file and rename it atomically."""
+    cc = os.environ.get("CC", "cc")
+    flags = _flags()
+    ver = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True).stdout
+    key = hashlib.sha256(_SRC.read_bytes() + " ".join(flags).encode() + ver.encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "walkformer"
+    so = cache / f"causal_attention-{key}.so"
+    if not so.exists():
+        cache.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
+        os.close(fd)
+        try:
+            subprocess.run([cc, *flags, str(_SRC), "-o", tmp], capture_output=True, text=True, check=True)
+            os.replace(tmp, so)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return so
+
+
+def library():
+    """The compiled kernel (ctypes), or None where it cannot be built (with a warning)."""
+    global _lib
+    if _lib is None:
+        try:
+            lib = ctypes.CDLL(str(_build()))
+            i64, ptr = ctypes.c_int64, ctypes.c_void_p
+            for suf, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
+                getattr(lib, "attn_fwd_" + suf).argtypes = [i64, i64, i64, real] + [ptr] * 5
+                getattr(lib, "attn_bwd_" + suf).argtypes = [i64, i64, i64, real] + [ptr] * 9
+                getattr(lib, "row_stride_" + suf).argtypes = [i64]
+                getattr(lib, "row_stride_" + suf).restype = i64
+            _lib = lib
+        except (OSError, subprocess.CalledProcessError) as e:
+            err = getattr(e, "stderr", "") or e
+            warnings.warn(f"causal attention: cannot build the C kernel ({err}); using the torch blocks backend")
+            _lib = False
+    return _lib or None
+
+
+def _buffer(shape: tuple, dtype: torch.dtype) -> torch.Tensor:
+    """A p buffer from the pool, or a new one. Reuse matters: a fresh 68 MB buffer at
+    N = 1024 costs more in first-touch page faults than the forward kernel itself."""
+    for j, t in enumerate(_free):
+        if t.shape == shape and t.dtype == dtype:
+            return _free.pop(j)
+    return torch.empty(shape, dtype=dtype)
+
+
+def _ptr(t: torch.Tensor | None):
+    return None if t is None else ctypes.c_void_p(t.data_ptr())
+
+
+class _CKernel(torch.autograd.Function):
+    """q, k, v (BH, N, dh) contiguous, float32 or float64 -> o (BH, N, dh)."""
+
+    @staticmethod
+    def forward(ctx, q, k, v):
+        lib, (BH, N, dh) = library(), q.shape
+        suf = "f32" if q.dtype == torch.float32 else "f64"
+        grad = any(ctx.needs_input_grad)
+        o = torch.empty_like(q)  # (BH, N, dh)
+        P = _buffer((BH, N, getattr(lib, "row_stride_" + suf)(N)), q.dtype) if grad else None  # (BH, N, Np)
+        rc = getattr(lib, "attn_fwd_" + suf)(BH, N, dh, 1 / math.sqrt(dh), *map(_ptr, (q, k, v, o, P)))
+        if rc:
+            raise MemoryError(f"causal attention kernel failed (code {rc})")
+        if grad:
+            ctx.save_for_backward(q, k, v, o)
+            ctx.P = P
+        return o
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dO):
+        q, k, v, o = ctx.saved_tensors
+        P, ctx.P = ctx.P, None
+        if P is None:
+            raise RuntimeError("causal attention: a second backward through the same graph is not supported")
+        BH, N, dh = q.shape
+        suf = "f32" if q.dtype == torch.float32 else "f64"
+        dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)  # (BH, N, dh)
+        rc = getattr(library(), "attn_bwd_" + suf)(BH, N, dh, 1 / math.sqrt(dh),
+                                                   *map(_ptr, (q, k, v, o, P, dO.contiguous(), dq, dk, dv)))
+        if rc:
+            raise MemoryError(f"causal attention kernel failed (code {rc})")
+        _free.append(P)
+        del _free[:-POOL]
+        return dq, dk, dv
+
+
+class _Blocks(torch.autograd.Function):
+    """The same maths in torch ops, ``BLOCK`` query rows at a time; q, k, v (BH, N, dh)."""
+
+    @staticmethod
+    def forward(ctx, q, k, v):
+        BH, N, dh = q.shape
+        qs = q * (1 / math.sqrt(dh))  # (BH, N, dh)
+        outs, Ps = [], []
+        for s in range(0, N, BLOCK):
+            e = min(N, s + BLOCK)
+            S = torch.bmm(qs[:, s:e], k[:, :e].mT)  # (BH, b, e): keys up to the block's last query
+            S[:, :, s:].masked_fill_(torch.ones(e - s, e - s, dtype=torch.bool, device=q.device).triu(1), -math.inf)
+            P = S.softmax(-1)  # (BH, b, e)
+            outs.append(torch.bmm(P, v[:, :e]))  # (BH, b, dh)
+            Ps.append(P)
+        ctx.save_for_backward(qs, k, v, *Ps)
+        return torch.cat(outs, 1)  # (BH, N, dh)
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dO):
+        qs, k, v, *Ps = ctx.saved_tensors
+        BH, N, dh = qs.shape
+        dq, dk, dv = torch.empty_like(qs), torch.zeros_like(k), torch.zeros_like(v)  # (BH, N, dh)
+        for P, s in zip(Ps, range(0, N, BLOCK)):
+            e = min(N, s + BLOCK)
+            dS = torch._softmax_backward_data(torch.bmm(dO[:, s:e], v[:, :e].mT), P, -1, P.dtype)  # (BH, b, e)
+            dq[:, s:e] = torch.bmm(dS, k[:, :e])
+            dk[:, :e] += torch.bmm(dS.mT, qs[:, s:e])
+            dv[:, :e] += torch.bmm(P.mT, dO[:, s:e])
+        return dq / math.sqrt(dh), dk, dv
+
+
+def backend_for(q: torch.Tensor) -> str:
+    """The backend ``causal_attention`` uses for q under the current ``BACKEND``."""
+    if q.device.type != "cpu" or q.dtype not in (torch.float32, torch.float64) or BACKEND == "sdpa":
+        return "sdpa"
+    if BACKEND in ("auto", "c") and q.shape[-1] <= 64 and library() is not None:
+        return "c"
+    return "blocks"
+
+
+def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """softmax(q kᵀ/√dh + causal mask) v for q, k, v (..., N, dh) -> (..., N, dh)."""
+    how = backend_for(q)
+    if how == "sdpa":
+        return F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    shape = q.shape
+    q, k, v = (t.reshape(-1, *shape[-2:]).contiguous() for t in (q, k, v))  # (BH, N, dh)
+    fn = _CKernel if how == "c" else _Blocks
+    return fn.apply(q, k, v).view(shape)
+
+
+if __name__ == "__main__":  # python -m walkformer.models.causal_attention: build and say where
+    print(_build() if library() else "no C kernel", file=sys.stdout)
