@@ -1,15 +1,15 @@
 """Binary Markov chain presets with the ``gpt`` model ("Local to Global" Fig. 4 and the
 rank-one growth; "Attention with Markov": tying, the (p, q) grid, depth).
 
-Budget departures from the papers (all five presets together must run in a few minutes
-on 2 CPU cores; a step at the papers' N = 1024 costs ~0.3 s here): sequences of N = 64
-(grid: 32; papers: 1024, depth 512), 300 AdamW steps (depth: 500; papers: 400–1000,
-depth 500), float32 (papers: fp16 autocast on GPU), 10 seeds per variant (papers: 3–5
-unseeded runs; the seeds and variants of a preset train as one batched model,
-``multirun_gpt.py``, which is what pays for 10 instead of 3), test loss on 32 fixed test
-sequences every 10–20 steps (grid: at the start and the end only). Every position has
-the same stationary law, so the unigram and bigram losses do not depend on N; what the
-short runs change is how far slow runs get.
+Budget departures from the papers (all five presets together must run in a few minutes on
+2 CPU cores; one training step at the papers' N = 1024, batch 16, costs ~90 ms here,
+bench/bench_gpt.py): sequences of N = 64 (grid: 32; papers: 1024, depth 512), 300 AdamW
+steps (depth: 500; papers: 400–1000, depth 500), float32 (papers: fp16 autocast on GPU),
+10 seeds per variant (papers: 3–5 unseeded runs; the seeds and variants of a preset train
+as one batched model, ``multirun_gpt.py``, which is what pays for 10 instead of 3), test
+loss on 32 fixed test sequences every 10–20 steps (grid: at the start and the end only).
+Every position has the same stationary law, so the unigram and bigram losses do not depend
+on N; what the short runs change is how far slow runs get.
 Model: the §2 model without LayerNorm (the theory's), except the controlled
 ``tied-layernorm`` variant of ``awm-tying``.
 
