@@ -44,7 +44,7 @@ def floor_ms(dtype: str, repeats: int, n: int = 50) -> float:
     for _ in range(repeats):
         t0 = time.perf_counter()
         for _ in range(n):
-            torch.zeros(cfg.task.K, B, dtype=dt).scatter_add_(0, both.tokT, Ep[:-1, None].expand(-1, B))  # (K, B)
+            torch.zeros(B, cfg.task.K, dtype=dt).scatter_add_(1, both.tok16, Ep[:-1].expand(B, -1))  # (B, K)
             X = _gathered(G, both)  # (B, J16)
             X[: B // 2].sum(0), X[B // 2 :].sum(0)
         best = min(best, (time.perf_counter() - t0) / n * 1e3)

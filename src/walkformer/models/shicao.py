@@ -103,8 +103,8 @@ class Batch:
 
     `tokens` (B, N-1) long, `y` (B,) long, `w` (B,) loss weights summing to 1
     (1/B for sampled data, path probabilities for the exact population). The fast path
-    works sequence-last: ``tokT`` (N-1, B), so that every per-sequence reduction over
-    the K tokens runs along contiguous memory.
+    works sequence-last, (K, B), so that every per-sequence reduction over the K tokens
+    runs along contiguous memory; its two passes over positions read ``tok16``.
     """
 
     def __init__(self, tokens: torch.Tensor, y: torch.Tensor, w: torch.Tensor | None, K: int, dtype):
@@ -112,7 +112,6 @@ class Batch:
         self.K, self.tokens, self.y = K, tokens, y
         self.w = (w if w is not None else torch.full((B,), 1.0 / B, dtype=torch.float64)).to(dtype)
         self.present = torch.zeros(B, K, dtype=torch.bool).scatter_(1, tokens, True)  # (B, K) states that occur
-        self.tokT = tokens.T.contiguous()  # (N-1, B)
         pad = (-tokens.shape[1]) % 16  # see sum_rows: a multiple of 16 columns
         self.tok16 = torch.nn.functional.pad(tokens, (0, pad)) if pad else tokens  # (B, J16)
         self.J = tokens.shape[1]  # N-1
@@ -124,7 +123,6 @@ class Batch:
         if self._joined is None or self._joined[0] is not probe:
             both = object.__new__(Batch)
             both.K, both.J = self.K, self.J
-            both.tokT = torch.cat([self.tokT, probe.tokT], 1)  # (N-1, B + B')
             both.tok16 = torch.cat([self.tok16, probe.tok16], 0)  # (B + B', J16)
             both.tokens = both.tok16  # only its length is used
             self._joined = (probe, both)
@@ -240,8 +238,11 @@ class ShiCao:
     def _separable(self, b: Batch, ut, c):
         Ep = torch.exp(c - c.max())  # (N,)
         # C[k, b] = Σ_{j: s_bj = k} E_pos[j], accumulated in position order for every k
-        # (see _column_sums: a BLAS product would give equal sums different round-off)
-        C = torch.zeros(b.K, len(b), dtype=Ep.dtype).scatter_add_(0, b.tokT, Ep[:-1, None].expand(-1, len(b)))  # (K, B)
+        # (see _column_sums: a BLAS product would give equal sums different round-off);
+        # the pad columns of tok16 add exact zeros
+        B, pad = len(b), b.tok16.shape[1] - b.J
+        Ej = torch.nn.functional.pad(Ep[:-1], (0, pad)) if pad else Ep[:-1]  # (J16,)
+        C = torch.zeros(B, b.K, dtype=Ep.dtype).scatter_add_(1, b.tok16, Ej.expand(B, -1)).T.contiguous()  # (K, B)
         # one shift for all sequences of all batches (never batch-dependent, so a sequence's
         # numbers do not depend on what it is batched with); slot N has token logit 0
         m = torch.clamp(ut.max(), min=0.0)
@@ -258,7 +259,7 @@ class ShiCao:
     def _direct(self, b: Batch, ut, c):
         z = torch.cat([ut[b.tokens] + c[:-1], c[-1:].expand(len(b), 1)], 1)  # (B, N)
         S = torch.softmax(z, dim=1)  # (B, N)
-        h = torch.zeros(b.K, len(b), dtype=S.dtype).scatter_add_(0, b.tokT, S[:, :-1].T)  # (K, B)
+        h = torch.zeros(len(b), b.K, dtype=S.dtype).scatter_add_(1, b.tokens, S[:, :-1]).T.contiguous()  # (K, B)
         return {"h": h, "S_N": S[:, -1], "S": S}
 
     def _attend(self, b: Batch):
@@ -340,8 +341,8 @@ class ShiCao:
         d_ut = (h * diff).sum(1)  # (K,) dL/dũ, one summation order for every token
         cols = None
         if "S" in att:  # direct: dz = S (a - ā)
-            a = diff.gather(0, b.tokT)  # (N-1, B)
-            dcj = (att["S"][:, :-1].T * a).sum(1)  # (N-1,)
+            a = diff.T.contiguous().gather(1, b.tokens)  # (B, N-1)
+            dcj = sum_rows(att["S"][:, :-1] * a)  # (N-1,)
         else:
             G = diff * (att["Et"][:, None] / att["Z"])  # (K, B)
             if extra is None:
