@@ -12,16 +12,35 @@
 from .shicao import Batch, Geometry, ShiCao, init_params, positional
 from .dense import DenseShiCao
 
-__all__ = ["Batch", "Geometry", "ShiCao", "DenseShiCao", "init_params", "positional", "build_model"]
+__all__ = ["Batch", "Geometry", "ShiCao", "DenseShiCao", "init_params", "positional", "build_model",
+           "geometry", "initial_params", "init_generator"]
+
+
+def init_generator(cfg, gen):
+    """The stream the initial parameters are drawn from: ``gen`` (the run's seed), or
+    the stream of ``init.seed`` when it is set (same data, another initialisation)."""
+    if cfg.init.seed < 0:
+        return gen
+    from ..train import generator
+
+    return generator(cfg.init.seed, "init")
+
+
+def geometry(cfg, task) -> Geometry:
+    """The :class:`Geometry` of a Shi & Cao run (positions, query, scales)."""
+    import torch
+
+    m = cfg.model
+    return Geometry(task.K, task.N, m.pos, m.M, m.normalize, torch.float64 if cfg.dtype == "float64" else torch.float32)
+
+
+def initial_params(cfg, geo, gen) -> dict:
+    """The run's initial parameters (see :func:`init_params`), drawn from :func:`init_generator`."""
+    return init_params(geo, cfg.init.scheme, cfg.init.sigma, cfg.model.head, cfg.model.m, init_generator(cfg, gen))
 
 
 def build_model(cfg, task, gen):
     """Geometry + initial parameters + the model object chosen by ``train.path``."""
-    import torch
-
-    dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
-    m = cfg.model
-    geo = Geometry(task.K, task.N, m.pos, m.M, m.normalize, dtype)
-    params = init_params(geo, cfg.init.scheme, cfg.init.sigma, m.head, m.m, gen)
+    geo = geometry(cfg, task)
     cls = ShiCao if cfg.train.path == "fast" else DenseShiCao
-    return cls(geo, params)
+    return cls(geo, initial_params(cfg, geo, gen))
