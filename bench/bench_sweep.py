@@ -19,8 +19,9 @@ Lines, each with its ratio to the one-at-a-time line of the same data reading:
 - batched: all runs through ``multirun.train_all`` in this process (``--max-models``
   per batch), set-up included (drawing W0, 1006² normals, is ~35-60 ms per run in
   either path);
-- workers: the distinct-data runs (the first ``--worker-seeds``) through
-  ``executors.execute`` (local process pool, writing run directories) with 1 and 2 workers.
+- workers: the first ``--worker-seeds`` runs of each reading through
+  ``executors.execute`` (local process pool, writing run directories) with 1 and 2
+  worker processes; with 2 the ratio compares two cores with the one-at-a-time line's one.
 
 Throughput is wall-clock; the CPU time of this process is printed beside it because
 the machine may be shared (load average printed).
@@ -65,10 +66,8 @@ def main():
     print(f"Fig. 6 config, {a.seeds} runs x {a.steps} steps, float64, torch {torch.__version__}, "
           f"load average {os.getloadavg()[0]:.1f}")
     print(f"{'':52s} {'model-steps/s':>13s} {'ratio':>7s}   {'(CPU: /s':>8s} {'ratio)':>7s}")
-    distinct = None
     for name, overs in readings.items():
         cfgs = [resolve(apply_overrides(Config(), base | o), set(base | o)) for o in overs]
-        distinct = distinct or cfgs
         alone, w1, c1 = timed(lambda: [run(c) for c in cfgs[: a.alone]])
         together, w2, c2 = timed(lambda: train_all(cfgs, max_models=a.max_models))
         n1, n2 = a.alone * a.steps, a.seeds * a.steps
@@ -80,15 +79,14 @@ def main():
               f"{(n2 / w2) / (n1 / w1):6.2f}x   {n2 / c2:8.1f} {(n2 / c2) / (n1 / c1):6.2f}x"
               f"   max |final loss - alone| {worst:.1e}")
         base_rate = n1 / w1
-        if name.startswith("distinct"):
-            for w in map(int, a.workers.split(",")):
-                sub = distinct[: a.worker_seeds]
-                with tempfile.TemporaryDirectory() as tmp:
-                    jobs = [(c, Path(tmp) / f"r{i}") for i, c in enumerate(sub)]
-                    _, wt, _ = timed(lambda: execute(jobs, workers=w, quiet=True, max_models=a.max_models))
-                rate = len(sub) * a.steps / wt
-                print(f"  {'sweep executor, %d worker(s), %d runs, run dirs' % (w, len(sub)):50s} {rate:13.1f} "
-                      f"{rate / base_rate:6.2f}x")
+        for w in map(int, filter(None, a.workers.split(","))):
+            sub = cfgs[: a.worker_seeds]
+            with tempfile.TemporaryDirectory() as tmp:
+                jobs = [(c, Path(tmp) / f"r{i}") for i, c in enumerate(sub)]
+                _, wt, _ = timed(lambda: execute(jobs, workers=w, quiet=True, max_models=a.max_models))
+            rate = len(sub) * a.steps / wt
+            print(f"  {'sweep executor, %d worker(s), %d runs, run dirs' % (w, len(sub)):50s} {rate:13.1f} "
+                  f"{rate / base_rate:6.2f}x")
     print(f"load average at the end {os.getloadavg()[0]:.1f}")
 
 
