@@ -44,7 +44,8 @@ BAD = [
     (["init.sigma=-1"], "init.sigma"), (["train.eta=0"], "train.eta"), (["train.eta=-1"], "train.eta"),
     (["train.eps=0"], "train.eps"), (["task.pp=0.3"], "task.p"), (["train.steps=ten"], "train.steps"),
     (["model.normalize=maybe"], "model.normalize"), (["dtype=float16"], "dtype"), (["model.pos=sine"], "sin"),
-    (["task.N=30", "task.name=qa1"], "task.N"), (["novalue"], "key=value"),
+    (["task.N=30", "task.name=qa1"], "task.N"), (["novalue"], "key=value"), (["init.seed=-2"], "init.seed"),
+    (["model.name=gpt", "task.name=binary", "init.seed=1"], "init.seed"),
 ]
 
 
@@ -122,7 +123,8 @@ def test_console_script_exit_code(tmp_path):
     assert r.returncode == 2 and r.stderr.strip() == "walkformer: error: task.p=7.0 is not allowed: a probability in [0, 1]"
 
 
-@pytest.mark.parametrize("init", [[], ["init.scheme=gaussian", "init.sigma=0.01"]])
+@pytest.mark.parametrize("init", [[], ["init.scheme=gaussian", "init.sigma=0.01"],
+                                  ["init.scheme=gaussian", "init.sigma=0.01", "init.seed=7"]])
 def test_factored_params_rebuild_the_dense_w_exactly(tmp_path, init):
     """Reproductions and sweeps store W as W0 + W_R W_qᵀ (KB, not MB); load_params
     rebuilds the very W that ``walkformer train`` stores densely."""

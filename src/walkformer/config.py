@@ -52,6 +52,7 @@ class InitConfig:
     scheme: str = "zero"  # zero | gaussian
     sigma: float = 0.01  # std of the gaussian init
     c: float = 1.0  # anti-aligned init: W_in = +c, W_out = -c (canonical: (e, w) = (c, -c))
+    seed: int = -1  # shi-cao: seed of the initial parameters; -1: the run's seed (data stay on ``seed``)
 
 
 @dataclass
@@ -268,6 +269,8 @@ def validate(cfg: Config) -> None:
         _fail("eval.every", ev.every, "every >= 1")
     if cfg.seed < 0:
         _fail("seed", cfg.seed, "seed >= 0")
+    if i.seed < -1 or (i.seed != -1 and m.name != "shi-cao"):
+        _fail("init.seed", i.seed, "-1 (the run's seed) or, with model.name=shi-cao, a seed >= 0")
     if t.name == "binary":
         _validate_binary(cfg, finite)
         return

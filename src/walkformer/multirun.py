@@ -3,9 +3,14 @@
 
 Two runs are *compatible* when every tensor shape and the step schedule agree
 (:func:`shape_key`); they may differ in seed, p, σ, η, ε, init scheme. Each run gets
-exactly the numbers ``train.run`` gives it alone: same seeded streams, same data, same
-per-step arithmetic (tested to 1e-6 in float64; bit for bit on our machines), same
+the numbers ``train.run`` gives it alone: same seeded streams, same data, the same
+per-step arithmetic up to the order of some sums (tested to 1e-6 in float64), same
 metrics and summary, and its own failure (a non-finite loss stops that run only).
+
+Runs that also share their data (same ``seed`` and data keys, differing in
+``init.seed``, σ, η, ε ...: a study of random initialisations) and all start from a
+random initialisation are batched together and train on one copy of the data, with the
+token passes as sparse products (``Batches(shared=True)``; see ``models/batched.py``).
 
 The binary Markov-chain ``gpt`` model has its own shape key and group trainer in
 ``multirun_gpt.py`` (dispatched below). To add a model family: give it a batched
@@ -23,9 +28,9 @@ import traceback
 import torch
 
 from .config import Config
-from .metrics import evaluate
-from .models import build_model
-from .models.batched import Batches, BatchedShiCao
+from .metrics_batched import evaluate_many, truths
+from .models import build_model, geometry, initial_params
+from .models.batched import Batches, BatchedShiCao, load_state
 from .tasks import make_task
 from .train import Result, _failure, datasets, generator, run, summarise, torch_dtype
 
@@ -54,10 +59,21 @@ def shape_key(cfg: Config) -> tuple:
 MAX_TOKENS = 50_000_000  # tokens per batch (R · B · (N-1)): a few (R, B, N-1) float64 temporaries fit in memory
 
 
+def data_key(cfg: Config) -> tuple | None:
+    """Runs with equal keys train on the same sequences and may share them (shared
+    data, ``models/batched.py``): fixed data from one ``seed``, and a random
+    initialisation (σ > 0), so that no model can sit at an exactly symmetric point,
+    where only the exact token passes keep equal sums equal. None: not shareable."""
+    if cfg.model.name != "shi-cao" or cfg.train.data != "fixed" or cfg.init.scheme != "gaussian" or cfg.init.sigma <= 0:
+        return None
+    return (cfg.seed, tuple(vars(cfg.task).values()), cfg.train.n_train, cfg.eval.n_test, cfg.dtype)
+
+
 def plan(cfgs: list[Config], max_models: int = 64, min_chunks: int = 1) -> list[list[int]]:
     """Indices of ``cfgs`` in batches of compatible runs, at most ``max_models`` each (and
     at most ``MAX_TOKENS`` sampled tokens); a group is split into at least ``min_chunks``
-    parts (to feed that many workers)."""
+    parts (to feed that many workers). Runs that can share their data (:func:`data_key`,
+    two or more) are batched among themselves."""
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(cfgs):
         groups.setdefault(shape_key(c), []).append(i)
@@ -67,9 +83,15 @@ def plan(cfgs: list[Config], max_models: int = 64, min_chunks: int = 1) -> list[
         per_model = max(c.train.batch, c.eval.n_test) * c.task.N * 4 * c.model.d if c.model.name == "gpt" else \
             max(c.train.n_train, c.eval.n_test) * (c.task.N - 1)
         cap = max(1, min(max_models, MAX_TOKENS // per_model))
-        n = max(math.ceil(len(idx) / cap), min(min_chunks, len(idx)))
-        size = math.ceil(len(idx) / n)
-        out += [idx[i : i + size] for i in range(0, len(idx), size)]
+        by_data: dict[tuple | None, list[int]] = {}
+        for i in idx:
+            by_data.setdefault(data_key(cfgs[i]), []).append(i)
+        parts = [p for k, p in by_data.items() if k is not None and len(p) > 1]
+        rest = sorted(i for k, p in by_data.items() if k is None or len(p) == 1 for i in p)
+        for part in parts + ([rest] if rest else []):
+            n = max(math.ceil(len(part) / cap), min(min_chunks, len(part)))
+            size = math.ceil(len(part) / n)
+            out += [part[i : i + size] for i in range(0, len(part), size)]
     return out
 
 
@@ -77,17 +99,17 @@ class Trained:
     """A trained single model, rebuilt on first attribute access (W0 is (D, D) per
     model, so it is not kept for all R models at once). Behaves as a ``ShiCao``."""
 
-    def __init__(self, cfg: Config, task, V, A, R):
-        self._args = (cfg, task, V.clone(), None if A is None else A.clone(), R.clone())
+    def __init__(self, cfg: Config, task, state: dict):
+        self._args = (cfg, task, {k: None if v is None else v.clone() for k, v in state.items()})
         self._model = None
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
         if self._model is None:
-            cfg, task, V, A, R = self._args
-            self._model = build_model(cfg, task, generator(cfg.seed, "init"))  # re-draws the same W0
-            self._model.V, self._model.A, self._model.R = V, A, R
+            cfg, task, st = self._args
+            m = build_model(cfg, task, generator(cfg.seed, "init"))  # re-draws the same W0
+            self._model = load_state(m, st["V"], st["A"], m.W0q, st["c0"], st["Rk"], st["a"])
         return getattr(self._model, name)
 
 
@@ -108,59 +130,67 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cp
     (on a GPU the numbers agree with the CPU's to round-off, not bit for bit)."""
     c0 = cfgs[0]
     assert all(shape_key(c) == shape_key(c0) for c in cfgs), "train_group needs compatible configs"
-    dtype, tr = torch_dtype(c0), c0.train
+    dtype, tr, R = torch_dtype(c0), c0.train, len(cfgs)
+    shared = R > 1 and data_key(c0) is not None and all(data_key(c) == data_key(c0) for c in cfgs)
     tasks = [make_task(c) for c in cfgs]
-    singles = []
-    for c, t in zip(cfgs, tasks):
-        m = build_model(c, t, generator(c.seed, "init"))
-        m.W0 = None  # W0 x̃_N is all the training needs
-        singles.append(m)
-    model = BatchedShiCao(singles[0].geo, singles, device)
-    del singles
-    streams = [datasets(c, t) for c, t in zip(cfgs, tasks)]
-    train = Batches([s() for s, _ in streams], device)
-    test = Batches([t for _, t in streams], device)
-    eps = [c.train.eps for c in cfgs]
-    eta = torch.tensor([c.train.eta for c in cfgs], dtype=dtype)
-    R = len(cfgs)
+    geo = geometry(c0, tasks[0])
+    params = []
+    for c in cfgs:  # one at a time: W0 is (D, D), training needs only W0 x̃_N
+        p = initial_params(c, geo, generator(c.seed, "init"))
+        W0 = p.pop("W0", None)
+        params.append(p | {"W0q": W0 @ geo.q if W0 is not None else torch.zeros(geo.K + geo.M, dtype=dtype)})
+    model = BatchedShiCao(geo, params, device)
+    del params
+    if shared:  # one data set for all
+        sample, test_part = datasets(c0, tasks[0])
+        streams = [(sample, test_part)] * R
+        train, test = Batches([sample()] * R, device, shared=True), Batches([test_part] * R, device, shared=True)
+    else:
+        streams = [datasets(c, t) for c, t in zip(cfgs, tasks)]
+        train = Batches([s() for s, _ in streams], device)
+        test = Batches([t for _, t in streams], device)
+    truth = truths(tasks, test)  # (R, B, K)
+    eps_list = [c.train.eps for c in cfgs]
+    eps = torch.tensor(eps_list, dtype=dtype, device=device)  # (R,)
+    eta = torch.tensor([c.train.eta for c in cfgs], dtype=dtype, device=device)  # (R,)
     metrics, errors, last = [[] for _ in cfgs], [None] * R, [0] * R
-    active = torch.ones(R, dtype=torch.bool)
+    active = torch.ones(R, dtype=torch.bool, device=device)
     t0 = time.perf_counter()
     for step in range(tr.steps + 1):
         if tr.data == "online" and step > 0:
             train = Batches([s() for s, _ in streams], device)
         model.active = active
         loss, grads = model.grads(train, eps)  # (R,) losses at θ^(step)
-        loss = loss.cpu()
         finite = torch.isfinite(loss)
         for g in grads.values():
-            finite &= torch.isfinite(g).flatten(1).all(1).cpu()
+            finite &= torch.isfinite(g).flatten(1).all(1)
         due = step % c0.eval.every == 0 or step == tr.steps
-        log = active & (~finite | due)
+        log = (active & (~finite | due)).cpu()
+        failed = torch.nonzero((active & ~finite).cpu()).flatten().tolist()
         if bool(log.any()):
-            fw = model.forward(test)
-            for r in torch.nonzero(log).flatten().tolist():
-                view = model.single(r)
-                view.forward = lambda b, o=fw[r]: o  # the batched forward of model r on its test set
-                line = {"step": step, "train_loss": float(loss[r])}
-                line |= evaluate(view, tasks[r], test.parts[r], eps[r], full=keep_metrics or step == tr.steps)
-                metrics[r].append(line)
-        for r in torch.nonzero(active & ~finite).flatten().tolist():
-            errors[r] = _failure(model.single(r), train.parts[r], eps[r], step, float(loss[r]))
+            rows = torch.nonzero(log).flatten().tolist()
+            ut, c = model.scores()
+            lines = evaluate_many(tasks, test, model.forward(test), model.V, ut, c, eps, truth, rows,
+                                  full=keep_metrics or step == tr.steps)
+            losses = loss.tolist()
+            for r in rows:
+                metrics[r].append({"step": step, "train_loss": losses[r]} | lines[r])
+        for r in failed:
+            errors[r] = _failure(model.single(r), train.parts[r], eps_list[r], step, float(loss[r]))
             last[r] = step
         active = active & finite
         if step == tr.steps:
             break
         model.step(grads, eta, active)
-    for r in torch.nonzero(active).flatten().tolist():
+    for r in torch.nonzero(active.cpu()).flatten().tolist():
         last[r] = tr.steps
     seconds = (time.perf_counter() - t0) / R  # each run's share of the batch
     out = []
     for r, (c, t) in enumerate(zip(cfgs, tasks)):
         m = model.single(r)  # CPU copies
-        trained = Trained(c, t, m.V, m.A, m.R)
-        out.append(Result(c, summarise(c, t, metrics[r], last[r], seconds, errors[r]), metrics[r], trained, t,
-                          errors[r]))
+        state = {"V": m.V, "A": m.A, "c0": m.c0, "Rk": m.Rk, "a": m.a}
+        out.append(Result(c, summarise(c, t, metrics[r], last[r], seconds, errors[r]), metrics[r],
+                          Trained(c, t, state), t, errors[r]))
     return out
 
 

@@ -120,7 +120,7 @@ class RunFailed(RuntimeError):
 def load_params(run_dir: Path | str) -> dict:
     """The tensors of ``run_dir/params.safetensors`` (torch), with the Shi & Cao W dense
     even where the run stored it by its factors (W = W0 + W_R W_qᵀ; W0 is zero or
-    redrawn, bit for bit, from the seed in ``config.json``)."""
+    redrawn, bit for bit, from the seed (or ``init.seed``) in ``config.json``)."""
     import torch
     from safetensors.torch import load_file
 

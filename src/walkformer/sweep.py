@@ -132,8 +132,12 @@ def expand(spec: Spec) -> list[Config]:
 
 
 def run_id(cfg: Config) -> str:
-    """16 hex digits of the SHA-256 of the resolved config (canonical JSON)."""
-    return hashlib.sha256(json.dumps(cfg.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+    """16 hex digits of the SHA-256 of the resolved config (canonical JSON). ``init.seed``
+    is left out while unset (-1), so run ids from before that key existed stay valid."""
+    d = cfg.to_dict()
+    if d["init"]["seed"] == -1:
+        del d["init"]["seed"]
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def table(cfgs: list[Config], runs: Path):

@@ -8,10 +8,39 @@
   (TransformerLens names and hook points; trained by ``train_binary.py``).
 - ``causal_attention.py`` (+ ``causal_attention.c``): the gpt models' causal attention,
   a C kernel that skips the masked triangle (torch fallbacks; ~3x faster than SDPA).
-- ``batched.py``: R fast-path models with a leading model axis (sweeps; same numbers).
+- ``batched.py``: R fast-path models with a leading model axis (sweeps; the same numbers
+  to round-off).
 """
 
-__all__ = ["Batch", "Geometry", "ShiCao", "DenseShiCao", "init_params", "positional", "build_model"]
+__all__ = ["Batch", "Geometry", "ShiCao", "DenseShiCao", "init_params", "positional", "build_model",
+           "geometry", "initial_params", "init_generator"]
+
+
+def init_generator(cfg, gen):
+    """The stream the initial parameters are drawn from: ``gen`` (the run's seed), or
+    the stream of ``init.seed`` when it is set (same data, another initialisation)."""
+    if cfg.init.seed < 0:
+        return gen
+    from ..train import generator
+
+    return generator(cfg.init.seed, "init")
+
+
+def geometry(cfg, task):
+    """The :class:`Geometry` of a Shi & Cao run (positions, query, scales)."""
+    import torch
+
+    from .shicao import Geometry
+
+    m = cfg.model
+    return Geometry(task.K, task.N, m.pos, m.M, m.normalize, torch.float64 if cfg.dtype == "float64" else torch.float32)
+
+
+def initial_params(cfg, geo, gen) -> dict:
+    """The run's initial parameters (see :func:`init_params`), drawn from :func:`init_generator`."""
+    from .shicao import init_params
+
+    return init_params(geo, cfg.init.scheme, cfg.init.sigma, cfg.model.head, cfg.model.m, init_generator(cfg, gen))
 
 
 def __getattr__(name):
@@ -30,14 +59,9 @@ def __getattr__(name):
 
 def build_model(cfg, task, gen):
     """Geometry + initial parameters + the model object chosen by ``train.path``."""
-    import torch
-
     from .dense import DenseShiCao
-    from .shicao import Geometry, ShiCao, init_params
+    from .shicao import ShiCao
 
-    dtype = torch.float64 if cfg.dtype == "float64" else torch.float32
-    m = cfg.model
-    geo = Geometry(task.K, task.N, m.pos, m.M, m.normalize, dtype)
-    params = init_params(geo, cfg.init.scheme, cfg.init.sigma, m.head, m.m, gen)
+    geo = geometry(cfg, task)
     cls = ShiCao if cfg.train.path == "fast" else DenseShiCao
-    return cls(geo, params)
+    return cls(geo, initial_params(cfg, geo, gen))
