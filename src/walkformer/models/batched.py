@@ -52,18 +52,9 @@ def _csr(x: torch.Tensor) -> torch.Tensor:
         return x.to_sparse_csr()
 
 
-def gram(geo: Geometry) -> torch.Tensor:
-    """Γ = ‖x̃_N‖² PᵀP ⊘ n, (N, N): c = c0 + a Γ for R_pos = P a (``geo.gram`` where
-    shicao.py keeps it, the same expression otherwise)."""
-    if getattr(geo, "gram", None) is not None:
-        return geo.gram
-    P, n = geo.P.double(), geo.n.double()
-    return (geo.qq * (P.T @ P) / n[None, :]).to(geo.dtype)  # (N, N)
-
-
 class Batches:
-    """R batches of sequences, one per model: tokens (R, B, N-1), y (R, B), w (R, B),
-    ``seen`` (R, K) the states that occur. ``shared=True``: all R are ``batches[0]``
+    """R batches of sequences, one per model: tokens (R, B, N-1), y (R, B), w (R, B).
+    ``shared=True``: all R are ``batches[0]``
     (stored once, expanded), and the token passes use its one-hot matrix (see module doc)."""
 
     def __init__(self, batches: list[Batch], device: str | torch.device = "cpu", shared: bool = False):
@@ -80,7 +71,6 @@ class Batches:
         parts = (lambda name: getattr(b, name)) if shared else (lambda name: [getattr(x, name) for x in batches])
         self.tokens = put(parts("tokens"))  # (R, B, J)
         self.y, self.w = put(parts("y")), put(parts("w"))  # (R, B)
-        self.seen = put(b.present.any(0)) if shared else torch.stack([x.present.any(0) for x in batches]).to(device)  # (R, K)
         pad = (-J) % 16  # see sum_rows: a multiple of 16 columns, the pad columns gather junk that is dropped
         self.tok16 = torch.nn.functional.pad(self.tokens, (0, pad)) if pad and not shared else self.tokens  # (R, B, J16)
         if shared:
@@ -128,12 +118,9 @@ def _index_add(shape, idx: torch.Tensor, src: torch.Tensor) -> torch.Tensor:
 
 
 def load_state(m: ShiCao, V, A, W0q, c0, Rk, a) -> ShiCao:
-    """Give a :class:`ShiCao` these parameters. shicao.py keeps W's direction either as
-    the (D,) vector R or, in its Gram form, as (Rk, a) with R = [Rk; P a] and the
-    position logits of W0 as c0: both are set, so this works with either."""
+    """Give a :class:`ShiCao` these parameters: W's direction as (Rk, a) with
+    R = [Rk; P a], and the position logits of W0 as c0."""
     m.V, m.A, m.W0q, m.c0, m.Rk, m.a, m._cache = V, A, W0q, c0, Rk, a, None
-    if not isinstance(getattr(type(m), "R", None), property):
-        m.R = torch.cat([Rk, m.geo.P @ a])  # (D,)
     return m
 
 
@@ -150,7 +137,7 @@ class BatchedShiCao:
     def __init__(self, geo: Geometry, params: list[dict], device: str | torch.device = "cpu"):
         self.cpu_geo, K, dt = geo, geo.K, geo.dtype
         self.P, self.n = geo.P.to(device), geo.n.to(device)  # (M, N), (N,)
-        self.gram = gram(geo).to(device)  # (N, N)
+        self.gram = geo.gram.to(device)  # (N, N) Γ = ‖x̃_N‖² PᵀP ⊘ n: c = c0 + a Γ
         stack = lambda ts: torch.stack(ts).to(device)  # noqa: E731
         self.V = stack([p["V"].clone() for p in params])  # (R, K|m, K)
         self.A = stack([p["A"].clone() for p in params]) if "A" in params[0] else None  # (R, K, m)
@@ -186,7 +173,7 @@ class BatchedShiCao:
         ut, c = self.scores()
         Ep = torch.exp(c - c.max(1, keepdim=True).values)  # (R, N)
         C = b.token_sums(Ep[:, :-1])  # (R, B, K)
-        m = torch.clamp(torch.where(b.seen, ut, -torch.inf).max(1).values, min=0.0)  # (R,) slot N has logit 0
+        m = torch.clamp(ut.max(1).values, min=0.0)  # (R,) over all tokens, as ShiCao; slot N has logit 0
         Et = torch.exp(ut - m[:, None])  # (R, K)
         num = C * Et[:, None, :]  # (R, B, K) = Z h
         sN = Ep[:, -1] * torch.exp(-m)  # (R,) unnormalised weight of slot N
