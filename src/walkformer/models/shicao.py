@@ -65,8 +65,11 @@ class Geometry:
         self.n = n.to(dtype)
         self.q = q.to(dtype)
         self.qq = float(q @ q)  # ‖x̃_N‖² (after normalisation)
-        # c = (u_pos P) ⊘ n with u_pos = W0 x̃_N + ‖x̃_N‖² P a: the (N, N) matrix ‖x̃_N‖² PᵀP ⊘ n
-        self.gram = (self.qq * (self.P.T @ self.P) / n[None, :]).to(dtype)  # (N, N)
+        # c = (u_pos P) ⊘ n with u_pos = W0 x̃_N + ‖x̃_N‖² P a: the (N, N) matrix ‖x̃_N‖² PᵀP ⊘ n,
+        # of the P this dtype stores (float32 sin columns are ~1e-7 off orthogonal, and that
+        # round-off is what breaks Theorem 4.1's symmetry: a float64 PᵀP would hide it)
+        Pd = self.P.to(dtype).double()  # (M, N)
+        self.gram = (self.qq * (Pd.T @ Pd) / n[None, :]).to(dtype)  # (N, N)
         self.P = self.P.to(dtype)
 
     def scores(self, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
