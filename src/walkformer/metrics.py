@@ -22,11 +22,6 @@ from __future__ import annotations
 import torch
 
 
-def cosine(A: torch.Tensor, B: torch.Tensor) -> float:
-    na, nb = float(A.norm()), float(B.norm())
-    return float((A * B).sum()) / (na * nb) if na > 0 and nb > 0 else 0.0
-
-
 def _truth(task, batch):
     """P(y | x) of the batch, (K, B) sequence-last, and Σ t log t: fixed per batch, so cached on it."""
     if getattr(batch, "_truth", None) is None:

@@ -19,7 +19,7 @@ def truths(tasks, test) -> torch.Tensor:
 
 
 def _cosines(V: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
-    """metrics.cosine for each model: ⟨V_r, T_r⟩_F / (‖V_r‖_F ‖T_r‖_F), 0 when a norm is 0; (R,)."""
+    """The Frobenius cosine for each model: ⟨V_r, T_r⟩_F / (‖V_r‖_F ‖T_r‖_F), 0 when a norm is 0; (R,)."""
     na, nb = V.flatten(1).norm(dim=1).double(), T.flatten(1).norm(dim=1).double()
     dot = (V * T).flatten(1).sum(1).double()
     return torch.where((na > 0) & (nb > 0), dot / (na * nb), 0.0)
