@@ -31,14 +31,13 @@ def _truth(task, batch):
 
 
 def _pi_T(task, dtype):
-    """Πᵀ flattened, (K·K,), cached on the task (None when the task has no Π)."""
+    """(Πᵀ flattened (K·K,), ‖Πᵀ‖_F), cached on the task; None when the task has no Π."""
     if task.Pi is None:
         return None
     cache = task.__dict__.setdefault("_pi_T", {})
     if dtype not in cache:
         pit = torch.from_numpy(task.Pi).T.reshape(-1)
-        task._pi_norm = float(pit.norm())
-        cache[dtype] = pit.to(dtype)
+        cache[dtype] = (pit.to(dtype), float(pit.norm()))
     return cache[dtype]
 
 
@@ -58,7 +57,7 @@ def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None 
     V = model.V
     square = V.shape == (task.K, task.K)
     v = V.reshape(-1)  # (K·K,) or (m·K,)
-    pit = _pi_T(task, V.dtype) if square else None  # (K·K,)
+    pi = _pi_T(task, V.dtype) if square else None  # ((K·K,), ‖Πᵀ‖)
     ut, c = model.scores()
     lo, hi = ut.aminmax()
     spread = hi - lo
@@ -66,12 +65,12 @@ def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None 
         lo, hi = c[:-1].aminmax()
         spread = spread + (hi - lo)
     parent = task.parent_index if task.parent_index is not None else -2
-    scalars = [(pred == batch.y).double().mean(), kl, att[parent], spread, v @ v, v.sum()] + ([v @ pit] if pit is not None else [])
+    scalars = [(pred == batch.y).double().mean(), kl, att[parent], spread, v @ v, v.sum()] + ([v @ pi[0]] if pi is not None else [])
     acc, kl, parent_att, spread, vv, vsum, *vp = torch.stack([x.double() for x in scalars]).tolist()  # one conversion
     nv = vv ** 0.5
     out = {"test_accuracy": acc, "parent_attention": parent_att, "token_logit_spread": spread, "kl": kl}
     # cosines ⟨V, Πᵀ⟩_F / (‖V‖ ‖Πᵀ‖) and ⟨V, 1 1ᵀ⟩_F / (‖V‖ K)
-    out["value_cosine"] = (vp[0] / (nv * task._pi_norm) if nv > 0 else 0.0) if pit is not None else None
+    out["value_cosine"] = (vp[0] / (nv * pi[1]) if nv > 0 else 0.0) if pi is not None else None
     out["value_ones_cosine"] = (vsum / (nv * task.K) if nv > 0 else 0.0) if square else None
     if full:
         out["attention"] = att.tolist()

@@ -59,7 +59,7 @@ class Batches:
 
     def __init__(self, batches: list[Batch], device: str | torch.device = "cpu", shared: bool = False):
         self.parts = batches  # kept on the CPU, for error messages
-        R, (B, J), K = len(batches), batches[0].tokens.shape, batches[0].present.shape[1]
+        R, (B, J), K = len(batches), batches[0].tokens.shape, batches[0].K
         self.K, self.shared = K, shared
         if shared:
             b = batches[0]

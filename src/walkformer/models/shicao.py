@@ -114,7 +114,6 @@ class Batch:
         B = tokens.shape[0]
         self.K, self.tokens, self.y = K, tokens, y
         self.w = (w if w is not None else torch.full((B,), 1.0 / B, dtype=torch.float64)).to(dtype)
-        self.present = torch.zeros(B, K, dtype=torch.bool).scatter_(1, tokens, True)  # (B, K) states that occur
         pad = (-tokens.shape[1]) % 16  # see sum_rows: a multiple of 16 columns
         self.tok16 = torch.nn.functional.pad(tokens, (0, pad)) if pad else tokens  # (B, J16)
         self.J = tokens.shape[1]  # N-1
@@ -175,13 +174,13 @@ class ShiCao:
 
         Z h = C ⊙ E_tok,   C[k, b] = Σ_{j<N: s_bj = k} E_pos[j]
 
-    and forward and backward cost two passes over the (N-1, B) tokens plus O(K·B) work.
+    and forward and backward cost two passes over the (B, N-1) tokens plus O(K·B) work.
 
     Two more savings. (1) R's position part stays in the span of P (every gradient
     there is P (∂L/∂c ⊘ n)), so it is kept as R_pos = P a with a ∈ ℝ^N and the position
     logits are c = c₀ + ‖x̃_N‖² (PᵀP a) ⊘ n: an (N, N) product per step instead of two
-    (M, N) ones. (2) One shift for the whole batch, the largest token logit that occurs:
-    E_tok is then a (K,) vector. If some sequence's weights would underflow with it, the
+    (M, N) ones. (2) One shift for every sequence, the largest token logit (never
+    batch-dependent): E_tok is then a (K,) vector. If some sequence's weights would underflow with it, the
     batch falls back to the direct (B, N) softmax (``_direct``), which is exact for any
     logits.
 
