@@ -28,71 +28,43 @@ explicit softmax to round-off (tests/test_attention.py states the tolerances).
 from __future__ import annotations
 
 import ctypes
-import hashlib
 import math
 import os
-import subprocess
 import sys
-import tempfile
-import warnings
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from .ckernel import Kernel, simd_flags
+
 BACKEND = os.environ.get("WALKFORMER_ATTENTION", "auto")  # auto | c | blocks | sdpa
 BLOCK = 128  # query rows per block of the ``blocks`` backend
 _SRC = Path(__file__).with_name("causal_attention.c")
-_lib = None  # the loaded library, False once building it failed
 _free: list[torch.Tensor] = []  # p buffers whose backward is done, reused by the next forward
 POOL = 8  # at most this many kept
 
 
 def _flags() -> list[str]:
-    vec = ["-mavx2", "-mfma"] if torch.backends.cpu.get_cpu_capability() in ("AVX2", "AVX512") else []
-    return ["-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", *vec]
+    return ["-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", *simd_flags()]
 
 
-def _build() -> Path:
-    """Compile causal_attention.c once per (source, flags, compiler) into the cache;
-    concurrent processes each build a temporary file and rename it atomically."""
-    cc = os.environ.get("CC", "cc")
-    flags = _flags()
-    ver = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True).stdout
-    key = hashlib.sha256(_SRC.read_bytes() + " ".join(flags).encode() + ver.encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "walkformer"
-    so = cache / f"causal_attention-{key}.so"
-    if not so.exists():
-        cache.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(suffix=".so", dir=cache)
-        os.close(fd)
-        try:
-            subprocess.run([cc, *flags, str(_SRC), "-o", tmp], capture_output=True, text=True, check=True)
-            os.replace(tmp, so)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-    return so
+def _declare(lib) -> None:
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    for suf, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
+        getattr(lib, "attn_fwd_" + suf).argtypes = [i64, i64, i64, real] + [ptr] * 5
+        getattr(lib, "attn_bwd_" + suf).argtypes = [i64, i64, i64, real] + [ptr] * 9
+        getattr(lib, "row_stride_" + suf).argtypes = [i64]
+        getattr(lib, "row_stride_" + suf).restype = i64
+
+
+_kernel = Kernel(_SRC, _flags, _declare, "using the torch blocks backend")  # build/load: ckernel.py
+_build = _kernel.build
 
 
 def library():
     """The compiled kernel (ctypes), or None where it cannot be built (with a warning)."""
-    global _lib
-    if _lib is None:
-        try:
-            lib = ctypes.CDLL(str(_build()))
-            i64, ptr = ctypes.c_int64, ctypes.c_void_p
-            for suf, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-                getattr(lib, "attn_fwd_" + suf).argtypes = [i64, i64, i64, real] + [ptr] * 5
-                getattr(lib, "attn_bwd_" + suf).argtypes = [i64, i64, i64, real] + [ptr] * 9
-                getattr(lib, "row_stride_" + suf).argtypes = [i64]
-                getattr(lib, "row_stride_" + suf).restype = i64
-            _lib = lib
-        except (OSError, subprocess.CalledProcessError) as e:
-            err = getattr(e, "stderr", "") or e
-            warnings.warn(f"causal attention: cannot build the C kernel ({err}); using the torch blocks backend")
-            _lib = False
-    return _lib or None
+    return _kernel.library()
 
 
 def _buffer(shape: tuple, dtype: torch.dtype) -> torch.Tensor:
