@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import torch
 
+from .models import shicao_kernel
+
 
 def _truth(task, batch):
     """P(y | x) of the batch, (K, B) sequence-last, and Σ t log t: fixed per batch, so cached on it."""
@@ -49,32 +51,44 @@ def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None 
     ``fw``: ``model.forward(batch)`` when the caller already has it."""
     fw = model.forward(batch) if fw is None else fw
     fT, h, att = fw["f"].T, fw["h"], fw["attention"]  # (K, B), (B, K), (N,)
-    pred = fT.max(0).indices  # (B,) first maximum: ties go to the smallest label (Def. 2.1)
-    # KL(t ‖ q) = Σ t log t − Σ t log q + Σ_b log Σ_k q_bk, since Σ_k t_bk = 1
     tT, tlogt = _truth(task, batch)
-    q = torch.clamp(fT.double(), min=0.0) + eps  # (K, B), > 0
-    kl = (tlogt - (tT * torch.log(q)).sum() + torch.log(q.sum(0)).sum()) / len(batch)
     V = model.V
     square = V.shape == (task.K, task.K)
-    v = V.reshape(-1)  # (K·K,) or (m·K,)
-    pi = _pi_T(task, V.dtype) if square else None  # ((K·K,), ‖Πᵀ‖)
     ut, c = model.scores()
+    parent = task.parent_index if task.parent_index is not None else -2
+    att_list = att.tolist()
+    if shicao_kernel.usable(fT.dtype):  # one C call (models/shicao_kernel.py)
+        pi = _pi_T(task, torch.float64) if square else None
+        n_ok, tlq, lsq, vv, vsum, vp, spread, *h_var = shicao_kernel.metrics(
+            fT.contiguous(), h.T.contiguous(), batch.y, tT, eps, V, pi[0] if pi else None, ut, c)
+        acc, kl, vp = n_ok / len(batch), (tlogt - tlq + lsq) / len(batch), [vp]
+    else:
+        pi = _pi_T(task, V.dtype) if square else None  # ((K·K,), ‖Πᵀ‖)
+        acc, kl, spread, vv, vsum, *vp = _scalars(fT, batch, tT, tlogt, eps, V.reshape(-1), pi, ut, c)
+        h_var = h.T.var(1, unbiased=False).tolist() if full else None
+    nv = vv ** 0.5
+    out = {"test_accuracy": acc, "parent_attention": att_list[parent], "token_logit_spread": spread, "kl": kl}
+    # cosines ⟨V, Πᵀ⟩_F / (‖V‖ ‖Πᵀ‖) and ⟨V, 1 1ᵀ⟩_F / (‖V‖ K)
+    out["value_cosine"] = (vp[0] / (nv * pi[1]) if nv > 0 else 0.0) if pi is not None else None
+    out["value_ones_cosine"] = (vsum / (nv * task.K) if nv > 0 else 0.0) if square else None
+    if full:
+        out["attention"] = att_list
+        out["h_example"] = h[0].tolist()
+        out["h_var"] = h_var
+        out["V"] = V.tolist()
+    return out
+
+
+def _scalars(fT, batch, tT, tlogt, eps, v, pi, ut, c) -> list[float]:
+    """[accuracy, KL, logit spread, ‖V‖², Σ V, ⟨V, Πᵀ⟩?] in torch (without the C kernel)."""
+    pred = fT.max(0).indices  # (B,) first maximum: ties go to the smallest label (Def. 2.1)
+    # KL(t ‖ q) = Σ t log t − Σ t log q + Σ_b log Σ_k q_bk, since Σ_k t_bk = 1
+    q = torch.clamp(fT.double(), min=0.0) + eps  # (K, B), > 0
+    kl = (tlogt - (tT * torch.log(q)).sum() + torch.log(q.sum(0)).sum()) / len(batch)
     lo, hi = ut.aminmax()
     spread = hi - lo
     if len(c) > 1:
         lo, hi = c[:-1].aminmax()
         spread = spread + (hi - lo)
-    parent = task.parent_index if task.parent_index is not None else -2
-    scalars = [(pred == batch.y).double().mean(), kl, att[parent], spread, v @ v, v.sum()] + ([v @ pi[0]] if pi is not None else [])
-    acc, kl, parent_att, spread, vv, vsum, *vp = torch.stack([x.double() for x in scalars]).tolist()  # one conversion
-    nv = vv ** 0.5
-    out = {"test_accuracy": acc, "parent_attention": parent_att, "token_logit_spread": spread, "kl": kl}
-    # cosines ⟨V, Πᵀ⟩_F / (‖V‖ ‖Πᵀ‖) and ⟨V, 1 1ᵀ⟩_F / (‖V‖ K)
-    out["value_cosine"] = (vp[0] / (nv * pi[1]) if nv > 0 else 0.0) if pi is not None else None
-    out["value_ones_cosine"] = (vsum / (nv * task.K) if nv > 0 else 0.0) if square else None
-    if full:
-        out["attention"] = att.tolist()
-        out["h_example"] = h[0].tolist()
-        out["h_var"] = h.T.var(1, unbiased=False).tolist()
-        out["V"] = V.tolist()
-    return out
+    scalars = [(pred == batch.y).double().mean(), kl, spread, v @ v, v.sum()] + ([v @ pi[0]] if pi is not None else [])
+    return torch.stack([x.double() for x in scalars]).tolist()  # one conversion

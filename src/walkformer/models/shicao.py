@@ -25,6 +25,8 @@ import math
 
 import torch
 
+from . import shicao_kernel
+
 
 def positional(pos: str, M: int, N: int, dtype=torch.float64) -> torch.Tensor:
     """Positional embeddings P = [p_1 .. p_N], shape (M, N).
@@ -291,8 +293,17 @@ class ShiCao:
             out["attention"] = torch.cat([att["Ep"][:-1] * cols, att["S_N"].sum(0, keepdim=True)]) / len(b)
         return out
 
+    def _kernel(self) -> bool:
+        """Whether the C kernel (``shicao_kernel.py``) runs this model's passes: by default,
+        unless the softmax was replaced (as the tests do to force the direct path)."""
+        return shicao_kernel.usable(self.geo.dtype) and getattr(self._separable, "__func__", None) is ShiCao._separable
+
     def forward(self, b: Batch) -> dict[str, torch.Tensor]:
         """Weighted-average token h = X S (B, K), output f (B, K), mean attention by slot (N,)."""
+        if self._kernel():
+            rc, _, _, fw = shicao_kernel.step(self, None, 0.0, b)
+            if rc == 0:
+                return fw
         return self._output(self._attend(b), b)
 
     # ---- backward ------------------------------------------------------------------
@@ -302,6 +313,10 @@ class ShiCao:
         Returns ``(loss, {"V", "A"?, "Rk", "a"})``: ∇_W L = R' ⊗ x̃_N with
         R' = [Rk; P a] (see :meth:`grad_W`).
         """
+        if self._kernel():
+            rc, loss, g, _ = shicao_kernel.step(self, b, eps, None)
+            if rc == 0:
+                return loss, g
         return self._grads(self._attend(b), b, eps)
 
     def grads_and_forward(self, b: Batch, eps: float, probe: Batch):
@@ -309,6 +324,12 @@ class ShiCao:
         batches go through one softmax and one gather, half the small operations of two
         calls. Every sequence's numbers are those of the separate calls, bit for bit
         (nothing in a column depends on the other columns; tested)."""
+        if self._kernel():
+            rc, loss, g, fw = shicao_kernel.step(self, b, eps, probe)
+            if rc == 0:
+                return loss, g, fw
+            loss, g = self.grads(b, eps)  # some sequence underflows: each batch on its own
+            return loss, g, self.forward(probe)
         both = b.joined(probe)
         att = self._separable(both, *self.scores())
         if att is None:  # some sequence underflows: the separate calls handle it exactly

@@ -1,0 +1,262 @@
+/* One training step of the Shi & Cao fast path, and the forward of a held-out batch, in
+   one call (loaded by shicao_kernel.py; the maths is in shicao.py's ShiCao docstring).
+
+   Every sequence is handled alone, start to end: the scatter C[k] = sum_{j: s_j = k} Ep[j]
+   over its positions, Z, h, f, the loss and dL/df, abar, G[k] = (dh[k] - abar) Et[k] / Z,
+   and then the gather col[j] += G[s_j] into the column sums shared by the batch. So one
+   pass over the tokens does the work of torch's scatter and gather, the tokens of a
+   sequence are read while they are in L1, and nothing a sequence computes depends on
+   what else is in the batch.
+
+   Exactness (Theorem 4.1's symmetric point must stay exactly symmetric): every sum is a
+   plain left-to-right loop, the same order for every token and every position; built
+   without -ffast-math and with -ffp-contract=off, so the compiler neither reorders a sum
+   nor fuses a*b+c (the torch path rounds every product). Per-sequence sums (over positions,
+   over the K tokens, over the head's rows) are in the model's dtype T, as torch's; sums
+   over the sequences of a batch (the column sums, dL/du, dL/dV, the loss) accumulate in
+   double, also for float32 (1000 float32 terms added in order would lose ~3 digits). */
+#ifndef SC_BODY
+#define SC_BODY
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#define L 4  /* sequences per group: the lanes of one vector */
+typedef float v4f __attribute__((vector_size(16)));
+typedef int32_t v4i __attribute__((vector_size(16)));
+typedef double v4d __attribute__((vector_size(32)));
+typedef int64_t v4l __attribute__((vector_size(32)));
+
+#define T float
+#define VT v4f
+#define IT v4i
+#define NAME(f) f##_f32
+#define LOG logf
+#define EXP expf
+#define UNDER (FLT_MIN / FLT_EPSILON)
+#include __FILE__
+#undef T
+#undef VT
+#undef IT
+#undef NAME
+#undef LOG
+#undef EXP
+#undef UNDER
+
+#define T double
+#define VT v4d
+#define IT v4l
+#define NAME(f) f##_f64
+#define LOG log
+#define EXP exp
+#define UNDER (DBL_MIN / DBL_EPSILON)
+#include __FILE__
+
+#else /* the body, once per dtype */
+
+/* Ep[j] = exp(c_j - max c), Et[k] = exp(u_k - m) with m = max(0, max_k u_k), sN = Ep[N-1] exp(-m):
+   one shift for every sequence (see ShiCao._separable). */
+static void NAME(weights)(int64_t K, int64_t N, const T *ut, const T *c, T *Ep, T *Et, T *sN) {
+    T cm = c[0], m = ut[0];
+    for (int64_t j = 1; j < N; j++) cm = c[j] > cm ? c[j] : cm;
+    for (int64_t j = 0; j < N; j++) Ep[j] = EXP(c[j] - cm);
+    for (int64_t k = 1; k < K; k++) m = ut[k] > m ? ut[k] : m;
+    m = m > 0 ? m : 0;
+    for (int64_t k = 0; k < K; k++) Et[k] = EXP(ut[k] - m);
+    *sN = Ep[N - 1] * EXP(-m);
+}
+
+/* C[k][l] = Σ_{j: s_lj = k} Ep[j] for the nl <= L sequences at tok (J tokens each), each sum
+   in position order; lanes l >= nl repeat the last sequence. The L sequences run
+   interleaved: one sequence alone is a chain of read-modify-writes through memory whenever
+   a token repeats (~3.5 ns a position here), four chains overlap (~1 ns). */
+static inline void NAME(scatter)(int64_t K, int64_t J, int64_t nl, const int32_t *tok, const T *Ep, VT *C) {
+    T C0[K], C1[K], C2[K], C3[K];  /* distinct arrays: the compiler need not order their accesses */
+    for (int64_t k = 0; k < K; k++) C0[k] = C1[k] = C2[k] = C3[k] = 0;
+    const int32_t *s0 = tok, *s1 = tok + J * (nl > 1), *s2 = tok + J * (nl > 2 ? 2 : nl - 1),
+                  *s3 = tok + J * (nl > 3 ? 3 : nl - 1);
+    for (int64_t j = 0; j < J; j++) {
+        const T e = Ep[j];
+        C0[s0[j]] += e; C1[s1[j]] += e; C2[s2[j]] += e; C3[s3[j]] += e;
+    }
+    for (int64_t k = 0; k < K; k++) C[k] = (VT){C0[k], C1[k], C2[k], C3[k]};
+}
+
+/* col[j] += G[s_j], j < J: the column sums in sequence order (restrict: vectorised as a gather) */
+static inline void NAME(gather_add)(int64_t J, double *restrict col, const T *restrict G, const int32_t *restrict s) {
+    for (int64_t j = 0; j < J; j++) col[j] += G[s[j]];
+}
+
+static inline VT NAME(relu)(VT x) { return (VT)((IT)(x > 0) & (IT)x); }
+
+/* Softmax and head of L sequences, lane by lane exactly what one sequence alone computes:
+   h = C ⊙ Et / Z, S_N = sN / Z, pre = V h (R rows), f = pre (linear) or A relu(pre).
+   Returns 1 if Z underflows in one of the first nl lanes. */
+static inline int NAME(forward)(int64_t K, int64_t R, int64_t m, int64_t nl, const VT *C, const T *Et, T sN,
+                                const T *V, const T *A, VT *h, VT *Z, VT *SN, VT *pre, VT *f) {
+    VT z = C[0] * Et[0];
+    for (int64_t k = 1; k < K; k++) z += C[k] * Et[k];
+    z += sN;
+    for (int64_t l = 0; l < nl; l++)
+        if (!(z[l] > UNDER)) return 1;
+    for (int64_t k = 0; k < K; k++) h[k] = C[k] * Et[k] / z;
+    *Z = z;
+    *SN = sN / z;
+    for (int64_t i = 0; i < R; i++) {
+        VT s = V[i * K] * h[0];
+        for (int64_t k = 1; k < K; k++) s += V[i * K + k] * h[k];
+        pre[i] = s;
+    }
+    for (int64_t k = 0; k < K; k++) {
+        if (!m) { f[k] = pre[k]; continue; }
+        VT s = A[k * m] * NAME(relu)(pre[0]);
+        for (int64_t i = 1; i < m; i++) s += A[k * m + i] * NAME(relu)(pre[i]);
+        f[k] = s;
+    }
+    return 0;
+}
+
+/* The step. Training batch: B sequences tok (B, J) int32, labels y, weights w; writes the
+   loss Σ_b w_b (−log(f_{b,y_b} + eps)) and its gradients gV (R, K), gA (K, m), gRk (K,) =
+   dL/dũ / n_0, ga (N,) = dL/dc ⊘ n. Probe: Bp sequences ptok; writes h, f (K, Bp) and the
+   mean attention by slot att (N,). Either batch may be empty (B = 0 or Bp = 0).
+   Returns 0, or 1 if a training sequence underflows, 2 if a probe sequence does (outputs
+   then incomplete: the caller takes the torch path, whose direct softmax is exact). */
+int NAME(sc_step)(int64_t K, int64_t N, int64_t R, int64_t m, const T *ut, const T *c, const T *n,
+                  const T *V, const T *A,
+                  int64_t B, const int32_t *tok, const int64_t *y, const T *w, double eps,
+                  double *loss, T *gV, T *gA, T *gRk, T *ga,
+                  int64_t Bp, const int32_t *ptok, T *hp, T *fp, T *att) {
+    const int64_t J = N - 1;
+    T Ep[N], Et[K], sN, G[L][K];
+    VT C[K], h[K], f[K], pre[R], dh[K], dpre[R], Z, SN;
+    NAME(weights)(K, N, ut, c, Ep, Et, &sN);
+    if (B > 0) {
+        double col[J], dut[K], gVa[R * K], gAa[m ? K * m : 1], lsum = 0, dcN = 0;
+        memset(col, 0, sizeof col); memset(dut, 0, sizeof dut);
+        memset(gVa, 0, sizeof gVa); memset(gAa, 0, sizeof gAa);
+        for (int64_t b0 = 0; b0 < B; b0 += L) {
+            const int64_t nl = B - b0 < L ? B - b0 : L;
+            NAME(scatter)(K, J, nl, tok + b0 * J, Ep, C);
+            if (NAME(forward)(K, R, m, nl, C, Et, sN, V, A, h, &Z, &SN, pre, f)) return 1;
+            VT gz;
+            for (int64_t l = 0; l < L; l++) {  /* the loss and dL/df_y, sequence by sequence */
+                const int64_t b = b0 + (l < nl ? l : nl - 1), yb = y[b];
+                const T zy = f[yb][l] + (T)eps;
+                gz[l] = -w[b] / zy;
+                if (l < nl) lsum += (double)w[b] * (double)LOG(zy);
+            }
+            if (!m) {
+                for (int64_t l = 0; l < nl; l++)
+                    for (int64_t k = 0; k < K; k++) gVa[y[b0 + l] * K + k] += h[k][l] * gz[l];
+                for (int64_t k = 0; k < K; k++)
+                    for (int64_t l = 0; l < L; l++) dh[k][l] = V[y[b0 + (l < nl ? l : nl - 1)] * K + k] * gz[l];
+            } else {
+                for (int64_t i = 0; i < m; i++)
+                    for (int64_t l = 0; l < L; l++) {
+                        const int64_t yb = y[b0 + (l < nl ? l : nl - 1)];
+                        dpre[i][l] = pre[i][l] > 0 ? A[yb * m + i] * gz[l] : 0;
+                    }
+                for (int64_t l = 0; l < nl; l++) {
+                    const int64_t yb = y[b0 + l];
+                    for (int64_t i = 0; i < m; i++) gAa[yb * m + i] += (pre[i][l] > 0 ? pre[i][l] : 0) * gz[l];
+                }
+                for (int64_t i = 0; i < R * K; i++)
+                    for (int64_t l = 0; l < nl; l++) gVa[i] += dpre[i / K][l] * h[i % K][l];
+                for (int64_t k = 0; k < K; k++) {
+                    VT s = V[k] * dpre[0];
+                    for (int64_t i = 1; i < R; i++) s += V[i * K + k] * dpre[i];
+                    dh[k] = s;
+                }
+            }
+            VT abar = h[0] * dh[0];
+            for (int64_t k = 1; k < K; k++) abar += h[k] * dh[k];
+            for (int64_t k = 0; k < K; k++) {
+                const VT diff = dh[k] - abar, hd = h[k] * diff, g = diff * (Et[k] / Z);
+                for (int64_t l = 0; l < nl; l++) { dut[k] += hd[l]; G[l][k] = g[l]; }
+            }
+            const VT sa = SN * abar;
+            for (int64_t l = 0; l < nl; l++) {
+                dcN += sa[l];
+                NAME(gather_add)(J, col, G[l], tok + (b0 + l) * J);
+            }
+        }
+        *loss = -lsum;
+        for (int64_t i = 0; i < R * K; i++) gV[i] = (T)gVa[i];
+        for (int64_t i = 0; m && i < K * m; i++) gA[i] = (T)gAa[i];
+        for (int64_t k = 0; k < K; k++) gRk[k] = (T)dut[k] / n[0];
+        for (int64_t j = 0; j < J; j++) ga[j] = Ep[j] * (T)col[j] / n[j];
+        ga[J] = -(T)dcN / n[J];
+    }
+    if (Bp > 0) {
+        double col[J], snsum = 0;
+        memset(col, 0, sizeof col);
+        for (int64_t b0 = 0; b0 < Bp; b0 += L) {
+            const int64_t nl = Bp - b0 < L ? Bp - b0 : L;
+            NAME(scatter)(K, J, nl, ptok + b0 * J, Ep, C);
+            if (NAME(forward)(K, R, m, nl, C, Et, sN, V, A, h, &Z, &SN, pre, f)) return 2;
+            for (int64_t k = 0; k < K; k++) {
+                const VT g = Et[k] / Z;
+                for (int64_t l = 0; l < nl; l++) {
+                    hp[k * Bp + b0 + l] = h[k][l];
+                    fp[k * Bp + b0 + l] = f[k][l];
+                    G[l][k] = g[l];
+                }
+            }
+            for (int64_t l = 0; l < nl; l++) {
+                snsum += SN[l];
+                NAME(gather_add)(J, col, G[l], ptok + (b0 + l) * J);
+            }
+        }
+        for (int64_t j = 0; j < J; j++) att[j] = Ep[j] * (T)col[j] / (T)Bp;
+        att[J] = (T)snsum / (T)Bp;
+    }
+    return 0;
+}
+
+/* Per-step evaluation of a probe batch (metrics.evaluate): out = [#correct (argmax of f,
+   ties to the smallest label), Σ t log q, Σ_b log Σ_k q (q = max(f, 0) + eps, in double),
+   Σ V², Σ V, ⟨V, Πᵀ⟩ (pi may be NULL), max−min of ũ + max−min of c_{<N}, var_b h_k (K)]. */
+void NAME(sc_metrics)(int64_t K, int64_t B, int64_t N, int64_t nV, const T *f, const T *h, const int64_t *y,
+                      const double *t, double eps, const T *V, const double *pi, const T *ut, const T *c,
+                      double *out) {
+    double correct = 0, tlq = 0, lsq = 0;
+    for (int64_t b = 0; b < B; b++) {
+        int64_t best = 0;
+        double qs = 0;
+        for (int64_t k = 0; k < K; k++) {
+            const T v = f[k * B + b];
+            if (v > f[best * B + b] || (v != v && f[best * B + b] == f[best * B + b])) best = k;
+            const double q = (v > 0 ? (double)v : 0.0) + eps;
+            qs += q;
+            if (t && t[k * B + b] != 0) tlq += t[k * B + b] * log(q);
+        }
+        correct += best == y[b];
+        lsq += log(qs);
+    }
+    double vv = 0, vs = 0, vp = 0;
+    for (int64_t i = 0; i < nV; i++) {
+        vv += (double)V[i] * V[i];
+        vs += V[i];
+        if (pi) vp += (double)V[i] * pi[i];
+    }
+    T lo = ut[0], hi = ut[0];  /* the spread in T, as torch's */
+    for (int64_t k = 1; k < K; k++) { lo = ut[k] < lo ? ut[k] : lo; hi = ut[k] > hi ? ut[k] : hi; }
+    T spread = hi - lo;
+    if (N > 1) {
+        lo = hi = c[0];
+        for (int64_t j = 1; j < N - 1; j++) { lo = c[j] < lo ? c[j] : lo; hi = c[j] > hi ? c[j] : hi; }
+        spread = spread + (hi - lo);
+    }
+    out[0] = correct; out[1] = tlq; out[2] = lsq; out[3] = vv; out[4] = vs; out[5] = vp; out[6] = spread;
+    for (int64_t k = 0; k < K; k++) {
+        double mean = 0, var = 0;
+        for (int64_t b = 0; b < B; b++) mean += h[k * B + b];
+        mean /= B;
+        for (int64_t b = 0; b < B; b++) var += (h[k * B + b] - mean) * (h[k * B + b] - mean);
+        out[7 + k] = var / B;
+    }
+}
+
+#endif
