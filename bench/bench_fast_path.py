@@ -1,77 +1,107 @@
-"""Fast path vs the straightforward dense autograd implementation of eq. (2.1).
+"""The fast path with the C step, the same path in torch ops, and the dense autograd baseline.
 
 The paper's Fig. 4 configuration: K=6, N=97, M=1000, 1000 training and 1000 test
 sequences, full-batch GD, evaluation (accuracy, attention by position, KL, Fig. 13
-statistics ...) every step, one torch thread. Both paths run in this process, on the
-same data; the dense one runs fewer steps (its cost per step is constant) and is
-reported per step.
+statistics ...) every step, one torch thread. All paths run in this process, on the same
+data: ``c`` (models/shicao_kernel.c, the default), ``torch`` (WALKFORMER_SHICAO=torch: the
+reference and fallback) and the dense autograd model (fewer steps; its cost per step is
+constant). Per step = train.run's ms_per_step, best of ``--repeats`` runs (the machine is
+shared: the best run is the least disturbed).
 
-Also printed, as a floor: the two passes over token positions that no exact step can
-avoid (the scatter that builds C[k, b] = Σ_{j: s_bj = k} E_pos[j] and the gather + sum
-behind ∂L/∂c and the attention by position), timed alone on the same 2 × 1000 × 96
-tokens. What the fast path spends above the floor is per-operation overhead.
+Then where a C step's time goes: the parts of train.run's loop timed one by one over the
+same steps (median per part), the C kernel alone on the training and on the test batch,
+and its cost per token position (2 × 1000 × 96 positions a step).
 
-    python bench/bench_fast_path.py [--steps 50] [--dense-steps 2] [--repeats 3]
+    python bench/bench_fast_path.py [--steps 100] [--dense-steps 2] [--repeats 5]
 """
 
 import argparse
+import statistics
 import time
 
 import torch
 
 from walkformer.config import Config, apply_overrides, resolve
-from walkformer.models.shicao import _gathered
-from walkformer.train import datasets, run, torch_dtype
+from walkformer.metrics import evaluate
+from walkformer.models import build_model
+from walkformer.models import shicao_kernel as sk
 from walkformer.tasks import make_task
+from walkformer.train import datasets, generator, run
 
 FIG4 = {"task.K": 6, "task.N": 97, "task.p": 0.5, "model.M": 1000, "train.eta": 1.0, "train.eps": 0.1,
         "train.n_train": 1000, "eval.n_test": 1000, "eval.every": 1}
 
 
-def ms_per_step(over: dict, repeats: int) -> float:
+def ms_per_step(over: dict, repeats: int, backend: str = "auto") -> float:
     cfg = resolve(apply_overrides(Config(), FIG4 | over))
-    return min(run(cfg).summary["ms_per_step"] for _ in range(repeats))  # best of a few: the machine is shared
+    sk.BACKEND, old = backend, sk.BACKEND
+    try:
+        return min(run(cfg).summary["ms_per_step"] for _ in range(repeats))
+    finally:
+        sk.BACKEND = old
 
 
-def floor_ms(dtype: str, repeats: int, n: int = 50) -> float:
-    """One scatter and one gather + two column sums over training and test tokens together."""
+def parts(dtype: str, steps: int) -> dict:
+    """Median µs of each part of a training step with evaluation (train.run's loop, by hand)."""
     cfg = resolve(apply_overrides(Config(), FIG4 | {"dtype": dtype}))
-    sample_train, test = datasets(cfg, make_task(cfg))
-    both = sample_train().joined(test)
-    B, dt = len(both), torch_dtype(cfg)
-    Ep, G = torch.rand(cfg.task.N, dtype=dt), torch.rand(cfg.task.K, B, dtype=dt)  # (N,), (K, B)
-    best = float("inf")
-    for _ in range(repeats):
+    task = make_task(cfg)
+    model = build_model(cfg, task, generator(cfg.seed, "init"))
+    sample_train, test = datasets(cfg, task)
+    b, eps, eta = sample_train(), cfg.train.eps, cfg.train.eta
+    t = {k: [] for k in ("scores ũ, c (C)", "kernel: train + test batch", "finite check", "evaluate (C metrics + lists)",
+                         "parameter update (C)", "whole step", "kernel: train batch alone", "kernel: test batch alone")}
+    for _ in range(steps):
         t0 = time.perf_counter()
-        for _ in range(n):
-            torch.zeros(B, cfg.task.K, dtype=dt).scatter_add_(1, both.tok16, Ep[:-1].expand(B, -1))  # (B, K)
-            X = _gathered(G, both)  # (B, J16)
-            X[: B // 2].sum(0), X[B // 2 :].sum(0)
-        best = min(best, (time.perf_counter() - t0) / n * 1e3)
-    return best
+        model.scores()
+        t1 = time.perf_counter()
+        loss, grads, fw = model.grads_and_forward(b, eps, test)
+        t2 = time.perf_counter()
+        model.finite(loss, grads)
+        t3 = time.perf_counter()
+        evaluate(model, task, test, eps, fw=fw)
+        t4 = time.perf_counter()
+        sk.step(model, b, eps, None)
+        t5 = time.perf_counter()
+        sk.step(model, None, eps, test)
+        t6 = time.perf_counter()
+        model.step(grads, eta)
+        t7 = time.perf_counter()
+        for k, v in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t7 - t6, (t4 - t0) + (t7 - t6), t5 - t4, t6 - t5)):
+            t[k].append(v * 1e6)
+    return {k: statistics.median(v) for k, v in t.items()}
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--steps", type=int, default=50)
+    ap.add_argument("--steps", type=int, default=100)
     ap.add_argument("--dense-steps", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=5)
     a = ap.parse_args()
     torch.set_num_threads(1)
     t0 = time.perf_counter()
-    print(f"Fig. 4 config, 1 thread, torch {torch.__version__}, best of {a.repeats}")
+    print(f"Fig. 4 config, 1 thread, torch {torch.__version__}, best of {a.repeats} runs of {a.steps} steps")
+    if sk.library() is None:
+        print("  (no C compiler: the c rows run the torch path)")
     rows = {}
     for dtype in ("float64", "float32"):
-        rows[dtype] = (ms_per_step({"train.steps": a.steps, "dtype": dtype}, a.repeats),
-                       ms_per_step({"train.steps": a.steps, "dtype": dtype, "eval.every": a.steps}, a.repeats),
-                       floor_ms(dtype, a.repeats))
+        rows[dtype] = {(be, every): ms_per_step({"train.steps": a.steps, "dtype": dtype, "eval.every": every},
+                                                a.repeats, be)
+                       for be in ("auto", "torch") for every in (1, a.steps)}
     dense = ms_per_step({"train.steps": a.dense_steps, "dtype": "float64", "train.path": "autograd"}, 1)
-    for dtype, (fast, no_eval, floor) in rows.items():
-        print(f"  {dtype}: fast path, eval every step : {fast:8.3f} ms/step")
-        print(f"  {dtype}: fast path, eval at the end : {no_eval:8.3f} ms/step")
-        print(f"  {dtype}: floor (token passes alone) : {floor:8.3f} ms/step  ({floor / fast:.0%} of the step)")
-    print(f"  float64: dense autograd, eval every : {dense:8.1f} ms/step")
-    print(f"  speed-up (fast vs dense, float64)   : {dense / rows['float64'][0]:8.1f}x")
+    for dtype, r in rows.items():
+        for every, what in ((1, "eval every step"), (a.steps, "eval at the end")):
+            c, tt = r[("auto", every)], r[("torch", every)]
+            print(f"  {dtype}, {what:15s}: C {c:6.3f} ms/step   torch {tt:6.3f} ms/step   torch / C {tt / c:4.1f}x")
+    c64 = rows["float64"][("auto", 1)]
+    print(f"  float64, dense autograd, eval every step: {dense:8.1f} ms/step   dense / C {dense / c64:6.0f}x")
+    B = 2 * FIG4["train.n_train"] * (FIG4["task.N"] - 1)
+    for dtype in ("float64", "float32"):
+        p = parts(dtype, a.steps)
+        print(f"  {dtype} C step, median µs per part over {a.steps} steps:")
+        for k, v in p.items():
+            print(f"    {k:32s} {v:7.1f}")
+        kernel = p["kernel: train + test batch"]
+        print(f"    (kernel per token position: {1e3 * kernel / B:.2f} ns, all work included)")
     print(f"  (bench wall time {time.perf_counter() - t0:.1f} s)")
 
 

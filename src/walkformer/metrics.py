@@ -50,21 +50,21 @@ def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None 
     memory for the fast path, whose forward returns (B, K) views of (K, B) tensors.
     ``fw``: ``model.forward(batch)`` when the caller already has it."""
     fw = model.forward(batch) if fw is None else fw
-    fT, h, att = fw["f"].T, fw["h"], fw["attention"]  # (K, B), (B, K), (N,)
+    f, h, att = fw["f"], fw["h"], fw["attention"]  # (B, K), (B, K), (N,)
     tT, tlogt = _truth(task, batch)
     V = model.V
     square = V.shape == (task.K, task.K)
     ut, c = model.scores()
     parent = task.parent_index if task.parent_index is not None else -2
     att_list = att.tolist()
-    if shicao_kernel.usable(fT.dtype):  # one C call (models/shicao_kernel.py)
+    if shicao_kernel.usable(f.dtype):  # one C call (models/shicao_kernel.py)
         pi = _pi_T(task, torch.float64) if square else None
         n_ok, tlq, lsq, vv, vsum, vp, spread, *h_var = shicao_kernel.metrics(
-            fT.contiguous(), h.T.contiguous(), batch.y, tT, eps, V, pi[0] if pi else None, ut, c)
+            f, h, batch.y, tT, eps, V, pi[0] if pi else None, ut, c)
         acc, kl, vp = n_ok / len(batch), (tlogt - tlq + lsq) / len(batch), [vp]
     else:
         pi = _pi_T(task, V.dtype) if square else None  # ((K·K,), ‖Πᵀ‖)
-        acc, kl, spread, vv, vsum, *vp = _scalars(fT, batch, tT, tlogt, eps, V.reshape(-1), pi, ut, c)
+        acc, kl, spread, vv, vsum, *vp = _scalars(f.T, batch, tT, tlogt, eps, V.reshape(-1), pi, ut, c)
         h_var = h.T.var(1, unbiased=False).tolist() if full else None
     nv = vv ** 0.5
     out = {"test_accuracy": acc, "parent_attention": att_list[parent], "token_logit_spread": spread, "kl": kl}

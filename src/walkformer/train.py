@@ -90,7 +90,8 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
             loss, grads, fw = model.grads_and_forward(train_batch, tr.eps, test)  # loss at θ^(step)
         else:
             (loss, grads), fw = model.grads(train_batch, tr.eps), None
-        finite = math.isfinite(loss) and bool(torch.isfinite(torch.cat([g.reshape(-1) for g in grads.values()])).all())
+        finite = model.finite(loss, grads) if hasattr(model, "finite") else \
+            math.isfinite(loss) and bool(torch.isfinite(torch.cat([g.reshape(-1) for g in grads.values()])).all())
         if due or not finite:
             line = {"step": step, "train_loss": loss}
             line |= evaluate(model, task, test, tr.eps, full=keep_metrics or step == tr.steps, fw=fw)

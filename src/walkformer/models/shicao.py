@@ -232,6 +232,8 @@ class ShiCao:
 
     def scores(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(ũ, c) of the current parameters, (K,) and (N,), computed once per step."""
+        if self._cache is None and self._kernel():
+            self._cache = shicao_kernel.scores(self)  # the same maths in C: one call, not seven
         if self._cache is None:
             g = self.geo
             ut = (self.W0q[: g.K] + g.qq * self.Rk) / g.n[0]  # (K,)
@@ -379,8 +381,19 @@ class ShiCao:
         out["a"] = dc / g.n  # (N,) dL/du_pos = P a
         return (float(loss), out) if extra is None else (float(loss), out, cols)
 
+    def finite(self, loss: float, grads: dict[str, torch.Tensor]) -> bool:
+        """Whether the loss and every gradient entry are finite."""
+        if self._kernel():
+            return math.isfinite(loss) and all(shicao_kernel.finite(g) for g in grads.values())
+        return math.isfinite(loss) and bool(torch.isfinite(torch.cat([g.reshape(-1) for g in grads.values()])).all())
+
     def step(self, grads: dict[str, torch.Tensor], eta: float) -> None:
         self._cache = None
+        if self._kernel() and all(p.is_contiguous() for p in (self.V, self.A, self.Rk, self.a) if p is not None):
+            for p, name in ((self.V, "V"), (self.A, "A"), (self.Rk, "Rk"), (self.a, "a")):
+                if p is not None:
+                    shicao_kernel.update(p, grads[name].contiguous(), eta)
+            return
         self.V -= eta * grads["V"]
         if self.A is not None:
             self.A -= eta * grads["A"]

@@ -20,6 +20,7 @@
 #include <float.h>
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define L 4  /* sequences per group: the lanes of one vector */
@@ -28,11 +29,42 @@ typedef int32_t v4i __attribute__((vector_size(16)));
 typedef double v4d __attribute__((vector_size(32)));
 typedef int64_t v4l __attribute__((vector_size(32)));
 
+/* log x of 4 doubles: x = 2^e m with m in [√½, √2), f = m − 1, s = f / (2 + f), and
+   log m = f − (f²/2 − s (f²/2 + R)) with R = Σ_{i=1..11} 2 s^{2i} / (2i+1) (the atanh series,
+   truncated ~1e-19 below 1 for |s| <= 0.172): the fdlibm scheme, within ~1 ulp. Lanes
+   that are not positive normal numbers go to libm's log (NaN, −inf and +inf as torch). */
+static inline v4d vlog(v4d x) {
+    const v4l bits = (v4l)x;
+    if (!((x[0] >= DBL_MIN) & (x[1] >= DBL_MIN) & (x[2] >= DBL_MIN) & (x[3] >= DBL_MIN) &
+          (x[0] <= DBL_MAX) & (x[1] <= DBL_MAX) & (x[2] <= DBL_MAX) & (x[3] <= DBL_MAX)))
+        return (v4d){log(x[0]), log(x[1]), log(x[2]), log(x[3])};
+    v4l e = ((bits >> 52) & 0x7ff) - 1023;
+    v4d m = (v4d)((bits & 0x000fffffffffffffLL) | 0x3ff0000000000000LL);  /* [1, 2) */
+    const v4l big = m > 1.4142135623730951;
+    m = (v4d)((big & (v4l)(m * 0.5)) | (~big & (v4l)m));
+    e -= big;  /* big is -1 where true */
+    const v4d f = m - 1.0, s = f / (f + 2.0), z = s * s, hfsq = 0.5 * f * f;
+    v4d R = (v4d){0} + 2.0 / 23;
+    for (int i = 10; i >= 1; i--) R = R * z + 2.0 / (2 * i + 1);
+    R = R * z;
+    const v4d dk = __builtin_convertvector(e, v4d);
+    return dk * 6.93147180369123816490e-01 - ((hfsq - (s * (hfsq + R) + dk * 1.90821492927058770002e-10)) - f);
+}
+
+/* log of n doubles x into y, four at a time */
+static void vlogs(int64_t n, const double *x, double *y) {
+    int64_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        const v4d r = vlog((v4d){x[i], x[i + 1], x[i + 2], x[i + 3]});
+        memcpy(y + i, &r, sizeof r);
+    }
+    for (; i < n; i++) y[i] = vlog((v4d){0} + x[i])[0];
+}
+
 #define T float
 #define VT v4f
 #define IT v4i
 #define NAME(f) f##_f32
-#define LOG logf
 #define EXP expf
 #define UNDER (FLT_MIN / FLT_EPSILON)
 #include __FILE__
@@ -40,7 +72,6 @@ typedef int64_t v4l __attribute__((vector_size(32)));
 #undef VT
 #undef IT
 #undef NAME
-#undef LOG
 #undef EXP
 #undef UNDER
 
@@ -48,7 +79,6 @@ typedef int64_t v4l __attribute__((vector_size(32)));
 #define VT v4d
 #define IT v4l
 #define NAME(f) f##_f64
-#define LOG log
 #define EXP exp
 #define UNDER (DBL_MIN / DBL_EPSILON)
 #include __FILE__
@@ -141,12 +171,16 @@ int NAME(sc_step)(int64_t K, int64_t N, int64_t R, int64_t m, const T *ut, const
             NAME(scatter)(K, J, nl, tok + b0 * J, Ep, C);
             if (NAME(forward)(K, R, m, nl, C, Et, sN, V, A, h, &Z, &SN, pre, f)) return 1;
             VT gz;
-            for (int64_t l = 0; l < L; l++) {  /* the loss and dL/df_y, sequence by sequence */
+            v4d zy, wl;
+            for (int64_t l = 0; l < L; l++) {  /* dL/df_y, sequence by sequence */
                 const int64_t b = b0 + (l < nl ? l : nl - 1), yb = y[b];
-                const T zy = f[yb][l] + (T)eps;
-                gz[l] = -w[b] / zy;
-                if (l < nl) lsum += (double)w[b] * (double)LOG(zy);
+                const T z = f[yb][l] + (T)eps;
+                gz[l] = -w[b] / z;
+                zy[l] = z;
+                wl[l] = w[b];
             }
+            const v4d lw = wl * vlog(zy);  /* the loss, in double */
+            for (int64_t l = 0; l < nl; l++) lsum += lw[l];
             if (!m) {
                 for (int64_t l = 0; l < nl; l++)
                     for (int64_t k = 0; k < K; k++) gVa[y[b0 + l] * K + k] += h[k][l] * gz[l];
@@ -215,26 +249,67 @@ int NAME(sc_step)(int64_t K, int64_t N, int64_t R, int64_t m, const T *ut, const
     return 0;
 }
 
+/* ũ = (W0q_{<K} + qq Rk) / n_0 and c = c0 + a Γ (Γ = gram, (N, N)): ShiCao.scores, each c_j
+   summed over i in order. */
+void NAME(sc_scores)(int64_t K, int64_t N, const T *W0q, double qq, const T *Rk, const T *n, const T *c0,
+                     const T *a, const T *gram, T *ut, T *c) {
+    for (int64_t k = 0; k < K; k++) ut[k] = (W0q[k] + (T)qq * Rk[k]) / n[0];
+    for (int64_t j = 0; j < N; j++) c[j] = a[0] * gram[j];
+    for (int64_t i = 1; i < N; i++)
+        for (int64_t j = 0; j < N; j++) c[j] += a[i] * gram[i * N + j];
+    for (int64_t j = 0; j < N; j++) c[j] = c0[j] + c[j];
+}
+
+/* x -= eta g (the product rounded first, as torch's x -= eta * g), for ShiCao.step */
+void NAME(sc_update)(double eta, int64_t n, T *restrict x, const T *restrict g) {
+    for (int64_t i = 0; i < n; i++) x[i] -= (T)eta * g[i];
+}
+
+/* 1 if every x_i is finite */
+int NAME(sc_finite)(int64_t n, const T *x) {
+    int ok = 1;
+    for (int64_t i = 0; i < n; i++) ok &= isfinite(x[i]) != 0;
+    return ok;
+}
+
 /* Per-step evaluation of a probe batch (metrics.evaluate): out = [#correct (argmax of f,
-   ties to the smallest label), Σ t log q, Σ_b log Σ_k q (q = max(f, 0) + eps, in double),
-   Σ V², Σ V, ⟨V, Πᵀ⟩ (pi may be NULL), max−min of ũ + max−min of c_{<N}, var_b h_k (K)]. */
-void NAME(sc_metrics)(int64_t K, int64_t B, int64_t N, int64_t nV, const T *f, const T *h, const int64_t *y,
-                      const double *t, double eps, const T *V, const double *pi, const T *ut, const T *c,
-                      double *out) {
-    double correct = 0, tlq = 0, lsq = 0;
+   ties to the smallest label), Σ t log q (in (k, b) order), Σ_b log Σ_k q (q = max(f, 0) + eps,
+   in double), Σ V², Σ V, ⟨V, Πᵀ⟩ (pi may be NULL), max−min of ũ + max−min of c_{<N},
+   var_b h_k (K)]. Returns 1 if out of memory. */
+int NAME(sc_metrics)(int64_t K, int64_t B, int64_t N, int64_t nV, const T *f, const T *h, const int64_t *y,
+                     const double *t, double eps, const T *V, const double *pi, const T *ut, const T *c,
+                     double *out) {
+    double *buf = malloc(sizeof(double) * (3 * B + 3 * K * B + 1)), correct = 0, tlq = 0, lsq = 0;
+    if (!buf) return 1;
+    double *qs = buf, *lqs = qs + B, *best = lqs + B, *tq = best + B, *tw = tq + K * B, *ltq = tw + K * B;
+    const T *fb = f;
+    int64_t nt = 0;
+    /* argmax and Σ_k q, token by token across sequences (branch-free, vectorised); the
+       first maximum wins ties, a NaN wins over numbers (as torch's max) */
     for (int64_t b = 0; b < B; b++) {
-        int64_t best = 0;
-        double qs = 0;
-        for (int64_t k = 0; k < K; k++) {
-            const T v = f[k * B + b];
-            if (v > f[best * B + b] || (v != v && f[best * B + b] == f[best * B + b])) best = k;
-            const double q = (v > 0 ? (double)v : 0.0) + eps;
-            qs += q;
-            if (t && t[k * B + b] != 0) tlq += t[k * B + b] * log(q);
-        }
-        correct += best == y[b];
-        lsq += log(qs);
+        best[b] = 0;
+        qs[b] = (f[b] > 0 ? (double)f[b] : 0.0) + eps;
     }
+    for (int64_t k = 1; k < K; k++) {
+        const T *fk = f + k * B;
+        for (int64_t b = 0; b < B; b++) {
+            const T v = fk[b], vb = f[(int64_t)best[b] * B + b];
+            best[b] = (v > vb || (v != v && vb == vb)) ? (double)k : best[b];
+            qs[b] += (v > 0 ? (double)v : 0.0) + eps;
+        }
+    }
+    for (int64_t b = 0; b < B; b++) correct += best[b] == (double)y[b];
+    for (int64_t k = 0; t && k < K; k++)  /* the q whose t is not 0, in (k, b) order (branch-free) */
+        for (int64_t b = 0; b < B; b++) {
+            tq[nt] = (fb[k * B + b] > 0 ? (double)fb[k * B + b] : 0.0) + eps;
+            tw[nt] = t[k * B + b];
+            nt += t[k * B + b] != 0;
+        }
+    vlogs(B, qs, lqs);
+    vlogs(nt, tq, ltq);
+    for (int64_t b = 0; b < B; b++) lsq += lqs[b];
+    for (int64_t i = 0; i < nt; i++) tlq += tw[i] * ltq[i];
+    free(buf);
     double vv = 0, vs = 0, vp = 0;
     for (int64_t i = 0; i < nV; i++) {
         vv += (double)V[i] * V[i];
@@ -250,13 +325,24 @@ void NAME(sc_metrics)(int64_t K, int64_t B, int64_t N, int64_t nV, const T *f, c
         spread = spread + (hi - lo);
     }
     out[0] = correct; out[1] = tlq; out[2] = lsq; out[3] = vv; out[4] = vs; out[5] = vp; out[6] = spread;
-    for (int64_t k = 0; k < K; k++) {
-        double mean = 0, var = 0;
-        for (int64_t b = 0; b < B; b++) mean += h[k * B + b];
+    for (int64_t k = 0; k < K; k++) {  /* var_b h_kb: two passes, four partial sums each */
+        const T *x = h + k * B;
+        v4d acc = {0};
+        int64_t b = 0;
+        for (; b + 4 <= B; b += 4) acc += (v4d){x[b], x[b + 1], x[b + 2], x[b + 3]};
+        double mean = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        for (; b < B; b++) mean += x[b];
         mean /= B;
-        for (int64_t b = 0; b < B; b++) var += (h[k * B + b] - mean) * (h[k * B + b] - mean);
+        acc = (v4d){0};
+        for (b = 0; b + 4 <= B; b += 4) {
+            const v4d d = (v4d){x[b], x[b + 1], x[b + 2], x[b + 3]} - mean;
+            acc += d * d;
+        }
+        double var = (acc[0] + acc[1]) + (acc[2] + acc[3]);
+        for (; b < B; b++) var += (x[b] - mean) * (x[b] - mean);
         out[7 + k] = var / B;
     }
+    return 0;
 }
 
 #endif

@@ -47,7 +47,11 @@ def _declare(lib) -> None:
         fn.restype = ctypes.c_int
         fn = getattr(lib, "sc_metrics_" + suf)
         fn.argtypes = [i64] * 4 + [ptr] * 4 + [dbl] + [ptr] * 5
-        fn.restype = None
+        fn.restype = ctypes.c_int
+        getattr(lib, "sc_scores_" + suf).argtypes = [i64, i64, ptr, dbl] + [ptr] * 7
+        getattr(lib, "sc_update_" + suf).argtypes = [dbl, i64, ptr, ptr]
+        getattr(lib, "sc_finite_" + suf).argtypes = [i64, ptr]
+        getattr(lib, "sc_finite_" + suf).restype = ctypes.c_int
 
 
 _kernel = Kernel(Path(__file__).with_name("shicao_kernel.c"), _flags, _declare,
@@ -75,6 +79,26 @@ def _tokens(b) -> torch.Tensor:
     return t
 
 
+def scores(model) -> tuple[torch.Tensor, torch.Tensor]:
+    """ShiCao.scores: ũ = (W0 x̃_N + ‖x̃_N‖² Rk)_{<K} / n_0 (K,) and c = c0 + a Γ (N,)."""
+    g = model.geo
+    K, N = g.K, g.N
+    out = torch.empty(K + N, dtype=g.dtype)
+    getattr(library(), "sc_scores_" + _SUF[g.dtype])(
+        K, N, model.W0q.data_ptr(), g.qq, model.Rk.data_ptr(), g.n.data_ptr(), model.c0.data_ptr(),
+        model.a.data_ptr(), g.gram.data_ptr(), out.data_ptr(), out.data_ptr() + K * out.element_size())
+    return out[:K], out[K:]
+
+
+def update(x: torch.Tensor, g: torch.Tensor, eta: float) -> None:
+    """x -= eta * g in place (x, g contiguous), bit for bit as torch does it."""
+    getattr(library(), "sc_update_" + _SUF[x.dtype])(eta, x.numel(), x.data_ptr(), g.data_ptr())
+
+
+def finite(x: torch.Tensor) -> bool:
+    return bool(getattr(library(), "sc_finite_" + _SUF[x.dtype])(x.numel(), x.contiguous().data_ptr()))
+
+
 def step(model, b, eps: float, probe):
     """``(rc, loss, grads, fw)`` of ``model`` (a ShiCao) on the training batch ``b`` and
     the held-out ``probe`` (either may be None); rc != 0: some sequence underflows, the
@@ -84,29 +108,38 @@ def step(model, b, eps: float, probe):
     K, N, R = g.K, g.N, V.shape[0]
     m = A.shape[1] if A is not None else 0
     B, Bp = (len(b) if b is not None else 0), (len(probe) if probe is not None else 0)
-    # one buffer for every output: gV, gA, gRk, ga, h, f, attention
-    sizes = [R * K, K * m, K, N, K * Bp, K * Bp, N]
-    buf = torch.empty(sum(sizes), dtype=dt)
-    gV, gA, gRk, ga, h, f, att = buf.split(sizes)
+    # every torch call costs a few µs here, so: one tensor per output, h and f as the two
+    # (B, K) views of one (2, K, B) tensor (sequence-last, as the torch path's)
+    gV, gRk, ga = torch.empty(R, K, dtype=dt), torch.empty(K, dtype=dt), torch.empty(N, dtype=dt)
+    gA = torch.empty(K, m, dtype=dt) if m else None
+    hf, att = (torch.empty(2, K, Bp, dtype=dt), torch.empty(N, dtype=dt)) if Bp else (None, None)
     loss = ctypes.c_double()
     args = (None, None, None, 0.0) if b is None else (_p(_tokens(b)), _p(b.y), _p(b.w), float(eps))
     rc = getattr(library(), "sc_step_" + _SUF[dt])(
         K, N, R, m, _p(ut), _p(c), _p(g.n), _p(V), _p(A), B, *args,
         ctypes.byref(loss), _p(gV), _p(gA), _p(gRk), _p(ga),
-        Bp, _p(_tokens(probe)) if Bp else None, _p(h), _p(f), _p(att))
-    grads = {"V": gV.view(R, K)} | ({"A": gA.view(K, m)} if m else {}) | {"Rk": gRk, "a": ga}
-    fw = {"h": h.view(K, Bp).T, "f": f.view(K, Bp).T, "attention": att} if Bp else None
-    return rc, loss.value, grads, fw
+        Bp, _p(_tokens(probe)) if Bp else None, _p(hf), _p(hf) + K * Bp * hf.element_size() if Bp else None, _p(att))
+    grads = {"V": gV} | ({"A": gA} if m else {}) | {"Rk": gRk, "a": ga}
+    if not Bp:
+        return rc, loss.value, grads, None
+    h, f = hf.mT.unbind(0)  # (B, K) each
+    return rc, loss.value, grads, {"h": h, "f": f, "attention": att}
 
 
-def metrics(fT: torch.Tensor, h: torch.Tensor, y: torch.Tensor, truth: torch.Tensor | None, eps: float,
+def _kb(x: torch.Tensor) -> torch.Tensor:
+    """x (B, K) as the (K, B) contiguous tensor it is a view of (or a copy)."""
+    return x.T if x.stride(0) == 1 and x.stride(1) == x.shape[0] else x.T.contiguous()
+
+
+def metrics(f: torch.Tensor, h: torch.Tensor, y: torch.Tensor, truth: torch.Tensor | None, eps: float,
             V: torch.Tensor, pi: torch.Tensor | None, ut: torch.Tensor, c: torch.Tensor) -> list[float]:
     """[#correct, Σ t log q, Σ_b log Σ_k q, Σ V², Σ V, ⟨V, Πᵀ⟩, logit spread, var_b h (K)]
-    of a held-out batch: fT, h (K, B) contiguous, truth (K, B) float64 (see metrics.evaluate)."""
-    K, B = fT.shape
+    of a held-out batch: f, h (B, K), truth (K, B) float64 contiguous (see metrics.evaluate)."""
+    B, K = f.shape
     out = torch.empty(7 + K, dtype=torch.float64)
     V = V.contiguous()
-    getattr(library(), "sc_metrics_" + _SUF[fT.dtype])(
-        K, B, len(c), V.numel(), _p(fT), _p(h), _p(y), _p(truth), float(eps), _p(V), _p(pi), _p(ut), _p(c),
-        _p(out))
+    if getattr(library(), "sc_metrics_" + _SUF[f.dtype])(
+            K, B, len(c), V.numel(), _p(_kb(f)), _p(_kb(h)), _p(y), _p(truth), float(eps), _p(V), _p(pi), _p(ut),
+            _p(c), _p(out)):
+        raise MemoryError(f"sc_metrics: cannot allocate {5 * K * B} doubles")
     return out.tolist()
