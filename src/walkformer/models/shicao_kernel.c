@@ -152,7 +152,8 @@ static inline int NAME(forward)(int64_t K, int64_t R, int64_t m, int64_t nl, con
    dL/dũ / n_0, ga (N,) = dL/dc ⊘ n. Probe: Bp sequences ptok; writes h, f (K, Bp) and the
    mean attention by slot att (N,). Either batch may be empty (B = 0 or Bp = 0).
    Returns 0, or 1 if a training sequence underflows, 2 if a probe sequence does (outputs
-   then incomplete: the caller takes the torch path, whose direct softmax is exact). */
+   then incomplete: the caller takes the torch path, whose direct softmax is exact), 3 if
+   out of memory. */
 int NAME(sc_step)(int64_t K, int64_t N, int64_t R, int64_t m, const T *ut, const T *c, const T *n,
                   const T *V, const T *A,
                   int64_t B, const int32_t *tok, const int64_t *y, const T *w, double eps,
@@ -163,13 +164,14 @@ int NAME(sc_step)(int64_t K, int64_t N, int64_t R, int64_t m, const T *ut, const
     VT C[K], h[K], f[K], pre[R], dh[K], dpre[R], Z, SN;
     NAME(weights)(K, N, ut, c, Ep, Et, &sN);
     if (B > 0) {
-        double col[J], dut[K], gVa[R * K], gAa[m ? K * m : 1], lsum = 0, dcN = 0;
-        memset(col, 0, sizeof col); memset(dut, 0, sizeof dut);
-        memset(gVa, 0, sizeof gVa); memset(gAa, 0, sizeof gAa);
+        /* the batch sums, in double, on the heap (R K + K m can be large for the relu head) */
+        double *col = calloc(J + K + R * K + K * m, sizeof(double)), lsum = 0, dcN = 0;
+        if (!col) return 3;
+        double *dut = col + J, *gVa = dut + K, *gAa = gVa + R * K;
         for (int64_t b0 = 0; b0 < B; b0 += L) {
             const int64_t nl = B - b0 < L ? B - b0 : L;
             NAME(scatter)(K, J, nl, tok + b0 * J, Ep, C);
-            if (NAME(forward)(K, R, m, nl, C, Et, sN, V, A, h, &Z, &SN, pre, f)) return 1;
+            if (NAME(forward)(K, R, m, nl, C, Et, sN, V, A, h, &Z, &SN, pre, f)) { free(col); return 1; }
             VT gz;
             v4d zy, wl;
             for (int64_t l = 0; l < L; l++) {  /* dL/df_y, sequence by sequence */
@@ -222,14 +224,15 @@ int NAME(sc_step)(int64_t K, int64_t N, int64_t R, int64_t m, const T *ut, const
         for (int64_t k = 0; k < K; k++) gRk[k] = (T)dut[k] / n[0];
         for (int64_t j = 0; j < J; j++) ga[j] = Ep[j] * (T)col[j] / n[j];
         ga[J] = -(T)dcN / n[J];
+        free(col);
     }
     if (Bp > 0) {
-        double col[J], snsum = 0;
-        memset(col, 0, sizeof col);
+        double *col = calloc(J, sizeof(double)), snsum = 0;
+        if (!col) return 3;
         for (int64_t b0 = 0; b0 < Bp; b0 += L) {
             const int64_t nl = Bp - b0 < L ? Bp - b0 : L;
             NAME(scatter)(K, J, nl, ptok + b0 * J, Ep, C);
-            if (NAME(forward)(K, R, m, nl, C, Et, sN, V, A, h, &Z, &SN, pre, f)) return 2;
+            if (NAME(forward)(K, R, m, nl, C, Et, sN, V, A, h, &Z, &SN, pre, f)) { free(col); return 2; }
             for (int64_t k = 0; k < K; k++) {
                 const VT g = Et[k] / Z;
                 for (int64_t l = 0; l < nl; l++) {
@@ -245,6 +248,7 @@ int NAME(sc_step)(int64_t K, int64_t N, int64_t R, int64_t m, const T *ut, const
         }
         for (int64_t j = 0; j < J; j++) att[j] = Ep[j] * (T)col[j] / (T)Bp;
         att[J] = (T)snsum / (T)Bp;
+        free(col);
     }
     return 0;
 }
@@ -282,7 +286,6 @@ int NAME(sc_metrics)(int64_t K, int64_t B, int64_t N, int64_t nV, const T *f, co
     double *buf = malloc(sizeof(double) * (3 * B + 3 * K * B + 1)), correct = 0, tlq = 0, lsq = 0;
     if (!buf) return 1;
     double *qs = buf, *lqs = qs + B, *best = lqs + B, *tq = best + B, *tw = tq + K * B, *ltq = tw + K * B;
-    const T *fb = f;
     int64_t nt = 0;
     /* argmax and Σ_k q, token by token across sequences (branch-free, vectorised); the
        first maximum wins ties, a NaN wins over numbers (as torch's max) */
@@ -301,7 +304,7 @@ int NAME(sc_metrics)(int64_t K, int64_t B, int64_t N, int64_t nV, const T *f, co
     for (int64_t b = 0; b < B; b++) correct += best[b] == (double)y[b];
     for (int64_t k = 0; t && k < K; k++)  /* the q whose t is not 0, in (k, b) order (branch-free) */
         for (int64_t b = 0; b < B; b++) {
-            tq[nt] = (fb[k * B + b] > 0 ? (double)fb[k * B + b] : 0.0) + eps;
+            tq[nt] = (f[k * B + b] > 0 ? (double)f[k * B + b] : 0.0) + eps;
             tw[nt] = t[k * B + b];
             nt += t[k * B + b] != 0;
         }

@@ -101,8 +101,8 @@ def finite(x: torch.Tensor) -> bool:
 
 def step(model, b, eps: float, probe):
     """``(rc, loss, grads, fw)`` of ``model`` (a ShiCao) on the training batch ``b`` and
-    the held-out ``probe`` (either may be None); rc != 0: some sequence underflows, the
-    rest is meaningless (the caller falls back to torch)."""
+    the held-out ``probe`` (either may be None); rc = 1 (training) or 2 (probe): some
+    sequence underflows, the rest is meaningless (the caller falls back to torch)."""
     g, (ut, c) = model.geo, model.scores()
     V, A, dt = model.V.contiguous(), (model.A.contiguous() if model.A is not None else None), g.dtype
     K, N, R = g.K, g.N, V.shape[0]
@@ -119,6 +119,8 @@ def step(model, b, eps: float, probe):
         K, N, R, m, _p(ut), _p(c), _p(g.n), _p(V), _p(A), B, *args,
         ctypes.byref(loss), _p(gV), _p(gA), _p(gRk), _p(ga),
         Bp, _p(_tokens(probe)) if Bp else None, _p(hf), _p(hf) + K * Bp * hf.element_size() if Bp else None, _p(att))
+    if rc == 3:
+        raise MemoryError("shicao_kernel: out of memory")
     grads = {"V": gV} | ({"A": gA} if m else {}) | {"Rk": gRk, "a": ga}
     if not Bp:
         return rc, loss.value, grads, None
