@@ -17,6 +17,11 @@ position part that is shared by the whole batch:
 (n_j = ‖x̃_j‖ with ``normalize`` and 1 otherwise), so a step costs O(B N + M N) and
 never builds the dense (K+M)×N matrix X̃ of a sample. ``dense.py`` keeps the
 straightforward autograd implementation to check this one against.
+
+By default ``ShiCao`` runs each step as one C call (``shicao_kernel.py``: the same maths,
+~4x faster than these ~100 torch operations); the torch code below is the fallback
+(no C compiler, ``WALKFORMER_SHICAO=torch``, an underflowing batch) and the reference
+the tests compare the kernel with.
 """
 
 from __future__ import annotations

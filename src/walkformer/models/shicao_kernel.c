@@ -280,6 +280,7 @@ int NAME(sc_finite)(int64_t n, const T *x) {
    ties to the smallest label), Σ t log q (in (k, b) order), Σ_b log Σ_k q (q = max(f, 0) + eps,
    in double), Σ V², Σ V, ⟨V, Πᵀ⟩ (pi may be NULL), max−min of ũ + max−min of c_{<N},
    var_b h_k (K)]. Returns 1 if out of memory. */
+#define QOF(v) ((v) != (v) ? (double)(v) : ((v) > 0 ? (double)(v) : 0.0) + eps)  /* clamp(f, 0) + eps; NaN stays */
 int NAME(sc_metrics)(int64_t K, int64_t B, int64_t N, int64_t nV, const T *f, const T *h, const int64_t *y,
                      const double *t, double eps, const T *V, const double *pi, const T *ut, const T *c,
                      double *out) {
@@ -291,20 +292,20 @@ int NAME(sc_metrics)(int64_t K, int64_t B, int64_t N, int64_t nV, const T *f, co
        first maximum wins ties, a NaN wins over numbers (as torch's max) */
     for (int64_t b = 0; b < B; b++) {
         best[b] = 0;
-        qs[b] = (f[b] > 0 ? (double)f[b] : 0.0) + eps;
+        qs[b] = QOF(f[b]);
     }
     for (int64_t k = 1; k < K; k++) {
         const T *fk = f + k * B;
         for (int64_t b = 0; b < B; b++) {
             const T v = fk[b], vb = f[(int64_t)best[b] * B + b];
             best[b] = (v > vb || (v != v && vb == vb)) ? (double)k : best[b];
-            qs[b] += (v > 0 ? (double)v : 0.0) + eps;
+            qs[b] += QOF(v);
         }
     }
     for (int64_t b = 0; b < B; b++) correct += best[b] == (double)y[b];
     for (int64_t k = 0; t && k < K; k++)  /* the q whose t is not 0, in (k, b) order (branch-free) */
         for (int64_t b = 0; b < B; b++) {
-            tq[nt] = (f[k * B + b] > 0 ? (double)f[k * B + b] : 0.0) + eps;
+            tq[nt] = QOF(f[k * B + b]);
             tw[nt] = t[k * B + b];
             nt += t[k * B + b] != 0;
         }
@@ -320,11 +321,17 @@ int NAME(sc_metrics)(int64_t K, int64_t B, int64_t N, int64_t nV, const T *f, co
         if (pi) vp += (double)V[i] * pi[i];
     }
     T lo = ut[0], hi = ut[0];  /* the spread in T, as torch's */
-    for (int64_t k = 1; k < K; k++) { lo = ut[k] < lo ? ut[k] : lo; hi = ut[k] > hi ? ut[k] : hi; }
+    for (int64_t k = 1; k < K; k++) {  /* a NaN stays (as torch's aminmax) */
+        lo = ut[k] < lo || ut[k] != ut[k] ? ut[k] : lo;
+        hi = ut[k] > hi || ut[k] != ut[k] ? ut[k] : hi;
+    }
     T spread = hi - lo;
     if (N > 1) {
         lo = hi = c[0];
-        for (int64_t j = 1; j < N - 1; j++) { lo = c[j] < lo ? c[j] : lo; hi = c[j] > hi ? c[j] : hi; }
+        for (int64_t j = 1; j < N - 1; j++) {
+            lo = c[j] < lo || c[j] != c[j] ? c[j] : lo;
+            hi = c[j] > hi || c[j] != c[j] ? c[j] : hi;
+        }
         spread = spread + (hi - lo);
     }
     out[0] = correct; out[1] = tlq; out[2] = lsq; out[3] = vv; out[4] = vs; out[5] = vp; out[6] = spread;
@@ -347,5 +354,6 @@ int NAME(sc_metrics)(int64_t K, int64_t B, int64_t N, int64_t nV, const T *f, co
     }
     return 0;
 }
+#undef QOF
 
 #endif
