@@ -9,8 +9,9 @@ constant). Per step = train.run's ms_per_step, best of ``--repeats`` runs (the m
 shared: the best run is the least disturbed).
 
 Then where a C step's time goes: the parts of train.run's loop timed one by one over the
-same steps (median per part), the C kernel alone on the training and on the test batch,
-and its cost per token position (2 × 1000 × 96 positions a step).
+same steps (median per part); the kernel alone on the training and on the test batch, on
+4 + 4 sequences (what a call costs in Python, ctypes and tensor allocation) and its cost
+per token position (2 × 1000 × 96 positions a step); evaluate's C call alone.
 
     python bench/bench_fast_path.py [--steps 100] [--dense-steps 2] [--repeats 5]
 """
@@ -23,7 +24,8 @@ import torch
 
 from walkformer.config import Config, apply_overrides, resolve
 from walkformer.metrics import evaluate
-from walkformer.models import build_model
+from walkformer.metrics import _pi_T, _truth
+from walkformer.models import Batch, build_model
 from walkformer.models import shicao_kernel as sk
 from walkformer.tasks import make_task
 from walkformer.train import datasets, generator, run
@@ -48,8 +50,11 @@ def parts(dtype: str, steps: int) -> dict:
     model = build_model(cfg, task, generator(cfg.seed, "init"))
     sample_train, test = datasets(cfg, task)
     b, eps, eta = sample_train(), cfg.train.eps, cfg.train.eta
-    t = {k: [] for k in ("scores ũ, c (C)", "kernel: train + test batch", "finite check", "evaluate (C metrics + lists)",
-                         "parameter update (C)", "whole step", "kernel: train batch alone", "kernel: test batch alone")}
+    b4, p4 = (Batch(x.tokens[:4], x.y[:4], None, x.K, x.w.dtype) for x in (b, test))  # the fixed cost of a call
+    names = ("scores ũ, c (C)", "kernel: train + test batch", "finite check", "evaluate (C metrics + lists)",
+             "parameter update (C)", "whole step", "  kernel: train batch alone", "  kernel: test batch alone",
+             "  kernel: 4 + 4 sequences", "  evaluate's C call alone")
+    t = {k: [] for k in names}
     for _ in range(steps):
         t0 = time.perf_counter()
         model.scores()
@@ -64,9 +69,15 @@ def parts(dtype: str, steps: int) -> dict:
         t5 = time.perf_counter()
         sk.step(model, None, eps, test)
         t6 = time.perf_counter()
-        model.step(grads, eta)
+        sk.step(model, b4, eps, p4)
         t7 = time.perf_counter()
-        for k, v in zip(t, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t7 - t6, (t4 - t0) + (t7 - t6), t5 - t4, t6 - t5)):
+        sk.metrics(fw["f"], fw["h"], test.y, _truth(task, test)[0], eps, model.V, _pi_T(task, torch.float64)[0],
+                   *model.scores())
+        t8 = time.perf_counter()
+        model.step(grads, eta)
+        t9 = time.perf_counter()
+        for k, v in zip(names, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t9 - t8, (t4 - t0) + (t9 - t8), t5 - t4, t6 - t5,
+                                t7 - t6, t8 - t7)):
             t[k].append(v * 1e6)
     return {k: statistics.median(v) for k, v in t.items()}
 

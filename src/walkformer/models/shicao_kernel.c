@@ -284,21 +284,25 @@ int NAME(sc_finite)(int64_t n, const T *x) {
 int NAME(sc_metrics)(int64_t K, int64_t B, int64_t N, int64_t nV, const T *f, const T *h, const int64_t *y,
                      const double *t, double eps, const T *V, const double *pi, const T *ut, const T *c,
                      double *out) {
-    double *buf = malloc(sizeof(double) * (3 * B + 3 * K * B + 1)), correct = 0, tlq = 0, lsq = 0;
+    double *buf = malloc(sizeof(double) * (3 * B + 3 * K * B + 1) + sizeof(T) * B), correct = 0, tlq = 0, lsq = 0;
     if (!buf) return 1;
     double *qs = buf, *lqs = qs + B, *best = lqs + B, *tq = best + B, *tw = tq + K * B, *ltq = tw + K * B;
+    T *bestv = (T *)(ltq + K * B + 1);
     int64_t nt = 0;
     /* argmax and Σ_k q, token by token across sequences (branch-free, vectorised); the
        first maximum wins ties, a NaN wins over numbers (as torch's max) */
     for (int64_t b = 0; b < B; b++) {
         best[b] = 0;
+        bestv[b] = f[b];
         qs[b] = QOF(f[b]);
     }
     for (int64_t k = 1; k < K; k++) {
         const T *fk = f + k * B;
         for (int64_t b = 0; b < B; b++) {
-            const T v = fk[b], vb = f[(int64_t)best[b] * B + b];
-            best[b] = (v > vb || (v != v && vb == vb)) ? (double)k : best[b];
+            const T v = fk[b], vb = bestv[b];
+            const int up = (v > vb) | ((v != v) & (vb == vb));
+            best[b] = up ? (double)k : best[b];
+            bestv[b] = up ? v : vb;
             qs[b] += QOF(v);
         }
     }

@@ -35,8 +35,9 @@ _SUF = {torch.float32: "f32", torch.float64: "f64"}
 
 
 def _flags() -> list[str]:
-    # -ffp-contract=off: no fused multiply-adds (each product is rounded, as in torch)
-    return ["-O3", "-fPIC", "-shared", "-fno-math-errno", "-ffp-contract=off", *simd_flags()]
+    # -ffp-contract=off: no fused multiply-adds (each product is rounded, as in torch); no
+    # -ffast-math, so no sum is reordered; -fno-trapping-math lets branch-free selects vectorise
+    return ["-O3", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math", "-ffp-contract=off", *simd_flags()]
 
 
 def _declare(lib) -> None:
