@@ -19,7 +19,7 @@ never builds the dense (K+M)×N matrix X̃ of a sample. ``dense.py`` keeps the
 straightforward autograd implementation to check this one against.
 
 By default ``ShiCao`` runs each step as one C call (``shicao_kernel.py``: the same maths,
-~4x faster than these ~100 torch operations); the torch code below is the fallback
+~3x faster than these ~100 torch operations); the torch code below is the fallback
 (no C compiler, ``WALKFORMER_SHICAO=torch``, an underflowing batch) and the reference
 the tests compare the kernel with.
 """
