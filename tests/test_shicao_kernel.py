@@ -13,9 +13,13 @@ from walkformer.models import Batch, DenseShiCao, Geometry, ShiCao, init_params
 from walkformer.models import shicao_kernel as sk
 from walkformer.tasks import circle_walk
 
-# max |C − torch| relative to the largest entry: the two add some sums in other orders
-# (BLAS V h, torch's vectorised column sums, libm vs Sleef exp/log), ~1e-16 per operation
-TOL = {torch.float64: 1e-14, torch.float32: 2e-6}  # measured: <= 7e-16, <= 1.6e-7
+# max |C − torch| relative to the largest entry of each output: the two add some sums in
+# other orders (BLAS V h, torch's vectorised column sums; batch sums in double also for
+# float32) and use other exp/log (libm and a vector log vs Sleef). Measured: <= 7e-16
+# (float64) and 1.6e-7 (float32) on the cases below; over 324 shapes (K 3–40, N 2–33,
+# B 1–64, both heads and positions) <= 1.3e-13 and 6.8e-5, the largest where a relu-head
+# gradient's entries cancel (float32 C is then within 2.5e-5 of float64, torch within 4.3e-5).
+TOL = {torch.float64: 1e-12, torch.float32: 1e-4}
 
 
 @pytest.fixture(autouse=True)
