@@ -1,12 +1,12 @@
 /* One training step of the Shi & Cao fast path, and the forward of a held-out batch, in
    one call (loaded by shicao_kernel.py; the maths is in shicao.py's ShiCao docstring).
 
-   Every sequence is handled alone, start to end: the scatter C[k] = sum_{j: s_j = k} Ep[j]
-   over its positions, Z, h, f, the loss and dL/df, abar, G[k] = (dh[k] - abar) Et[k] / Z,
-   and then the gather col[j] += G[s_j] into the column sums shared by the batch. So one
-   pass over the tokens does the work of torch's scatter and gather, the tokens of a
-   sequence are read while they are in L1, and nothing a sequence computes depends on
-   what else is in the batch.
+   Sequences go through start to end in groups of four, one per lane of a vector: the
+   scatter C[k] = sum_{j: s_j = k} Ep[j] over their positions (the four interleaved), Z, h,
+   f, the loss and dL/df, abar, G[k] = (dh[k] - abar) Et[k] / Z, and then, sequence by
+   sequence, the gather col[j] += G[s_j] into the column sums shared by the batch. So the
+   tokens of a sequence are read while they are in L1, and every lane computes exactly
+   what its sequence alone would: nothing depends on the lane or on the rest of the batch.
 
    Exactness (Theorem 4.1's symmetric point must stay exactly symmetric): every sum is a
    plain left-to-right loop, the same order for every token and every position; built
