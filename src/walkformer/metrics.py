@@ -57,7 +57,7 @@ def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None 
     ut, c = model.scores()
     parent = task.parent_index if task.parent_index is not None else -2
     att_list = att.tolist()
-    if shicao_kernel.usable(f.dtype):  # one C call (models/shicao_kernel.py)
+    if shicao_kernel.usable(f.dtype, f.device):  # one C call (models/shicao_kernel.py)
         pi = _pi_T(task, torch.float64) if square else None
         n_ok, tlq, lsq, vv, vsum, vp, spread, *h_var = shicao_kernel.metrics(
             f, h, batch.y, tT, eps, V, pi[0] if pi else None, ut, c)

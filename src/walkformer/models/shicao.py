@@ -303,7 +303,8 @@ class ShiCao:
     def _kernel(self) -> bool:
         """Whether the C kernel (``shicao_kernel.py``) runs this model's passes: by default,
         unless the softmax was replaced (as the tests do to force the direct path)."""
-        return shicao_kernel.usable(self.geo.dtype) and getattr(self._separable, "__func__", None) is ShiCao._separable
+        return (shicao_kernel.usable(self.geo.dtype, self.V.device)
+                and getattr(self._separable, "__func__", None) is ShiCao._separable)
 
     def forward(self, b: Batch) -> dict[str, torch.Tensor]:
         """Weighted-average token h = X S (B, K), output f (B, K), mean attention by slot (N,)."""

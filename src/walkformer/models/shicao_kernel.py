@@ -64,8 +64,9 @@ def library():
     return _kernel.library()
 
 
-def usable(dtype: torch.dtype) -> bool:
-    return BACKEND != "torch" and dtype in _SUF and library() is not None
+def usable(dtype: torch.dtype, device: torch.device | None = None) -> bool:
+    """Whether the kernel runs tensors of this dtype (and device, default the CPU)."""
+    return BACKEND != "torch" and dtype in _SUF and (device is None or device.type == "cpu") and library() is not None
 
 
 def _p(t: torch.Tensor | None) -> int | None:
@@ -115,7 +116,8 @@ def step(model, b, eps: float, probe):
     gA = torch.empty(K, m, dtype=dt) if m else None
     hf, att = (torch.empty(2, K, Bp, dtype=dt), torch.empty(N, dtype=dt)) if Bp else (None, None)
     loss = ctypes.c_double()
-    args = (None, None, None, 0.0) if b is None else (_p(_tokens(b)), _p(b.y), _p(b.w), float(eps))
+    y, w = (b.y.contiguous(), b.w.contiguous()) if b is not None else (None, None)  # (B,) int64, (B,) T
+    args = (None, None, None, 0.0) if b is None else (_p(_tokens(b)), _p(y), _p(w), float(eps))
     rc = getattr(library(), "sc_step_" + _SUF[dt])(
         K, N, R, m, _p(ut), _p(c), _p(g.n), _p(V), _p(A), B, *args,
         ctypes.byref(loss), _p(gV), _p(gA), _p(gRk), _p(ga),
@@ -140,6 +142,7 @@ def metrics(f: torch.Tensor, h: torch.Tensor, y: torch.Tensor, truth: torch.Tens
     of a held-out batch: f, h (B, K), truth (K, B) float64 contiguous (see metrics.evaluate)."""
     B, K = f.shape
     out = torch.empty(7 + K, dtype=torch.float64)
+    y = y.contiguous()
     V = V.contiguous()
     if getattr(library(), "sc_metrics_" + _SUF[f.dtype])(
             K, B, len(c), V.numel(), _p(_kb(f)), _p(_kb(h)), _p(y), _p(truth), float(eps), _p(V), _p(pi), _p(ut),
