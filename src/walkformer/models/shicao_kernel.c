@@ -161,7 +161,7 @@ int NAME(sc_step)(int64_t K, int64_t N, int64_t R, int64_t m, const T *ut, const
                   int64_t Bp, const int32_t *ptok, T *hp, T *fp, T *att) {
     const int64_t J = N - 1;
     T Ep[N], Et[K], sN, G[L][K];
-    VT C[K], h[K], f[K], pre[R], dh[K], dpre[R], Z, SN;
+    VT C[K], h[K], f[K], pre[R], dh[K], dpre[R], hg[K], Z, SN;
     NAME(weights)(K, N, ut, c, Ep, Et, &sN);
     if (B > 0) {
         /* the batch sums, in double, on the heap (R K + K m can be large for the relu head) */
@@ -184,10 +184,14 @@ int NAME(sc_step)(int64_t K, int64_t N, int64_t R, int64_t m, const T *ut, const
             const v4d lw = wl * vlog(zy);  /* the loss, in double */
             for (int64_t l = 0; l < nl; l++) lsum += lw[l];
             if (!m) {
+                const T *Vy[L];  /* row y_b of V, per lane */
+                for (int64_t l = 0; l < L; l++) Vy[l] = V + y[b0 + (l < nl ? l : nl - 1)] * K;
+                for (int64_t k = 0; k < K; k++) {
+                    hg[k] = h[k] * gz;
+                    dh[k] = (VT){Vy[0][k], Vy[1][k], Vy[2][k], Vy[3][k]} * gz;
+                }
                 for (int64_t l = 0; l < nl; l++)
-                    for (int64_t k = 0; k < K; k++) gVa[y[b0 + l] * K + k] += h[k][l] * gz[l];
-                for (int64_t k = 0; k < K; k++)
-                    for (int64_t l = 0; l < L; l++) dh[k][l] = V[y[b0 + (l < nl ? l : nl - 1)] * K + k] * gz[l];
+                    for (int64_t k = 0; k < K; k++) gVa[y[b0 + l] * K + k] += hg[k][l];
             } else {
                 for (int64_t i = 0; i < m; i++)
                     for (int64_t l = 0; l < L; l++) {
