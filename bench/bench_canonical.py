@@ -10,8 +10,8 @@ baselines measured in the same run,
 - the same figure laid out by ``tight_layout`` (``plots.save`` without fixed margins).
 
 Then, end to end in fresh processes: ``python -c "import walkformer.experiments"`` (Python,
-numpy, matplotlib and the presets; l2g-canonical adds torch, for its seeds' initial draws)
-and ``walkformer reproduce NAME``. Times are the
+numpy, matplotlib and the presets; neither preset imports torch) and ``walkformer
+reproduce NAME``. Times are the
 best of ``--repeats`` (the machine is shared); CPU time of this process for the in-process
 parts, wall time for the subprocesses.
 

@@ -8,6 +8,7 @@ import torch
 from walkformer.config import Config, apply_overrides, resolve
 from walkformer.models import build_model
 from walkformer.models.batched import Batches, BatchedShiCao
+from walkformer import multirun
 from walkformer.multirun import data_key, plan, shape_key, train_all
 from walkformer.tasks import make_task
 from walkformer.train import datasets, generator, run
@@ -102,8 +103,10 @@ def test_shared_data_products_equal_the_exact_token_passes():
         assert torch.allclose(ga[k], gb[k], rtol=1e-10, atol=1e-14, equal_nan=True), k
 
 
-def test_shared_data_batch_equals_individual_runs():
+def test_shared_data_batch_equals_individual_runs(monkeypatch):
     cfgs = [cfg(SMALL | v) for v in SHARED] + [cfg(SMALL | {"seed": 1})]
+    assert sorted(map(len, plan(cfgs))) == [6]  # five sharing are too few: one distinct-data batch
+    monkeypatch.setattr(multirun, "SHARE_MIN", 5)
     assert sorted(map(len, plan(cfgs))) == [1, 5]  # the five share their data, the other trains apart
     together = train_all(cfgs)
     for c, a in zip(cfgs, together):

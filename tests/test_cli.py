@@ -140,3 +140,24 @@ def test_factored_params_rebuild_the_dense_w_exactly(tmp_path, init):
     assert "W" not in load_file(str(tmp_path / "factored" / "params.safetensors"))
     assert torch.equal(dense["W"], factored["W"]) and torch.equal(dense["V"], factored["V"])
     assert float(dense["W"].abs().max()) > 0
+
+
+def test_batched_runs_save_factors_without_redrawing_w0(tmp_path):
+    """A run trained in a batch (``multirun.Trained``) saves W's factors from the batch's
+    copy; load_params rebuilds the W of the same run trained alone (to the batch's round-off)."""
+    from walkformer.config import Config, apply_overrides, resolve
+    from walkformer.multirun import train_all
+    from walkformer.rundir import load_params
+    from walkformer.train import run, save
+
+    overs = [dict(o.split("=") for o in SMALL + ["init.scheme=gaussian", "init.sigma=0.01", f"seed={s}"])
+             for s in (1, 2)]
+    cfgs = [resolve(apply_overrides(Config(), o), set(o)) for o in overs]
+    together = train_all(cfgs)
+    assert together[0].model._model is None  # trained in a batch: no full model yet
+    save(together[0], tmp_path / "batched", figures=False, dense_W=False)
+    assert together[0].model._model is None  # ... and saving did not build one (no W0 draw)
+    save(run(cfgs[0]), tmp_path / "alone", figures=False)
+    b, a = load_params(tmp_path / "batched"), load_params(tmp_path / "alone")
+    assert torch.allclose(b["W"], a["W"], rtol=0, atol=1e-10) and torch.allclose(b["V"], a["V"], rtol=0, atol=1e-10)
+    assert float((b["W"] - a["W"]).abs().max()) < float(b["W"].abs().max()) * 1e-6

@@ -15,6 +15,15 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+# The three random streams of a run, each seeded from ``seed`` alone (so the test set
+# does not move when n_train changes, and init.seed can vary the initialisation only).
+STREAMS = {"data": 1, "test": 2, "init": 3}
+
+
+def stream_seed(seed: int, stream: str) -> int:
+    """The integer seed of one stream (``data``, ``test`` or ``init``) of run ``seed``."""
+    return seed * 1_000_003 + STREAMS[stream]
+
 # Sizes implied by the question-answering tasks of Sec. 6: (vocabulary K, length N).
 QA_SHAPES = {"qa1": (19, 17), "qa2": (19, 19)}
 

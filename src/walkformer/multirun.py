@@ -56,6 +56,11 @@ def shape_key(cfg: Config) -> tuple:
     return key
 
 
+# Shared data pays only for many runs on one data set: measured (fig6's configuration, 16
+# runs, 200 steps, one thread), groups of 2 sharing their data train 1.7x slower as 8
+# batches than as one distinct-data batch of 16, groups of 4 about equal, 8 1.1x and
+# 16 1.8x faster. Smaller groups join the distinct-data batch.
+SHARE_MIN = 8
 MAX_TOKENS = 50_000_000  # tokens per batch (R · B · (N-1)): a few (R, B, N-1) float64 temporaries fit in memory
 
 
@@ -73,7 +78,7 @@ def plan(cfgs: list[Config], max_models: int = 64, min_chunks: int = 1) -> list[
     """Indices of ``cfgs`` in batches of compatible runs, at most ``max_models`` each (and
     at most ``MAX_TOKENS`` sampled tokens); a group is split into at least ``min_chunks``
     parts (to feed that many workers). Runs that can share their data (:func:`data_key`,
-    two or more) are batched among themselves."""
+    ``SHARE_MIN`` or more) are batched among themselves."""
     groups: dict[tuple, list[int]] = {}
     for i, c in enumerate(cfgs):
         groups.setdefault(shape_key(c), []).append(i)
@@ -86,8 +91,8 @@ def plan(cfgs: list[Config], max_models: int = 64, min_chunks: int = 1) -> list[
         by_data: dict[tuple | None, list[int]] = {}
         for i in idx:
             by_data.setdefault(data_key(cfgs[i]), []).append(i)
-        parts = [p for k, p in by_data.items() if k is not None and len(p) > 1]
-        rest = sorted(i for k, p in by_data.items() if k is None or len(p) == 1 for i in p)
+        parts = [p for k, p in by_data.items() if k is not None and len(p) >= SHARE_MIN]
+        rest = sorted(i for k, p in by_data.items() if k is None or len(p) < SHARE_MIN for i in p)
         for part in parts + ([rest] if rest else []):
             n = max(math.ceil(len(part) / cap), min(min_chunks, len(part)))
             size = math.ceil(len(part) / n)
@@ -96,21 +101,28 @@ def plan(cfgs: list[Config], max_models: int = 64, min_chunks: int = 1) -> list[
 
 
 class Trained:
-    """A trained single model, rebuilt on first attribute access (W0 is (D, D) per
-    model, so it is not kept for all R models at once). Behaves as a ``ShiCao``."""
+    """A trained single model. ``tensors(dense=False)`` (what reproductions and sweeps
+    save) comes from the batch's copy, which lacks W0; anything else rebuilds the full
+    :class:`ShiCao` on first access, re-drawing W0 ((D, D) per model, so not kept for
+    all R models at once, and a (D, D) Gaussian draw that the saved factors do not need)."""
 
-    def __init__(self, cfg: Config, task, state: dict):
-        self._args = (cfg, task, {k: None if v is None else v.clone() for k, v in state.items()})
-        self._model = None
+    def __init__(self, cfg: Config, task, light):
+        self._args, self._light, self._model = (cfg, task), light, None
+
+    def tensors(self, dense: bool = True) -> dict:
+        return self._light.tensors(dense=False) if not dense else self._full().tensors()
+
+    def _full(self):
+        if self._model is None:
+            (cfg, task), s = self._args, self._light
+            m = build_model(cfg, task, generator(cfg.seed, "init"))  # re-draws the same W0
+            self._model = load_state(m, s.V, s.A, m.W0q, s.c0, s.Rk, s.a)
+        return self._model
 
     def __getattr__(self, name):
         if name.startswith("_"):
             raise AttributeError(name)
-        if self._model is None:
-            cfg, task, st = self._args
-            m = build_model(cfg, task, generator(cfg.seed, "init"))  # re-draws the same W0
-            self._model = load_state(m, st["V"], st["A"], m.W0q, st["c0"], st["Rk"], st["a"])
-        return getattr(self._model, name)
+        return getattr(self._full(), name)
 
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -187,10 +199,8 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cp
     seconds = (time.perf_counter() - t0) / R  # each run's share of the batch
     out = []
     for r, (c, t) in enumerate(zip(cfgs, tasks)):
-        m = model.single(r)  # CPU copies
-        state = {"V": m.V, "A": m.A, "c0": m.c0, "Rk": m.Rk, "a": m.a}
         out.append(Result(c, summarise(c, t, metrics[r], last[r], seconds, errors[r]), metrics[r],
-                          Trained(c, t, state), t, errors[r]))
+                          Trained(c, t, model.single(r)), t, errors[r]))  # CPU copies
     return out
 
 

@@ -24,16 +24,14 @@ from pathlib import Path
 import torch
 
 from . import rundir
-from .config import Config
+from .config import Config, stream_seed
+from .criteria import steps_to_optimal, tolerance  # noqa: F401  (tolerance: re-exported)
 from .metrics import evaluate
 from .models import Batch, build_model
 from .tasks import make_task
 
-STREAMS = {"data": 1, "test": 2, "init": 3}
-
-
 def generator(seed: int, stream: str) -> torch.Generator:
-    return torch.Generator().manual_seed(seed * 1_000_003 + STREAMS[stream])
+    return torch.Generator().manual_seed(stream_seed(seed, stream))
 
 
 def torch_dtype(cfg: Config):
@@ -136,21 +134,6 @@ def summarise(cfg: Config, task, metrics: list, step: int, seconds: float, error
                 "status": "failed" if error else "ok", "error": error}
     summary["steps_to_optimal"] = steps_to_optimal(metrics, task.optimal_accuracy, cfg.eval.n_test)
     return summary
-
-
-def tolerance(opt: float, n_test: int) -> float:
-    """Three binomial standard deviations of an accuracy measured on n_test sequences
-    (with a floor of one sequence, so OPT = 1 tolerates nothing but rounding)."""
-    return max(3.0 * math.sqrt(opt * (1.0 - opt) / n_test), 1.0 / n_test)
-
-
-def steps_to_optimal(metrics: list, opt: float, n_test: int) -> int | None:
-    """First logged step from which test accuracy stays within ``tolerance`` of OPT."""
-    tol, first = tolerance(opt, n_test), None
-    for line in metrics:
-        ok = line["test_accuracy"] >= opt - tol
-        first = (line["step"] if first is None else first) if ok else None
-    return first
 
 
 def save(result: Result, out: Path | str, command: str | None = None, figures: bool = True,

@@ -31,12 +31,12 @@ import torch
 import torch.nn.functional as F
 
 from .config import Config
+from .criteria import BIGRAM_TOL, steps_to_bigram
 from .models.gpt import GPT, energy_shares, init_gpt
 from .optim import Optimizer
 from .tasks.binary import BinaryChain
 
 EVAL_CHUNK = 16  # test sequences per forward pass (bounds the attention's memory)
-BIGRAM_TOL = 0.01  # "reached the bigram loss": test_loss within this of it (nats)
 
 
 def make_binary_task(cfg: Config) -> BinaryChain:
@@ -90,16 +90,6 @@ def binary_metrics(f: torch.Tensor, x: torch.Tensor, tasks: list[BinaryChain], m
             line["p_hat_by_position"] = [v if c > 0 else None for v, c in zip(by_pos[r], cnt[r])]
         out.append(line)
     return out
-
-
-def steps_to_bigram(excess: list[tuple[int, float]], tol: float = BIGRAM_TOL) -> int | None:
-    """First logged step from which the excess loss over the Bayes predictor stays <= tol;
-    ``excess`` is [(step, excess)] (gpt: ``kl``; canonical: exact loss − bigram)."""
-    first = None
-    for step, x in excess:
-        ok = x is not None and x <= tol
-        first = (step if first is None else first) if ok else None
-    return first
 
 
 def nonfinite(step: int, loss: float) -> str:
@@ -162,18 +152,6 @@ def gpt_summary(task: BinaryChain, metrics: list, step: int, seconds: float, err
 
 
 # ---- the canonical three-parameter model ---------------------------------------------------
-def canonical_init(cfg: Config, gen: torch.Generator) -> tuple[float, float, float]:
-    """(e0, w0, b0): ``zero`` (0, 0, 0), ``gaussian`` e, w ~ N(0, σ²) and b = 0 (the
-    Markov repo), ``anti-aligned`` (c, −c, 0): for c ≥ 1/√2 in the global basin I_*."""
-    s, c = cfg.init.scheme, cfg.init.c
-    if s == "zero":
-        return 0.0, 0.0, 0.0
-    if s == "anti-aligned":
-        return float(c), float(-c), 0.0
-    e, w = (cfg.init.sigma * torch.randn(2, generator=gen, dtype=torch.float64)).tolist()
-    return e, w, 0.0
-
-
 class _Params:
     """Holds (e, w, b) so ``save`` can write them as tensors."""
 
@@ -186,11 +164,11 @@ class _Params:
 
 def run_canonical(cfg: Config, progress: bool = False, keep_metrics: bool = True):
     """Exact population training of (e, w, b) by ``models.canonical.train_canonical``."""
-    from .models.canonical import train_canonical
-    from .train import Result, generator
+    from .models.canonical import initial_point, train_canonical
+    from .train import Result
 
     task = make_binary_task(cfg)
-    e0, w0, b0 = canonical_init(cfg, generator(cfg.seed, "init"))
+    e0, w0, b0 = initial_point(cfg.init.scheme, cfg.init.sigma, cfg.init.c, cfg.seed)
     t0 = time.perf_counter()
     lines = train_canonical(cfg.task.p, cfg.task.q, e0, w0, b0, cfg.train.lr, cfg.train.steps,
                             optimizer=cfg.train.optimizer, momentum=cfg.train.momentum)

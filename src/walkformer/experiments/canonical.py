@@ -18,6 +18,7 @@ import math
 import numpy as np
 
 from .. import plots
+from ..criteria import BIGRAM_TOL, steps_to_bigram
 from ..models import canonical as cm
 from . import Experiment, claim, register, stat
 
@@ -235,25 +236,13 @@ PAPER_STEPS_TO_BIGRAM = 230  # their canonical run at (0.2, 0.3) from e, w ~ 0.0
 def small_inits(p: float, q: float, seeds: int) -> np.ndarray:
     """(seeds, 3) initial (e, w, b): seed k is exactly what ``walkformer train model.name=canonical
     task.name=binary task.p=p task.q=q init.scheme=gaussian init.sigma=0.01 seed=k`` starts from."""
-    from ..config import Config, apply_overrides, resolve
-    from ..train import generator
-    from ..train_binary import canonical_init
-
-    rows = []
-    for k in range(seeds):
-        over = {"task.name": "binary", "model.name": "canonical", "task.p": p, "task.q": q,
-                "init.scheme": "gaussian", "init.sigma": SMALL, "seed": k}
-        cfg = resolve(apply_overrides(Config(), over), explicit=set(over))
-        rows.append(canonical_init(cfg, generator(k, "init")))
-    return np.array(rows, dtype=np.float64)
+    return np.array([cm.initial_point("gaussian", SMALL, 0.0, k) for k in range(seeds)], dtype=np.float64)
 
 
 def canonical_numbers(n: int) -> dict:
     """The l2g-canonical runs, exactly: ``n`` seeds of each variant (small / global-basin
     initialisation at each chain of TRAIN_CHAINS), trained together in one :func:`cm.flow`
     (every step recorded); outcome, analytic-basin prediction and steps to the bigram loss."""
-    from ..train_binary import steps_to_bigram
-
     variants = {}  # label -> (p, q, (n, 3) inits)
     for p, q in TRAIN_CHAINS:
         small = small_inits(p, q, n)
@@ -303,8 +292,6 @@ def canonical_figure(d: dict, path) -> None:
 
 
 def _canonical(runs, out, exp):
-    from ..train_binary import BIGRAM_TOL
-
     d = canonical_numbers(exp.seeds)
     canonical_figure(d, out / "canonical.png")
     r, U, B, P, outcome, predicted, to_bigram, sl = (d[k] for k in ("r", "U", "B", "P", "outcome", "predicted",

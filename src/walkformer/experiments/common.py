@@ -5,15 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import plots
+from ..criteria import tolerance  # noqa: F401  (the presets import it from here)
 
-
-def tolerance(opt: float, n_test: int) -> float:
-    """``train.tolerance``, imported when first called: train.py imports torch, and the
-    presets' modules stay importable without it (``walkformer reproduce l2g-fig1`` and
-    ``walkformer report`` need no torch)."""
-    from ..train import tolerance as tol
-
-    return tol(opt, n_test)
 
 PAPER = {  # common settings of Shi & Cao's random-walk experiments
     "task.K": 6, "task.N": 97, "model.M": 1000, "train.eps": 0.1,

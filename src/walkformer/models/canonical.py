@@ -23,7 +23,7 @@ import math
 
 import numpy as np
 
-from ..config import ConfigError
+from ..config import ConfigError, stream_seed
 
 SADDLE = (0.0, -1.0 / math.sqrt(2.0))  # (e, w)
 E_SADDLE = -(1.0 + math.log(2.0)) / 2.0  # E at the saddle, ≈ −0.8466
@@ -61,6 +61,19 @@ def reference_losses(p, q):
             return -(np.where(a > 0, a * np.log(a), 0.0) + np.where(a < 1, (1.0 - a) * np.log(1.0 - a), 0.0))
 
     return h(p / (p + q)), (q * h(p) + p * h(q)) / (p + q)
+
+
+def initial_point(scheme: str, sigma: float, c: float, seed: int) -> tuple[float, float, float]:
+    """(e0, w0, b0) of run ``seed``: ``zero`` (0, 0, 0); ``gaussian`` e, w ~ N(0, σ²) and
+    b = 0 (the Markov repo); ``anti-aligned`` (c, −c, 0), in the global basin I_* for
+    c ≥ 1/√2. The Gaussian draw is numpy's, from the run's ``init`` stream, so the exact
+    presets never import torch."""
+    if scheme == "zero":
+        return 0.0, 0.0, 0.0
+    if scheme == "anti-aligned":
+        return float(c), float(-c), 0.0
+    e, w = (sigma * np.random.default_rng(stream_seed(seed, "init")).standard_normal(2)).tolist()
+    return e, w, 0.0
 
 
 def slope(e, w):

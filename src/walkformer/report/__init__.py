@@ -24,8 +24,16 @@ from ..rundir import atomic_write
 from .load import kind
 
 
-def build(path: Path | str, animate: bool = True, quiet: bool = False) -> list[Path]:
-    """Write the page(s) for ``path``; returns them, the main page first."""
+def _experiment(path: Path, animate: bool) -> Path:
+    from .reproduction import experiment_page
+
+    atomic_write(path / "report.html", experiment_page(path, animate))
+    return path / "report.html"
+
+
+def build(path: Path | str, animate: bool = True, quiet: bool = False, workers: int = 2) -> list[Path]:
+    """Write the page(s) for ``path``; returns them, the main page first. A reproduction's
+    experiment pages are drawn by ``workers`` processes (each page is its own file)."""
     from .reproduction import experiment_page, experiments_in, front_page, sweeps_in
     from .run import run_page, sweep_page
 
@@ -34,10 +42,22 @@ def build(path: Path | str, animate: bool = True, quiet: bool = False) -> list[P
     if k == "reproduction":
         from tqdm import tqdm
 
-        written, exps = [], experiments_in(path)
-        for e in tqdm(exps, desc="report", unit="experiment", disable=quiet, leave=False):
-            atomic_write(e.path / "report.html", experiment_page(e.path, animate))
-            written.append(e.path / "report.html")
+        exps = experiments_in(path)
+        bar = tqdm(total=len(exps), desc="report", unit="experiment", disable=quiet, leave=False)
+        if workers > 1 and len(exps) > 1:
+            from concurrent.futures import ProcessPoolExecutor
+
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                futs = [pool.submit(_experiment, e.path, animate) for e in exps]
+                for f in futs:
+                    f.result()
+                    bar.update()
+        else:
+            for e in exps:
+                _experiment(e.path, animate)
+                bar.update()
+        bar.close()
+        written = [e.path / "report.html" for e in exps]
         for sweep in sweeps_in(path):
             atomic_write(sweep / "report.html", sweep_page(sweep))
             written.append(sweep / "report.html")
