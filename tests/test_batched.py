@@ -1,5 +1,6 @@
 """Many models in one batched model give the numbers each gives alone."""
 
+import json
 import math
 
 import pytest
@@ -32,6 +33,31 @@ SHAPES = [{}, {"model.pos": "onehot"}, {"model.normalize": True}, {"train.data":
 
 def cfg(over):
     return resolve(apply_overrides(Config(), over), set(over))
+
+
+@pytest.fixture(autouse=True)
+def batched(monkeypatch):
+    """These tests are about the batched path: train_all must take it even where the C
+    step makes one run at a time faster (test_train_all_alone_with_the_c_step)."""
+    monkeypatch.setattr(multirun, "alone_is_faster", lambda device: False)
+
+
+def test_train_all_alone_with_the_c_step(monkeypatch):
+    """With the C step on the CPU, train_all trains Shi & Cao runs one at a time: each
+    result is train.run's, bit for bit, and no batch is built."""
+    from walkformer.models import shicao_kernel
+
+    if not shicao_kernel.usable(torch.float64):
+        pytest.skip("no C compiler: the batched path is the CPU path")
+    monkeypatch.undo()
+    assert multirun.alone_is_faster("cpu")
+    monkeypatch.setattr(multirun, "train_group", lambda *a, **k: pytest.fail("batched"))
+    cfgs = [cfg(SMALL | v) for v in VARY]
+    for a, c in zip(train_all(cfgs), cfgs):
+        b = run(c)
+        same = lambda x: json.dumps({k: v for k, v in x.items() if k not in ("seconds", "ms_per_step")})  # noqa: E731 (NaN == NaN)
+        assert [same(m) for m in a.metrics] == [same(m) for m in b.metrics] and a.error == b.error
+        assert same(a.summary) == same(b.summary)
 
 
 def max_diff(a, b):

@@ -142,14 +142,16 @@ def test_factored_params_rebuild_the_dense_w_exactly(tmp_path, init):
     assert float(dense["W"].abs().max()) > 0
 
 
-def test_batched_runs_save_factors_without_redrawing_w0(tmp_path):
+def test_batched_runs_save_factors_without_redrawing_w0(tmp_path, monkeypatch):
     """A run trained in a batch (``multirun.Trained``) saves W's factors from the batch's
     copy; load_params rebuilds the W of the same run trained alone (to the batch's round-off)."""
     from walkformer.config import Config, apply_overrides, resolve
+    from walkformer import multirun
     from walkformer.multirun import train_all
     from walkformer.rundir import load_params
     from walkformer.train import run, save
 
+    monkeypatch.setattr(multirun, "alone_is_faster", lambda device: False)
     overs = [dict(o.split("=") for o in SMALL + ["init.scheme=gaussian", "init.sigma=0.01", f"seed={s}"])
              for s in (1, 2)]
     cfgs = [resolve(apply_overrides(Config(), o), set(o)) for o in overs]
