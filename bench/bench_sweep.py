@@ -14,11 +14,16 @@ torch thread per process, all measured in this run on this machine.
 
 Lines, each with its ratio to the one-at-a-time line of the same data reading:
 
-- one at a time: ``train.run`` for the first ``--alone`` runs of each reading (a run's
-  cost does not depend on its seed), per model-step, set-up included;
-- batched: all runs through ``multirun.train_all`` in this process (``--max-models``
-  per batch), set-up included (drawing W0, 1006² normals, is ~35-60 ms per run in
-  either path);
+- one at a time, torch ops: ``train.run`` with the step in torch operations
+  (``WALKFORMER_SHICAO=torch``: the straightforward baseline, 1x) for the first
+  ``--alone`` runs of each reading (a run's cost does not depend on its seed), per
+  model-step, set-up included;
+- one at a time, C step: the same runs with the default C step (``models/shicao_kernel``);
+- batched: all runs as batched models in this process (``--max-models`` per batch; the
+  torch operations of ``models/batched.py``), set-up included (drawing W0, 1006²
+  normals, is ~35-60 ms per run in either path);
+- ``train_all``: what reproductions and sweeps call; on a CPU with the C step it trains
+  one run at a time (``multirun.alone_is_faster``);
 - workers: the first ``--worker-seeds`` runs of each reading through
   ``executors.execute`` (local process pool, writing run directories) with 1 and 2
   worker processes; with 2 the ratio compares two cores with the one-at-a-time line's one.
@@ -40,8 +45,13 @@ import torch
 from walkformer.config import Config, apply_overrides, resolve
 from walkformer.executors import execute
 from walkformer.experiments.beyond import RANDOM
+from walkformer import multirun
+from walkformer.models import shicao_kernel
 from walkformer.multirun import train_all
 from walkformer.train import run
+
+
+ALONE = multirun.alone_is_faster
 
 
 def timed(fn):
@@ -68,16 +78,24 @@ def main():
     print(f"{'':52s} {'model-steps/s':>13s} {'ratio':>7s}   {'(CPU: /s':>8s} {'ratio)':>7s}")
     for name, overs in readings.items():
         cfgs = [resolve(apply_overrides(Config(), base | o), set(base | o)) for o in overs]
+        shicao_kernel.BACKEND = "torch"
         alone, w1, c1 = timed(lambda: [run(c) for c in cfgs[: a.alone]])
+        shicao_kernel.BACKEND = "auto"
+        alone_c, w1c, c1c = timed(lambda: [run(c) for c in cfgs[: a.alone]])
+        multirun.alone_is_faster = lambda device: False
         together, w2, c2 = timed(lambda: train_all(cfgs, max_models=a.max_models))
+        multirun.alone_is_faster = ALONE
+        picked, w3, c3 = timed(lambda: train_all(cfgs, max_models=a.max_models))
         n1, n2 = a.alone * a.steps, a.seeds * a.steps
         worst = max(abs(x.summary["train_loss"] - y.summary["train_loss"]) for x, y in zip(alone, together))
         print(f"{name}:")
-        print(f"  {'one at a time (train.run, first %d runs)' % a.alone:50s} {n1 / w1:13.1f} {1:6.2f}x   "
-              f"{n1 / c1:8.1f} {1:6.2f}x")
-        print(f"  {'batched, 1 process (<= %d per batch)' % a.max_models:50s} {n2 / w2:13.1f} "
-              f"{(n2 / w2) / (n1 / w1):6.2f}x   {n2 / c2:8.1f} {(n2 / c2) / (n1 / c1):6.2f}x"
-              f"   max |final loss - alone| {worst:.1e}")
+        row = lambda label, n, w, c, extra="": print(  # noqa: E731
+            f"  {label:50s} {n / w:13.1f} {(n / w) / (n1 / w1):6.2f}x   {n / c:8.1f} {(n / c) / (n1 / c1):6.2f}x{extra}")
+        row(f"one at a time, torch ops (first {a.alone} runs)", n1, w1, c1)
+        row(f"one at a time, C step (first {a.alone} runs)", n1, w1c, c1c)
+        row(f"batched torch ops, 1 process (<= {a.max_models} per batch)", n2, w2, c2,
+            f"   max |final loss - alone| {worst:.1e}")
+        row(f"train_all ({'one at a time, C' if ALONE('cpu') else 'batched'}), 1 process", n2, w3, c3)
         base_rate = n1 / w1
         for w in map(int, filter(None, a.workers.split(","))):
             sub = cfgs[: a.worker_seeds]
