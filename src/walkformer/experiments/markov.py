@@ -319,7 +319,7 @@ def _slow_cells(runs) -> dict:
     mean_err = {f"({p}, {q}) {t}": abs(float(np.mean(finals(runs[f"p{p}-q{q}-{t}-{PAPER_STEPS}"], "p_hat"))) - p)
                 for p, q in SLOW_CELLS for t in ("tied", "untied")}
     return claim("slow-cells-learn-p", f"controlled: at the paper's {PAPER_STEPS} iterations the slowest cells' "
-                 "estimate ≈ p, tied and untied (N = 32)", "≈ p (500 iterations, N = 1024)",
+                 f"estimate ≈ p, tied and untied (N = {GRID_BASE['task.N']})", "≈ p (500 iterations, N = 1024)",
                  {"cells": [f"({p}, {q})" for p, q in SLOW_CELLS], "steps": PAPER_STEPS,
                   "n_seeds": len(runs[f"p{SLOW_CELLS[0][0]}-q{SLOW_CELLS[0][1]}-tied-{PAPER_STEPS}"]),
                   "abs_error": {k: stat(e) for k, e in err.items()}, "abs_error_of_mean": mean_err},
@@ -409,11 +409,12 @@ def _depth_control(runs) -> dict:
     escape = [t for t in finals(long, "steps_to_bigram") if t is not None]
     ratio = [lr_main[t] / next(m["lr"] for m in r["metrics"] if m["step"] == t)
              for r, t in zip(long, finals(long, "steps_to_bigram")) if t is not None and t in lr_main]
-    return _learned_claim("2-layers-bigram-longer", f"controlled: 2 layers reach the bigram loss with "
-                          f"{long[0]['summary']['steps']} steps (no LayerNorm, N = 64)",
-                          "0.619 (by ~280 iterations, N = 512)", long) | {
-        "measured": outcome(long) | {"steps": long[0]["summary"]["steps"], "lr_ratio_at_escape": stat(ratio),
-                                     "escaped_after_main_schedule": sum(t > max(lr_main) for t in escape)}}
+    steps = long[0]["summary"]["steps"]
+    c = _learned_claim("2-layers-bigram-longer", f"controlled: 2 layers reach the bigram loss with {steps} steps (no "
+                       f"LayerNorm, N = {long[0]['config']['task']['N']})", "0.619 (by ~280 iterations, N = 512)", long)
+    c["measured"] |= {"steps": steps, "lr_ratio_at_escape": stat(ratio),
+                      "escaped_after_main_schedule": sum(t > max(lr_main) for t in escape)}
+    return c
 
 
 register(Experiment("awm-depth", "AwM depth (loss-layers-std)", "1, 2, 4 layers at p = 0.5, q = 0.8",
