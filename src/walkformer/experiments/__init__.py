@@ -7,7 +7,8 @@ the paper-style figures and ``claims.json``: a list of
 measured numbers. An optional ``differences`` function turns the claims into
 ``differences.json``: where we differ from the paper, with the numbers and the
 controlled experiment behind each difference (see :func:`difference`); the report
-(``walkformer report``) shows both.
+(``walkformer report``) shows both. A control variant may run fewer seeds than the
+others (``variant_seeds``).
 
 Layout of ``walkformer reproduce NAME --out DIR``::
 
@@ -41,14 +42,16 @@ class Experiment:
     seeds: int = 10
     base: dict = field(default_factory=dict)
     differences: Callable | None = None  # (claims, out: Path) -> list[difference(...)]
+    variant_seeds: dict[str, int] = field(default_factory=dict)  # label -> fewer seeds (a cheap control variant)
 
     def config(self, label: str, seed: int) -> Config:
         over = self.base | self.variants[label] | {"seed": seed}
         return resolve(apply_overrides(Config(), over), explicit=set(over))
 
     def jobs(self, out: Path, seeds: int | None = None):
+        n = seeds or self.seeds
         for label in self.variants:
-            for s in range(seeds or self.seeds):
+            for s in range(min(n, self.variant_seeds.get(label, n))):
                 yield self.config(label, s), out / self.name / "runs" / label / f"seed{s}"
 
 
@@ -96,7 +99,8 @@ def describe(s: dict, digits: int = 3) -> str:
     if s["min"] == s["max"]:
         return f"{f(s['mean'])} in all {n - never} seeds{tail}" if n - never > 1 else f"{f(s['mean'])} (1 seed{tail})"
     sd = f(s["std"]) if sci or round(s["std"], dec) else f"{s['std']:.1e}"  # a spread below the last digit
-    return f"{f(s['mean'])} ± {sd} ({f(s['min'])}–{f(s['max'])}, {n - never} seeds{tail})"
+    dash = " to " if s["min"] < 0 else "–"  # "-0.14 to -0.07", not "-0.14–-0.07"
+    return f"{f(s['mean'])} ± {sd} ({f(s['min'])}{dash}{f(s['max'])}, {n - never} seeds{tail})"
 
 
 def difference(id: str, title: str, paper: str, ours: str, control: str, claims: tuple = ()) -> dict:
