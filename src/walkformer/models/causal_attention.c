@@ -25,30 +25,35 @@ typedef double v4d __attribute__((vector_size(32)));
 typedef double v4du __attribute__((vector_size(32), aligned(8)));
 typedef int64_t v4i __attribute__((vector_size(32)));
 
-/* exp(x) for x <= 0: x = k ln2 + r with |r| <= ln2/2 (Cody-Waite), exp(r) by its Taylor
-   series, 2^k through the exponent bits; 0 below the smallest normal result (an exact 0
-   matters: AdamW turns a 1e-300 gradient into a full step, which broke a diverging run). */
+/* exp(x) for x <= 0: x = k ln2 + r with |r| <= ln2/2 (Cody-Waite), e^r by a polynomial, 2^k
+   through the exponent bits; 0 below the smallest normal result (an exact 0 matters: AdamW
+   turns a 1e-300 gradient into a full step, which broke a diverging run), and for x = -inf
+   (the masked scores). k is rounded by adding 1.5 2^m (m = mantissa bits) plus the exponent
+   bias: the sum's low mantissa bits are then k + bias, and shifting them into the exponent
+   field gives 2^k; no float<->int conversion (AVX2 has none for int64, so the float64
+   version was scalarised before). float32: degree-6 minimax polynomial for e^r (relative
+   error 3e-9; 8e-8 with float32 round-off, as the degree-7 Taylor series it replaced, one
+   FMA fewer); float64: degree-13 Taylor series (error < 1e-16). */
 static inline v8f vexp_f32(v8f x) {
     const v8i under = x < -87.0f;  /* exp(x) < FLT_MIN: 0, as where torch's exp underflows */
-    x = (v8f)((under & (v8i)((v8f){0} - 87.0f)) | (~under & (v8i)x));
-    v8i ki = __builtin_convertvector(x * 1.44269504088896341f - 0.5f, v8i);
-    v8f k = __builtin_convertvector(ki, v8f);
-    v8f r = x - k * 0.693145751953125f - k * 1.428606765330187e-06f;
-    v8f p = (v8f){0} + 1.0f / 5040;
-    p = p * r + 1.0f / 720; p = p * r + 1.0f / 120; p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6; p = p * r + 0.5f; p = p * r + 1.0f; p = p * r + 1.0f;
-    return (v8f)(~under & (v8i)(p * (v8f)((ki + 127) << 23)));
+    const v8f kb = x * 1.44269504088896341f + (12582912.0f + 127);  /* 1.5 2^23 + bias */
+    const v8f k = kb - (12582912.0f + 127);
+    const v8f r = x - k * 0.693145751953125f - k * 1.428606765330187e-06f;
+    v8f p = (v8f){0} + 1.3814539415761828e-3f;
+    p = p * r + 8.36874544620514e-3f; p = p * r + 4.166838899254799e-2f;
+    p = p * r + 1.666652113199234e-1f; p = p * r + 4.999999403953552e-1f;
+    p = p * r + 1.0f; p = p * r + 1.0f;
+    return (v8f)(~under & (v8i)(p * (v8f)((v8i)kb << 23)));
 }
 static inline v4d vexp_f64(v4d x) {
     const v4i under = x < -708.0;
-    x = (v4d)((under & (v4i)((v4d){0} - 708.0)) | (~under & (v4i)x));
-    v4i ki = __builtin_convertvector(x * 1.4426950408889634 - 0.5, v4i);
-    v4d k = __builtin_convertvector(ki, v4d);
+    const v4d kb = x * 1.4426950408889634 + (6755399441055744.0 + 1023);  /* 1.5 2^52 + bias */
+    const v4d k = kb - (6755399441055744.0 + 1023);
     v4d r = x - k * 6.93147180369123816490e-01 - k * 1.90821492927058770002e-10;
     double c = 1.0; for (int j = 2; j <= 13; j++) c /= j;  /* 1/13! */
     v4d p = (v4d){0} + c;
     for (int j = 13; j >= 1; j--) { c *= j; p = p * r + c; }  /* c = 1/(j-1)! */
-    return (v4d)(~under & (v4i)(p * (v4d)((ki + 1023) << 52)));
+    return (v4d)(~under & (v4i)(p * (v4d)((v4i)kb << 52)));
 }
 
 #define T float
@@ -117,9 +122,8 @@ static ALWAYS_INLINE void NAME(fwd_row)(
     const T m = NAME(hmax)(mx);
     VT l = (VT){0}, acc[64];
     for (int c = 0; c < dh; c++) acc[c] = (VT){0};
-    for (int64_t t = 0; t < nt; t++) {  /* e_i = exp(s_i - m); P keeps e, its last slot 1/sum e */
-        IT ok = (lane + (T)(t * W)) < (T)len;
-        VT e = (VT)(ok & (IT)VEXP(*(VU *)(p + t * W) - m));
+    for (int64_t t = 0; t < nt; t++) {  /* e_i = exp(s_i - m) (0 where s_i = -inf, i > n); P keeps e, its last slot 1/sum e */
+        VT e = VEXP(*(VU *)(p + t * W) - m);
         *(VU *)(p + t * W) = e;
         l += e;
         for (int c = 0; c < dh; c++) acc[c] += e * *(const VU *)(vt + c * Np + t * W);
@@ -157,6 +161,71 @@ static ALWAYS_INLINE void NAME(bwd_row)(
         }
     }
     for (int c = 0; c < dh; c++) dqn[c] = NAME(hsum)(acc[c]) * scale;
+}
+
+/* Rows n0..n0+R-1 of one sequence at once (R = ROWS): the same sums as bwd_row, but each
+   load and store of dk, dv serves R rows (one read-modify-write per R rows: those were
+   ~60% of the backward row by row). The row vectors q_r[c], dO_r[c] are kept as broadcast
+   vectors (qb, ob) so the updates are FMAs with a memory operand. P's rows are read up to
+   the group's last key; lanes past a row's own last key are masked to 0 (p and ds), since
+   the forward leaves them unwritten. ds goes to DS (R, Np) for dq = scale sum_i ds_i k_i. */
+#define ROWS 4
+static ALWAYS_INLINE void NAME(bwd_rows)(
+        int64_t n0, int64_t Np, const int dh, T scale, const T *restrict q, const T *restrict kt,
+        const T *restrict vt, const T *restrict o, const T *restrict P, const T *restrict dO,
+        T *restrict dq, T *restrict dkt, T *restrict dvt, T *restrict DS) {
+    const int64_t nt = (n0 + ROWS - 1 + W) / W, full = (n0 + 1) / W;  /* vectors; those no row masks */
+    T D[ROWS], inv[ROWS];
+    VT qb[ROWS * 64], ob[ROWS * 64];
+    for (int r = 0; r < ROWS; r++) {
+        D[r] = 0;
+        for (int c = 0; c < dh; c++) {
+            D[r] += dO[r * dh + c] * o[r * dh + c];
+            qb[r * dh + c] = (VT){0} + q[r * dh + c] * scale;
+            ob[r * dh + c] = (VT){0} + dO[r * dh + c];
+        }
+        inv[r] = P[r * Np + Np - 1];
+    }
+    const VT lane = NAME(lanes)();
+    for (int64_t t = 0; t < nt; t++) {
+        VT ds[ROWS], pt[ROWS], vc[64];
+        for (int c = 0; c < dh; c++) vc[c] = *(const VU *)(vt + c * Np + t * W);
+        for (int r = 0; r < ROWS; r++) {
+            VT p = *(const VU *)(P + r * Np + t * W) * inv[r];
+            if (t >= full) {
+                IT ok = (lane + (T)(t * W)) < (T)(n0 + r + 1);
+                p = (VT)(ok & (IT)p);
+            }
+            VT dp = ob[r * dh] * vc[0], dp2 = (VT){0};
+            for (int c = 1; c + 1 < dh; c += 2) {
+                dp += ob[r * dh + c] * vc[c];
+                dp2 += ob[r * dh + c + 1] * vc[c + 1];
+            }
+            if (dh % 2 == 0) dp += ob[r * dh + dh - 1] * vc[dh - 1];
+            dp += dp2;
+            ds[r] = p * (dp - D[r]);
+            pt[r] = p;
+            *(VU *)(DS + r * Np + t * W) = ds[r];
+        }
+        for (int c = 0; c < dh; c++) {
+            VT a = *(VU *)(dkt + c * Np + t * W), e = *(VU *)(dvt + c * Np + t * W);
+            for (int r = 0; r < ROWS; r++) {
+                a += qb[r * dh + c] * ds[r];
+                e += ob[r * dh + c] * pt[r];
+            }
+            *(VU *)(dkt + c * Np + t * W) = a;
+            *(VU *)(dvt + c * Np + t * W) = e;
+        }
+    }
+    for (int r = 0; r < ROWS; r++) {
+        VT acc[64];
+        for (int c = 0; c < dh; c++) acc[c] = (VT){0};
+        for (int64_t t = 0; t < nt; t++) {
+            const VT d = *(const VU *)(DS + r * Np + t * W);
+            for (int c = 0; c < dh; c++) acc[c] += d * *(const VU *)(kt + c * Np + t * W);
+        }
+        for (int c = 0; c < dh; c++) dq[r * dh + c] = NAME(hsum)(acc[c]) * scale;
+    }
 }
 
 #define DISPATCH(CALL) switch (dh) { case 8: CALL(8); break; case 4: CALL(4); break; \
@@ -199,13 +268,20 @@ int NAME(attn_bwd)(int64_t BH, int64_t N, int64_t dh, T scale, const T *q, const
     const int64_t Np = NAME(row_stride)(N);
     if (dh > 64) return 1;
     /* one block: kv (2, dh, Np), then dkv (2, dh, Np) one cache line further (no 4K aliasing) */
-    T *kv = NAME(alloc)(4 * dh * Np + 64 / sizeof(T));
+    T *kv = NAME(alloc)(4 * dh * Np + 64 / sizeof(T) + ROWS * Np);
     if (!kv) return 2;
-    T *dkv = kv + 2 * dh * Np + 64 / sizeof(T);
+    T *dkv = kv + 2 * dh * Np + 64 / sizeof(T), *DS = dkv + 2 * dh * Np;
     for (int64_t b = 0; b < BH; b++) {
         NAME(load_kv)(N, Np, dh, k + b * N * dh, v + b * N * dh, kv);
         memset(dkv, 0, sizeof(T) * 2 * dh * Np);
-        for (int64_t n = 0; n < N; n++) {
+        int64_t n = 0;
+        for (; n + ROWS <= N; n += ROWS) {
+            const int64_t r = (b * N + n) * dh;
+#define BWDR(DH) NAME(bwd_rows)(n, Np, DH, scale, q + r, kv, kv + dh * Np, o + r, P + (b * N + n) * Np, \
+                                dO + r, dq + r, dkv, dkv + dh * Np, DS)
+            DISPATCH(BWDR)
+        }
+        for (; n < N; n++) {
             const int64_t r = (b * N + n) * dh;
 #define BWD(DH) NAME(bwd_row)(n, Np, DH, scale, q + r, kv, kv + dh * Np, o + r, P + (b * N + n) * Np, \
                               dO + r, dq + r, dkv, dkv + dh * Np)
@@ -222,5 +298,7 @@ int NAME(attn_bwd)(int64_t BH, int64_t N, int64_t dh, T scale, const T *q, const
 }
 #undef FWD
 #undef BWD
+#undef BWDR
+#undef ROWS
 #undef DISPATCH
 #endif
