@@ -86,7 +86,8 @@ class Attention(nn.Module):
         # one matmul for q, k and v (fewer small ops: at small N a step is op-overhead bound)
         W = torch.cat([self.W_Q, self.W_K, self.W_V], 2).transpose(0, 1).reshape(d, 3 * H * dh)  # (d, H·3dh)
         qkv = (x @ W).view(B, N, H, 3, dh)  # (B, N, H, 3, dh)
-        q, k, v = (self.hook_q(qkv[..., 0, :]), self.hook_k(qkv[..., 1, :]), self.hook_v(qkv[..., 2, :]))
+        q, k, v = qkv.unbind(3)  # (B, N, H, dh) each; unbind's backward is one stack (select's: 3 zero fills)
+        q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)
         qh, kh, vh = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, N, dh)
         if self.hook_attn_scores.active() or self.hook_pattern.active():
             scores = qh @ kh.transpose(-1, -2) / math.sqrt(self.dh)  # (B, H, N, N)
