@@ -167,14 +167,17 @@ static ALWAYS_INLINE void NAME(bwd_row)(
    load and store of dk, dv serves R rows (one read-modify-write per R rows: those were
    ~60% of the backward row by row). The row vectors q_r[c], dO_r[c] are kept as broadcast
    vectors (qb, ob) so the updates are FMAs with a memory operand. P's rows are read up to
-   the group's last key; lanes past a row's own last key are masked to 0 (p and ds), since
-   the forward leaves them unwritten. ds goes to DS (R, Np) for dq = scale sum_i ds_i k_i. */
+   the group's last key n0 + R - 1: as R divides W and n0 is a multiple of R, that key is
+   in the vector holding row n0's last key, which the forward filled to its end (e = 0
+   past the row's own last key), so nothing unwritten is read and p = ds = 0 there.
+   ds goes to DS (R, Np) for dq = scale sum_i ds_i k_i. */
 #define ROWS 4
+_Static_assert(W % ROWS == 0, "a group of rows must not reach past its first row's last vector");
 static ALWAYS_INLINE void NAME(bwd_rows)(
         int64_t n0, int64_t Np, const int dh, T scale, const T *restrict q, const T *restrict kt,
         const T *restrict vt, const T *restrict o, const T *restrict P, const T *restrict dO,
         T *restrict dq, T *restrict dkt, T *restrict dvt, T *restrict DS) {
-    const int64_t nt = (n0 + ROWS - 1 + W) / W, full = (n0 + 1) / W;  /* vectors; those no row masks */
+    const int64_t nt = (n0 + ROWS - 1 + W) / W;  /* vectors up to the group's last key */
     T D[ROWS], inv[ROWS];
     VT qb[ROWS * 64], ob[ROWS * 64];
     for (int r = 0; r < ROWS; r++) {
@@ -186,16 +189,11 @@ static ALWAYS_INLINE void NAME(bwd_rows)(
         }
         inv[r] = P[r * Np + Np - 1];
     }
-    const VT lane = NAME(lanes)();
     for (int64_t t = 0; t < nt; t++) {
         VT ds[ROWS], pt[ROWS], vc[64];
         for (int c = 0; c < dh; c++) vc[c] = *(const VU *)(vt + c * Np + t * W);
         for (int r = 0; r < ROWS; r++) {
-            VT p = *(const VU *)(P + r * Np + t * W) * inv[r];
-            if (t >= full) {
-                IT ok = (lane + (T)(t * W)) < (T)(n0 + r + 1);
-                p = (VT)(ok & (IT)p);
-            }
+            const VT p = *(const VU *)(P + r * Np + t * W) * inv[r];
             VT dp = ob[r * dh] * vc[0], dp2 = (VT){0};
             for (int c = 1; c + 1 < dh; c += 2) {
                 dp += ob[r * dh + c] * vc[c];
