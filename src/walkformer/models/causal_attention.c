@@ -95,6 +95,24 @@ static inline T NAME(hsum)(VT a) { T s = 0; for (int j = 0; j < W; j++) s += a[j
 static inline T NAME(hmax)(VT a) { T s = a[0]; for (int j = 1; j < W; j++) s = a[j] > s ? a[j] : s; return s; }
 static inline VT NAME(lanes)(void) { VT l; for (int j = 0; j < W; j++) l[j] = j; return l; }
 
+/* The second half of a forward row: p holds the row's nt vectors of scores (-inf past the
+   row's last key) with maximum m; e_i = exp(s_i - m) overwrites them (0 where s_i = -inf),
+   1/sum e goes to p's last slot, o_n = sum_i e_i v_i / sum e. */
+static ALWAYS_INLINE void NAME(fwd_exp_pv)(int64_t nt, int64_t Np, const int dh, const T m, const T *restrict vt,
+                                           T *restrict on, T *restrict p) {
+    VT l = (VT){0}, acc[64];
+    for (int c = 0; c < dh; c++) acc[c] = (VT){0};
+    for (int64_t t = 0; t < nt; t++) {
+        VT e = VEXP(*(VU *)(p + t * W) - m);
+        *(VU *)(p + t * W) = e;
+        l += e;
+        for (int c = 0; c < dh; c++) acc[c] += e * *(const VU *)(vt + c * Np + t * W);
+    }
+    const T inv = 1 / NAME(hsum)(l);
+    p[Np - 1] = inv;
+    for (int c = 0; c < dh; c++) on[c] = NAME(hsum)(acc[c]) * inv;
+}
+
 /* Row n of sequence b: scores s_i = scale <q_n, k_i>, i <= n; e_i = exp(s_i - max s) into
    P's row (zeros to the end of the last vector) and 1/sum e in its last slot (p = e/sum e);
    o_n = sum_i p_i v_i. kt, vt: (dh, Np). */
@@ -119,18 +137,45 @@ static ALWAYS_INLINE void NAME(fwd_row)(
         *(VU *)(p + t * W) = s;
         mx = (VT)(((s > mx) & (IT)s) | (~(s > mx) & (IT)mx));
     }
-    const T m = NAME(hmax)(mx);
-    VT l = (VT){0}, acc[64];
-    for (int c = 0; c < dh; c++) acc[c] = (VT){0};
-    for (int64_t t = 0; t < nt; t++) {  /* e_i = exp(s_i - m) (0 where s_i = -inf, i > n); P keeps e, its last slot 1/sum e */
-        VT e = VEXP(*(VU *)(p + t * W) - m);
-        *(VU *)(p + t * W) = e;
-        l += e;
-        for (int c = 0; c < dh; c++) acc[c] += e * *(const VU *)(vt + c * Np + t * W);
+    NAME(fwd_exp_pv)(nt, Np, dh, NAME(hmax)(mx), vt, on, p);
+}
+
+#define ROWS 4
+_Static_assert(W % ROWS == 0, "a group of rows must not reach past its first row's last vector");
+/* Rows n0..n0+R-1 (R = ROWS) at once: each vector of transposed keys is loaded once for the
+   R rows' scores (q_r[c] as broadcast vectors qb, FMAs with a memory operand); then each
+   row's exp and o as in fwd_row. As R divides W, the R rows end in the same vector nt - 1,
+   the only one that needs the causal mask. p: R rows of stride Np. */
+static ALWAYS_INLINE void NAME(fwd_rows)(
+        int64_t n0, int64_t Np, const int dh, T scale, const T *restrict q, const T *restrict kt,
+        const T *restrict vt, T *restrict o, T *restrict p) {
+    const int64_t nt = (n0 + ROWS - 1 + W) / W;
+    VT qb[ROWS * 64], mx[ROWS];
+    for (int r = 0; r < ROWS; r++) {
+        for (int c = 0; c < dh; c++) qb[r * dh + c] = (VT){0} + q[r * dh + c] * scale;
+        mx[r] = (VT){0} - INFINITY;
     }
-    const T inv = 1 / NAME(hsum)(l);
-    p[Np - 1] = inv;
-    for (int c = 0; c < dh; c++) on[c] = NAME(hsum)(acc[c]) * inv;
+    const VT lane = NAME(lanes)();
+    for (int64_t t = 0; t < nt; t++) {
+        VT kc[64];
+        for (int c = 0; c < dh; c++) kc[c] = *(const VU *)(kt + c * Np + t * W);
+        for (int r = 0; r < ROWS; r++) {
+            VT s = qb[r * dh] * kc[0], s2 = (VT){0};  /* two chains: FMA latency */
+            for (int c = 1; c + 1 < dh; c += 2) {
+                s += qb[r * dh + c] * kc[c];
+                s2 += qb[r * dh + c + 1] * kc[c + 1];
+            }
+            if (dh % 2 == 0) s += qb[r * dh + dh - 1] * kc[dh - 1];
+            s += s2;
+            if (t == nt - 1) {
+                IT ok = (lane + (T)(t * W)) < (T)(n0 + r + 1);
+                s = (VT)((ok & (IT)s) | (~ok & (IT)((VT){0} - INFINITY)));
+            }
+            *(VU *)(p + r * Np + t * W) = s;
+            mx[r] = (VT)(((s > mx[r]) & (IT)s) | (~(s > mx[r]) & (IT)mx[r]));
+        }
+    }
+    for (int r = 0; r < ROWS; r++) NAME(fwd_exp_pv)(nt, Np, dh, NAME(hmax)(mx[r]), vt, o + r * dh, p + r * Np);
 }
 
 /* Row n's share of the gradients: dp_i = <dO_n, v_i>, ds_i = p_i (dp_i - <dO_n, o_n>),
@@ -171,8 +216,6 @@ static ALWAYS_INLINE void NAME(bwd_row)(
    in the vector holding row n0's last key, which the forward filled to its end (e = 0
    past the row's own last key), so nothing unwritten is read and p = ds = 0 there.
    ds goes to DS (R, Np) for dq = scale sum_i ds_i k_i. */
-#define ROWS 4
-_Static_assert(W % ROWS == 0, "a group of rows must not reach past its first row's last vector");
 static ALWAYS_INLINE void NAME(bwd_rows)(
         int64_t n0, int64_t Np, const int dh, T scale, const T *restrict q, const T *restrict kt,
         const T *restrict vt, const T *restrict o, const T *restrict P, const T *restrict dO,
@@ -245,12 +288,18 @@ int NAME(attn_fwd)(int64_t BH, int64_t N, int64_t dh, T scale, const T *q, const
                    T *o, T *P) {
     const int64_t Np = NAME(row_stride)(N);
     if (dh > 64) return 1;
-    T *kv = NAME(alloc)(2 * dh * Np + Np);
+    T *kv = NAME(alloc)(2 * dh * Np + ROWS * Np);
     if (!kv) return 2;
     T *tmp = kv + 2 * dh * Np;
     for (int64_t b = 0; b < BH; b++) {
         NAME(load_kv)(N, Np, dh, k + b * N * dh, v + b * N * dh, kv);
-        for (int64_t n = 0; n < N; n++) {
+        int64_t n = 0;
+        for (; n + ROWS <= N; n += ROWS) {
+            T *p = P ? P + (b * N + n) * Np : tmp;
+#define FWDR(DH) NAME(fwd_rows)(n, Np, DH, scale, q + (b * N + n) * dh, kv, kv + dh * Np, o + (b * N + n) * dh, p)
+            DISPATCH(FWDR)
+        }
+        for (; n < N; n++) {
             T *p = P ? P + (b * N + n) * Np : tmp;
 #define FWD(DH) NAME(fwd_row)(n, Np, DH, scale, q + (b * N + n) * dh, kv, kv + dh * Np, o + (b * N + n) * dh, p)
             DISPATCH(FWD)
@@ -297,6 +346,7 @@ int NAME(attn_bwd)(int64_t BH, int64_t N, int64_t dh, T scale, const T *q, const
 #undef FWD
 #undef BWD
 #undef BWDR
+#undef FWDR
 #undef ROWS
 #undef DISPATCH
 #endif
