@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fused_mlp
 from .causal_attention import causal_attention
 
 
@@ -109,6 +110,8 @@ class MLP(nn.Module):
         self.hook_pre, self.hook_post = HookPoint(), HookPoint()
 
     def forward(self, x):  # (B, N, d)
+        if not (self.hook_pre.active() or self.hook_post.active()) and fused_mlp.usable(x):
+            return fused_mlp.fused_mlp(x, self.W_in, self.W_out)  # (B, N, d), the C kernel
         h = self.hook_post(F.relu(self.hook_pre(x @ self.W_in)))  # (B, N, 4d)
         return h @ self.W_out  # (B, N, d)
 
