@@ -175,14 +175,12 @@ static ALWAYS_INLINE void NAME(fwd_rows)(
     for (int64_t t = 0; t < nt; t++) {
         VT kc[64];
         for (int c = 0; c < dh; c++) kc[c] = *(const VU *)(kt + c * Np + t * W);
+        VT sr[ROWS];  /* the R rows' chains interleaved */
+        for (int r = 0; r < ROWS; r++) sr[r] = qb[r * dh] * kc[0];
+        for (int c = 1; c < dh; c++)
+            for (int r = 0; r < ROWS; r++) sr[r] += qb[r * dh + c] * kc[c];
         for (int r = 0; r < ROWS; r++) {
-            VT s = qb[r * dh] * kc[0], s2 = (VT){0};  /* two chains: FMA latency */
-            for (int c = 1; c + 1 < dh; c += 2) {
-                s += qb[r * dh + c] * kc[c];
-                s2 += qb[r * dh + c + 1] * kc[c + 1];
-            }
-            if (dh % 2 == 0) s += qb[r * dh + dh - 1] * kc[dh - 1];
-            s += s2;
+            VT s = sr[r];
             if (t == nt - 1) {
                 IT ok = (lane + (T)(t * W)) < (T)(n0 + r + 1);
                 s = (VT)((ok & (IT)s) | (~ok & (IT)((VT){0} - INFINITY)));
