@@ -1,5 +1,6 @@
-/* Exact causal softmax attention on the CPU, forward and backward, one query row at a time
+/* Exact causal softmax attention on the CPU, forward and backward, in groups of 4 query rows
    (loaded by causal_attention.py, which documents the maths; compiled once per machine).
+   Also the gpt MLP's fused kernel (end of the file; models/fused_mlp.py), to share the build.
 
    For query n only the keys i <= n are touched (no masked upper triangle), the scores,
    the softmax and o_n = sum_i p_i v_i stay in L1, and keys/values are transposed per
