@@ -1,5 +1,6 @@
 """The fused C MLP (models/fused_mlp.py) equals the torch MLP ReLU(x W_in) W_out, forward
-and gradients, in float32 and float64; the gpt model takes it only where no hook listens."""
+and gradients, in float32 and float64, for one model and for a model axis (batched_gpt);
+the gpt model takes it only where no hook listens."""
 
 import math
 
@@ -41,6 +42,23 @@ def test_equals_torch_mlp(dtype, shape):
         assert a.dtype == dtype and a.shape == b.shape
         err = float((a.double() - b).abs().max()) / float(b.abs().max())
         assert err <= TOL[dtype], (name, err)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_models_axis_uses_each_models_weights(dtype):
+    """x (R, M, d) with weights (R, d, 4d), (R, 4d, d), as batched_gpt calls it: model r's
+    output and gradients are those of ReLU(x_r W_in,r) W_out,r alone."""
+    g = torch.Generator().manual_seed(7)
+    R, M, d = 3, 21, 8
+    x, w = (torch.randn(R, M, d, generator=g, dtype=torch.float64) for _ in range(2))
+    W_in = torch.randn(R, d, 4 * d, generator=g, dtype=torch.float64) / math.sqrt(d)
+    W_out = torch.randn(R, 4 * d, d, generator=g, dtype=torch.float64) / math.sqrt(4 * d)
+    got = outputs_and_grads(fm.fused_mlp, *(t.to(dtype) for t in (x, W_in, W_out, w)))
+    for r in range(R):
+        ref = outputs_and_grads(torch_mlp, *(t[r].to(dtype).double() for t in (x, W_in, W_out, w)))
+        for name, a, b in zip(("out", "dx", "dW_in", "dW_out"), got, ref):
+            err = float((a[r].double() - b).abs().max()) / float(b.abs().max())
+            assert err <= TOL[dtype], (r, name, err)
 
 
 def test_nan_propagates_as_in_torch():

@@ -443,32 +443,44 @@ static ALWAYS_INLINE void NAME(mlp_bwd_block)(const int d, int64_t t, int64_t M,
     NAME(store_tokens)(d, t, M, dxv, dx);
 }
 
-/* x, out (M, d); hT (4d, Mp). Returns 0; 1 if d > 16 or Mp is not M rounded up to 8, 2 if
-   out of memory. */
-int NAME(mlp_fwd)(int64_t d, int64_t M, int64_t Mp, const T *x, const T *Win, const T *Wout, T *hT, T *out) {
+/* R models (the batched gpt's model axis; 1 for a single model), each with its own weights:
+   x, out (R, M, d); W_in (R, d, 4d), W_out (R, 4d, d); hT (R, 4d, Mp). Returns 0; 1 if
+   d > 16 or Mp is not M rounded up to 8, 2 if out of memory. */
+int NAME(mlp_fwd)(int64_t R, int64_t d, int64_t M, int64_t Mp, const T *x, const T *Win, const T *Wout, T *hT,
+                  T *out) {
     if (d > 16 || Mp != (M + 7) / 8 * 8) return 1;
-    const VT *wb = (const VT *)NAME(mlp_weights)(d, Win, Wout);
-    if (!wb) return 2;
-    for (int64_t t = 0; t < Mp; t += W) {
-        if (d == 8) NAME(mlp_fwd_block)(8, t, M, Mp, wb, wb + 8 * 32, x, hT, out);
-        else NAME(mlp_fwd_block)(d, t, M, Mp, wb, wb + d * 4 * d, x, hT, out);
+    const int64_t F = 4 * d;
+    for (int64_t r = 0; r < R; r++) {
+        const VT *wb = (const VT *)NAME(mlp_weights)(d, Win + r * d * F, Wout + r * F * d);
+        if (!wb) return 2;
+        const T *xr = x + r * M * d;
+        T *hr = hT + r * F * Mp, *outr = out + r * M * d;
+        for (int64_t t = 0; t < Mp; t += W) {
+            if (d == 8) NAME(mlp_fwd_block)(8, t, M, Mp, wb, wb + 8 * 32, xr, hr, outr);
+            else NAME(mlp_fwd_block)(d, t, M, Mp, wb, wb + d * F, xr, hr, outr);
+        }
+        free((void *)wb);
     }
-    free((void *)wb);
     return 0;
 }
 
-/* dx (M, d) and dhT (4d, Mp) = the gradient at the ReLU's input, from g (M, d) = the
+/* dx (R, M, d) and dhT (R, 4d, Mp) = the gradient at the ReLU's input, from g (R, M, d) = the
    gradient at out; the weight gradients are two matmuls the caller does (xᵀ dh, hᵀ g). */
-int NAME(mlp_bwd)(int64_t d, int64_t M, int64_t Mp, const T *g, const T *hT, const T *Win, const T *Wout, T *dx,
-                  T *dhT) {
+int NAME(mlp_bwd)(int64_t R, int64_t d, int64_t M, int64_t Mp, const T *g, const T *hT, const T *Win,
+                  const T *Wout, T *dx, T *dhT) {
     if (d > 16 || Mp != (M + 7) / 8 * 8) return 1;
-    const VT *wb = (const VT *)NAME(mlp_weights)(d, Win, Wout);
-    if (!wb) return 2;
-    for (int64_t t = 0; t < Mp; t += W) {
-        if (d == 8) NAME(mlp_bwd_block)(8, t, M, Mp, wb, wb + 8 * 32, g, hT, dx, dhT);
-        else NAME(mlp_bwd_block)(d, t, M, Mp, wb, wb + d * 4 * d, g, hT, dx, dhT);
+    const int64_t F = 4 * d;
+    for (int64_t r = 0; r < R; r++) {
+        const VT *wb = (const VT *)NAME(mlp_weights)(d, Win + r * d * F, Wout + r * F * d);
+        if (!wb) return 2;
+        const T *gr = g + r * M * d, *hr = hT + r * F * Mp;
+        T *dxr = dx + r * M * d, *dhr = dhT + r * F * Mp;
+        for (int64_t t = 0; t < Mp; t += W) {
+            if (d == 8) NAME(mlp_bwd_block)(8, t, M, Mp, wb, wb + 8 * 32, gr, hr, dxr, dhr);
+            else NAME(mlp_bwd_block)(d, t, M, Mp, wb, wb + d * F, gr, hr, dxr, dhr);
+        }
+        free((void *)wb);
     }
-    free((void *)wb);
     return 0;
 }
 #undef FWD

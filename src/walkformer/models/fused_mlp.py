@@ -1,5 +1,5 @@
 """The ``gpt`` MLP as one C kernel per pass (what ``models/gpt.py``'s ``MLP`` calls when
-nothing listens on its hooks).
+nothing listens on its hooks, and ``models/batched_gpt.py`` for its R models at once).
 
     h = ReLU(x W_in),  out = h W_out                 x (M, d), W_in (d, 4d), W_out (4d, d)
     backward, with g = ∂L/∂out:  dh = (g W_outᵀ) ⊙ [h > 0],  dx = dh W_inᵀ,
@@ -33,21 +33,21 @@ def _fn(name: str):
     lib = library()
     f = getattr(lib, name)
     if name not in _typed:
-        f.argtypes = [ctypes.c_int64] * 3 + [ctypes.c_void_p] * 5
+        f.argtypes = [ctypes.c_int64] * 4 + [ctypes.c_void_p] * 5
         _typed.add(name)
     return f
 
 
 class _FusedMLP(torch.autograd.Function):
-    """x (M, d) contiguous, W_in (d, 4d), W_out (4d, d) -> (M, d)."""
+    """x (R, M, d) contiguous, W_in (R, d, 4d), W_out (R, 4d, d) -> (R, M, d): R models."""
 
     @staticmethod
     def forward(ctx, x, W_in, W_out):
-        (M, d), suf = x.shape, "f32" if x.dtype == torch.float32 else "f64"
+        (R, M, d), suf = x.shape, "f32" if x.dtype == torch.float32 else "f64"
         Mp = -(-M // 8) * 8
-        hT, out = x.new_empty(4 * d, Mp), torch.empty_like(x)  # (4d, Mp), (M, d)
+        hT, out = x.new_empty(R, 4 * d, Mp), torch.empty_like(x)  # (R, 4d, Mp), (R, M, d)
         W_in, W_out = W_in.contiguous(), W_out.contiguous()
-        if _fn("mlp_fwd_" + suf)(d, M, Mp, *map(_ptr, (x, W_in, W_out, hT, out))):
+        if _fn("mlp_fwd_" + suf)(R, d, M, Mp, *map(_ptr, (x, W_in, W_out, hT, out))):
             raise MemoryError("fused MLP kernel failed")
         ctx.save_for_backward(x, hT, W_in, W_out)
         return out
@@ -56,14 +56,14 @@ class _FusedMLP(torch.autograd.Function):
     @torch.autograd.function.once_differentiable
     def backward(ctx, g):
         x, hT, W_in, W_out = ctx.saved_tensors
-        (M, d), Mp = x.shape, hT.shape[1]
+        (R, M, d), Mp = x.shape, hT.shape[2]
         g = g.contiguous()
-        dx, dhT = torch.empty_like(x), torch.empty_like(hT)  # (M, d), (4d, Mp)
+        dx, dhT = torch.empty_like(x), torch.empty_like(hT)  # (R, M, d), (R, 4d, Mp)
         if _fn("mlp_bwd_" + ("f32" if g.dtype == torch.float32 else "f64"))(
-                d, M, Mp, *map(_ptr, (g, hT, W_in, W_out, dx, dhT))):
+                R, d, M, Mp, *map(_ptr, (g, hT, W_in, W_out, dx, dhT))):
             raise MemoryError("fused MLP kernel failed")
-        dW_in = x.T @ dhT[:, :M].T  # (d, 4d)
-        dW_out = (g.T @ hT[:, :M].T).T  # (4d, d), computed as (d, 4d): the fast orientation
+        dW_in = x.mT @ dhT[..., :M].mT  # (R, d, 4d)
+        dW_out = (g.mT @ hT[..., :M].mT).mT  # (R, 4d, d), computed as (d, 4d): the fast orientation
         return dx, dW_in, dW_out
 
 
@@ -74,5 +74,9 @@ def usable(x: torch.Tensor) -> bool:
 
 
 def fused_mlp(x: torch.Tensor, W_in: torch.Tensor, W_out: torch.Tensor) -> torch.Tensor:
-    """ReLU(x W_in) W_out for x (..., d) -> (..., d), through the C kernel."""
-    return _FusedMLP.apply(x.reshape(-1, x.shape[-1]).contiguous(), W_in, W_out).view(x.shape)
+    """ReLU(x W_in) W_out through the C kernel: x (..., d) with W_in (d, 4d), W_out (4d, d)
+    (one model), or x (R, M, d) with W_in (R, d, 4d), W_out (R, 4d, d) (R models) ->
+    x's shape."""
+    if W_in.dim() == 2:
+        return _FusedMLP.apply(x.reshape(1, -1, x.shape[-1]).contiguous(), W_in[None], W_out[None]).view(x.shape)
+    return _FusedMLP.apply(x.contiguous(), W_in, W_out)
