@@ -7,8 +7,9 @@ fallback) and with the old path, torch's fused ``scaled_dot_product_attention``
 (SDPA), measured in the same run, and their ratio; the sampling time and its share of
 a step; the sampler against two straightforward baselines (the authors' per-position
 loop of ``torch.multinomial``, vectorised over the batch only, and a per-sample Python
-loop); forward + backward of each attention backend alone, and of the explicit pattern
-(what a model with a listener on ``hook_pattern`` runs). Times are the best of
+loop); forward + backward of each attention backend alone, of the explicit pattern
+(what a model with a listener on ``hook_pattern`` runs), and of the MLP alone (the fused
+kernel of ``models/fused_mlp.py`` against torch's matmuls). Times are the best of
 ``--repeats``, wall clock and, in brackets, this process's CPU time (the machine may be
 shared: the CPU time is what one core would take).
 
@@ -29,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from walkformer.models import causal_attention as ca
+from walkformer.models import fused_mlp
 from walkformer.models import gpt as gpt_module
 from walkformer.models.gpt import GPT, init_gpt
 from walkformer.optim import Optimizer
@@ -167,6 +169,18 @@ def main():
         return wall_cpu(lambda: ca.causal_attention(*qkv).sum().backward(), a.repeats, 3 if backend == new else 1)
 
     attn = {b: attention(b) for b in dict.fromkeys([new, "blocks", "sdpa"])}
+    mlp = model.blocks[0].mlp
+    xm, gm = torch.randn(a.batch, a.N, 8, generator=g).requires_grad_(), torch.randn(a.batch, a.N, 8, generator=g)
+
+    def mlp_with(backend):  # the MLP alone, forward + backward: the fused kernel or torch's matmuls
+        fused_mlp.BACKEND = backend
+        try:
+            return wall_cpu(lambda: mlp(xm).backward(gm), a.repeats, 10)
+        finally:
+            fused_mlp.BACKEND = "auto"
+
+    mlp_ms = {b: mlp_with(b) for b in (("auto", "torch") if fused_mlp.usable(xm) else ("torch",))}
+    model.zero_grad()
     ca.BACKEND = "auto"
     with model.hooks({"blocks.0.attn.hook_pattern": lambda t: None}):
         explicit_ms = wall_cpu(lambda: model(x).sum().backward(), 1, 2)
@@ -187,6 +201,10 @@ def main():
         vs = "" if b == new else f"  -> '{new}' is {t[0] / attn[new][0]:4.1f}x faster [{t[1] / attn[new][1]:4.1f}x]"
         print(f"  attention alone, fwd+bwd, '{b}'{' ' * (8 - len(b))}      : {ms(t)}{vs}")
     print(f"  model fwd+bwd, explicit pattern (hook listener): {ms(explicit_ms)}")
+    for b, t_ms in mlp_ms.items():
+        vs = f"  -> fused is {t_ms[0] / mlp_ms['auto'][0]:4.1f}x faster [{t_ms[1] / mlp_ms['auto'][1]:4.1f}x]" \
+            if b == "torch" and "auto" in mlp_ms else ""
+        print(f"  MLP alone, fwd+bwd, {'fused C kernel' if b == 'auto' else 'torch matmuls'}: {ms(t_ms)}{vs}")
 
     print("  where a step goes (CPU ms; attention forward and backward are part of forward and backward):")
     cols = [new, "sdpa"]
