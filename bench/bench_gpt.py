@@ -7,10 +7,17 @@ fallback) and with the old path, torch's fused ``scaled_dot_product_attention``
 (SDPA), measured in the same run, and their ratio; the sampling time and its share of
 a step; the sampler against two straightforward baselines (the authors' per-position
 loop of ``torch.multinomial``, vectorised over the batch only, and a per-sample Python
-loop); forward + backward of each attention backend alone, and of the explicit pattern
-(what a model with a listener on ``hook_pattern`` runs). Times are the best of
+loop); forward + backward of each attention backend alone, of the explicit pattern
+(what a model with a listener on ``hook_pattern`` runs), and of the MLP alone (the fused
+kernel of ``models/fused_mlp.py`` against torch's matmuls). Times are the best of
 ``--repeats``, wall clock and, in brackets, this process's CPU time (the machine may be
 shared: the CPU time is what one core would take).
+
+Then where a step's time goes, for each of the two attention paths (CPU times, each part
+the best of ``--repeats`` rounds of timed steps): sampling, forward, backward and the AdamW
+update, with the attention's own forward and backward timed inside the step (identity
+autograd functions note when its backward starts and ends), and the top operators of
+``torch.profiler`` over a few steps.
 
     python bench/bench_gpt.py [--steps 20] [--N 1024] [--repeats 3]
 """
@@ -23,6 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from walkformer.models import causal_attention as ca
+from walkformer.models import fused_mlp
+from walkformer.models import gpt as gpt_module
 from walkformer.models.gpt import GPT, init_gpt
 from walkformer.optim import Optimizer
 from walkformer.tasks.binary import BinaryChain
@@ -69,13 +78,74 @@ def main():
     model = GPT(8, a.N, 1, 1, tie=True)
     init_gpt(model, "standard", 1.0, g)
     opt = Optimizer(model, "adamw", 2e-3, 10_000)
-    t = [0]
+    it = [0]  # optimiser step counter
 
     def step():
         x, y = task.sample_next_token(a.batch, g)  # (B, N), (B, N)
         F.binary_cross_entropy_with_logits(model(x), y.float()).backward()
-        opt.step(t[0])
-        t[0] += 1
+        opt.step(it[0])
+        it[0] += 1
+
+    log: dict[str, float] = {}
+
+    class Stamp(torch.autograd.Function):
+        """Identity; its backward notes the CPU time it runs at under ``log[key]`` (first call)."""
+
+        @staticmethod
+        def forward(ctx, x, key):
+            ctx.key = key
+            return x.view_as(x)
+
+        @staticmethod
+        def backward(ctx, grad):
+            log.setdefault(ctx.key, time.process_time())
+            return grad, None
+
+    def timed_attention(q, k, v):  # the model's attention, timed in place
+        q, k, v = (Stamp.apply(x, "bwd_end") for x in (q, k, v))  # their backward runs right after attention's
+        t0 = time.process_time()
+        o = ca.causal_attention(q, k, v)
+        log["fwd"] = time.process_time() - t0
+        return Stamp.apply(o, "bwd_start")  # its backward runs right before attention's
+
+    def parts(backend: str, inner: int) -> dict[str, float]:
+        """CPU ms of each part of a step, each the best over ``repeats`` rounds of ``inner``
+        steps; the attention's forward and backward timed inside the model."""
+        ca.BACKEND = backend
+        gpt_module.causal_attention = timed_attention
+        step()
+        names = ("sample", "forward", "attention forward", "backward", "attention backward", "update")
+        best = dict.fromkeys(names, float("inf"))
+        for _ in range(a.repeats):
+            tot = dict.fromkeys(names, 0.0)
+            for _ in range(inner):
+                log.clear()
+                t0 = time.process_time()
+                x, y = task.sample_next_token(a.batch, g)
+                t1 = time.process_time()
+                loss = F.binary_cross_entropy_with_logits(model(x), y.float())
+                t2 = time.process_time()
+                loss.backward()
+                t3 = time.process_time()
+                opt.step(it[0])
+                it[0] += 1
+                t4 = time.process_time()
+                dts = (t1 - t0, t2 - t1, log["fwd"], t3 - t2, log["bwd_end"] - log["bwd_start"], t4 - t3)
+                for k, dt in zip(names, dts):
+                    tot[k] += dt
+            best = {k: min(best[k], tot[k] / inner * 1e3) for k in best}
+        gpt_module.causal_attention = ca.causal_attention
+        return best
+
+    def top_ops(backend: str, n_steps: int = 3, rows: int = 8) -> list[tuple[str, float, int]]:
+        """torch.profiler's operators by self CPU time per step: (name, ms, calls per step)."""
+        ca.BACKEND = backend
+        step()
+        with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+            for _ in range(n_steps):
+                step()
+        ev = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:rows]
+        return [(e.key, e.self_cpu_time_total / 1e3 / n_steps, e.count // n_steps) for e in ev]
 
     def steps_with(backend: str, inner: int) -> tuple[float, float]:
         ca.BACKEND = backend
@@ -99,6 +169,18 @@ def main():
         return wall_cpu(lambda: ca.causal_attention(*qkv).sum().backward(), a.repeats, 3 if backend == new else 1)
 
     attn = {b: attention(b) for b in dict.fromkeys([new, "blocks", "sdpa"])}
+    mlp = model.blocks[0].mlp
+    xm, gm = torch.randn(a.batch, a.N, 8, generator=g).requires_grad_(), torch.randn(a.batch, a.N, 8, generator=g)
+
+    def mlp_with(backend):  # the MLP alone, forward + backward: the fused kernel or torch's matmuls
+        fused_mlp.BACKEND = backend
+        try:
+            return wall_cpu(lambda: mlp(xm).backward(gm), a.repeats, 10)
+        finally:
+            fused_mlp.BACKEND = "auto"
+
+    mlp_ms = {b: mlp_with(b) for b in (("auto", "torch") if fused_mlp.usable(xm) else ("torch",))}
+    model.zero_grad()
     ca.BACKEND = "auto"
     with model.hooks({"blocks.0.attn.hook_pattern": lambda t: None}):
         explicit_ms = wall_cpu(lambda: model(x).sum().backward(), 1, 2)
@@ -119,6 +201,25 @@ def main():
         vs = "" if b == new else f"  -> '{new}' is {t[0] / attn[new][0]:4.1f}x faster [{t[1] / attn[new][1]:4.1f}x]"
         print(f"  attention alone, fwd+bwd, '{b}'{' ' * (8 - len(b))}      : {ms(t)}{vs}")
     print(f"  model fwd+bwd, explicit pattern (hook listener): {ms(explicit_ms)}")
+    for b, t_ms in mlp_ms.items():
+        vs = f"  -> fused is {t_ms[0] / mlp_ms['auto'][0]:4.1f}x faster [{t_ms[1] / mlp_ms['auto'][1]:4.1f}x]" \
+            if b == "torch" and "auto" in mlp_ms else ""
+        print(f"  MLP alone, fwd+bwd, {'fused C kernel' if b == 'auto' else 'torch matmuls'}: {ms(t_ms)}{vs}")
+
+    print("  where a step goes (CPU ms; attention forward and backward are part of forward and backward):")
+    cols = [new, "sdpa"]
+    br = {b: parts(b, a.steps if b == new else max(2, a.steps // 4)) for b in cols}
+    total = {b: br[b]["sample"] + br[b]["forward"] + br[b]["backward"] + br[b]["update"] for b in cols}
+    print(f"    {'':22s}" + "".join(f"{b:>10s}" for b in cols))
+    for name in br[new]:
+        print(f"    {name:22s}" + "".join(f"{br[b][name]:10.2f}" for b in cols))
+    print(f"    {'sum of the parts':22s}" + "".join(f"{total[b]:10.2f}" for b in cols))
+    print(f"    {'steps/s':22s}" + "".join(f"{1e3 / total[b]:10.1f}" for b in cols))
+    for b in cols:
+        print(f"  top operators, '{b}' (torch.profiler, self CPU ms per step, calls):")
+        for name, t_ms, calls in top_ops(b):
+            print(f"    {name[:40]:40s} {t_ms:8.2f}  x{calls}")
+    ca.BACKEND = "auto"
     print(f"  (bench wall time {time.perf_counter() - t_start:.1f} s)")
 
 

@@ -2,6 +2,7 @@
 forward and gradients, in float32 and float64, for each backend; same inputs, same bits."""
 
 import math
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -93,3 +94,56 @@ def test_sdpa_reference_agrees_with_explicit():
     g = torch.Generator().manual_seed(3)
     q, k, v = (torch.randn(2, 1, 30, 8, generator=g, dtype=torch.float64) for _ in range(3))
     assert float((F.scaled_dot_product_attention(q, k, v, is_causal=True) - explicit(q, k, v)).abs().max()) < 1e-13
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_c_kernel_exp_is_accurate_and_underflows_to_zero(dtype):
+    """The kernel's own exp, seen through p: with two keys, k_0 = 0 and k_1 = (1, 0, ..),
+    s_{1,0} = 0 and s_{1,1} = s = q_{1,0}/√8 (rounded in the dtype, as the kernel does),
+    one-hot values give o_{1,1} = p_{1,1} = e^s/(1 + e^s), whose relative error is exp's.
+    Below the smallest normal exp (s < -87 in float32, -708 in float64) p is exactly 0,
+    never a denormal."""
+    if ca.library() is None:
+        pytest.skip("no C compiler: the C kernel cannot be built here")
+    lo = -87.0 if dtype == torch.float32 else -708.0
+    a = torch.cat([torch.linspace(lo - 1, 0, 4001, dtype=torch.float64), torch.tensor([lo - 30, -1e30])])
+    q, k, v = (torch.zeros(len(a), 1, 2, 8, dtype=dtype) for _ in range(3))
+    q[:, 0, 1, 0] = (a * math.sqrt(8)).to(dtype)
+    k[:, 0, 1, 0] = 1.0
+    v[:, 0, 0, 0], v[:, 0, 1, 1] = 1.0, 1.0
+    with ca_backend("c"):
+        p11 = ca.causal_attention(q, k, v)[:, 0, 1, 1].double()  # (S,)
+    s = (q[:, 0, 1, 0] * torch.tensor(1 / math.sqrt(8), dtype=dtype)).double()  # the kernel's score
+    exact = torch.exp(s) / (1 + torch.exp(s))
+    inside = s >= lo
+    rel = ((p11 - exact).abs() / exact)[inside].max()
+    assert rel <= (3e-7 if dtype == torch.float32 else 1e-15), float(rel)
+    assert (~inside).sum() >= 3 and torch.equal(p11[~inside], torch.zeros_like(p11[~inside]))
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_c_backward_reads_only_what_the_forward_wrote(dtype):
+    """The backward takes query rows in groups and reads P's rows up to the group's last
+    key, further than the earlier rows' own keys: it must only read what the forward wrote
+    there (the zeros past a row's last key): a pooled P buffer full of NaN gives the
+    same gradients as a fresh one."""
+    if ca.library() is None:
+        pytest.skip("no C compiler: the C kernel cannot be built here")
+    g = torch.Generator().manual_seed(5)
+    q, k, v, w = (torch.randn(3, 1, 45, 8, generator=g, dtype=dtype) for _ in range(4))
+    with ca_backend("c"):
+        fresh = outputs_and_grads(ca.causal_attention, q, k, v, w)
+        stride = getattr(ca.library(), "row_stride_" + ("f32" if dtype == torch.float32 else "f64"))(45)
+        ca._free[:] = [torch.full((3, 45, stride), math.nan, dtype=dtype)]
+        stale = outputs_and_grads(ca.causal_attention, q, k, v, w)
+    for a, b in zip(fresh, stale):
+        assert torch.equal(a, b)
+
+
+@contextmanager
+def ca_backend(name):
+    old, ca.BACKEND = ca.BACKEND, name
+    try:
+        yield
+    finally:
+        ca.BACKEND = old

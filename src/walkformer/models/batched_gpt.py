@@ -10,8 +10,8 @@ or tying are one batched model. Model r computes what ``GPT`` computes for it:
     z_r = y_r + W_out,r ReLU(W_in,r y_r)
     f_r = σ(⟨a_r, z_r⟩ + b_r),   a_r = e_r if tied else W_U,r
 
-with batched matmuls over (R, B·N, d) and one ``causal_attention`` (the single model's)
-over (R·B, H, N, dh). Tying is a per-model mask (W_U exists for every model; a tied
+with batched matmuls over (R, B·N, d), one ``causal_attention`` (the single model's)
+over (R·B, H, N, dh) and one fused MLP (``fused_mlp``, R models' weights) where it is built. Tying is a per-model mask (W_U exists for every model; a tied
 model never reads it, so it gets a zero gradient and no say in anything).
 
 The loss is Σ_r L_r, so autograd gives each model exactly its own gradient, and
@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 
 from ..optim import BETAS, DECAYED, WEIGHT_DECAY, one_cycle
+from . import fused_mlp
 from .causal_attention import causal_attention
 from .gpt import GPT
 
@@ -72,13 +73,16 @@ class BatchedGPT:
             W = torch.cat([P[b + "attn.W_Q"], P[b + "attn.W_K"], P[b + "attn.W_V"]], 3)  # (R, H, d, 3dh)
             W = W.transpose(1, 2).reshape(R, d, 3 * H * dh)  # (R, d, H·3dh)
             qkv = torch.bmm(a, W).view(R * B, n, H, 3, dh)  # (R·B, n, H, 3, dh)
-            q, k, v = (qkv[..., j, :].transpose(1, 2) for j in range(3))  # (R·B, H, n, dh)
+            q, k, v = (t.transpose(1, 2) for t in qkv.unbind(3))  # (R·B, H, n, dh); unbind: one stack back
             z = causal_attention(q, k, v)  # (R·B, H, n, dh)
             z = z.transpose(1, 2).reshape(R, B * n, H * dh)  # (R, B·n, H·dh)
             h = h + torch.bmm(z, P[b + "attn.W_O"].reshape(R, H * dh, d)).view(R, B, n, d)
             a = self._ln(h, b + "ln2.w").reshape(R, B * n, d)
-            u = F.relu(torch.bmm(a, P[b + "mlp.W_in"]))  # (R, B·n, 4d)
-            h = h + torch.bmm(u, P[b + "mlp.W_out"]).view(R, B, n, d)
+            if fused_mlp.usable(a):
+                h = h + fused_mlp.fused_mlp(a, P[b + "mlp.W_in"], P[b + "mlp.W_out"]).view(R, B, n, d)
+            else:
+                u = F.relu(torch.bmm(a, P[b + "mlp.W_in"]))  # (R, B·n, 4d)
+                h = h + torch.bmm(u, P[b + "mlp.W_out"]).view(R, B, n, d)
         a_out = torch.where(self.tie[:, None], P["embed.W_E"], P["unembed.W_U"])  # (R, d)
         h = self._ln(h, "ln_final.w")
         return torch.einsum("rbnd,rd->rbn", h, a_out) + P["unembed.b_U"][:, None, None]  # (R, B, n)

@@ -1,5 +1,6 @@
-/* Exact causal softmax attention on the CPU, forward and backward, one query row at a time
+/* Exact causal softmax attention on the CPU, forward and backward, in groups of 4 query rows
    (loaded by causal_attention.py, which documents the maths; compiled once per machine).
+   Also the gpt MLP's fused kernel (end of the file; models/fused_mlp.py), to share the build.
 
    For query n only the keys i <= n are touched (no masked upper triangle), the scores,
    the softmax and o_n = sum_i p_i v_i stay in L1, and keys/values are transposed per
@@ -25,38 +26,54 @@ typedef double v4d __attribute__((vector_size(32)));
 typedef double v4du __attribute__((vector_size(32), aligned(8)));
 typedef int64_t v4i __attribute__((vector_size(32)));
 
-/* exp(x) for x <= 0: x = k ln2 + r with |r| <= ln2/2 (Cody-Waite), exp(r) by its Taylor
-   series, 2^k through the exponent bits; 0 below the smallest normal result (an exact 0
-   matters: AdamW turns a 1e-300 gradient into a full step, which broke a diverging run). */
-static inline v8f vexp_f32(v8f x) {
-    const v8i under = x < -87.0f;  /* exp(x) < FLT_MIN: 0, as where torch's exp underflows */
-    x = (v8f)((under & (v8i)((v8f){0} - 87.0f)) | (~under & (v8i)x));
-    v8i ki = __builtin_convertvector(x * 1.44269504088896341f - 0.5f, v8i);
-    v8f k = __builtin_convertvector(ki, v8f);
-    v8f r = x - k * 0.693145751953125f - k * 1.428606765330187e-06f;
-    v8f p = (v8f){0} + 1.0f / 5040;
-    p = p * r + 1.0f / 720; p = p * r + 1.0f / 120; p = p * r + 1.0f / 24;
-    p = p * r + 1.0f / 6; p = p * r + 0.5f; p = p * r + 1.0f; p = p * r + 1.0f;
-    return (v8f)(~under & (v8i)(p * (v8f)((ki + 127) << 23)));
+/* exp(x) for x <= 0: x = k ln2 + r with |r| <= ln2/2 (Cody-Waite), e^r by a polynomial, 2^k
+   through the exponent bits; 0 below the smallest normal result (an exact 0 matters: AdamW
+   turns a 1e-300 gradient into a full step, which broke a diverging run), and for x = -inf
+   (the masked scores). k is rounded by adding 1.5 2^m (m = mantissa bits) plus the exponent
+   bias: the sum's low mantissa bits are then k + bias, and shifting them into the exponent
+   field gives 2^k; no float<->int conversion (AVX2 has none for int64, so the float64
+   version was scalarised before). float32: degree-6 minimax polynomial for e^r (relative
+   error 3e-9; 8e-8 with float32 round-off, as the degree-7 Taylor series it replaced, one
+   FMA fewer); float64: degree-13 Taylor series (error < 1e-16).
+   vexpJ_*(x) overwrites x[0..J-1] with their exps, the J computations interleaved step by
+   step (the same operations, so the same bits, for any J): an exp is a ~15-deep dependency
+   chain, and written one after the other consecutive exps did not overlap (this machine's
+   Zen core: 22 cycles per vector alone, 18 four at a time; the forward 23 -> 20 ms). */
+#define VEXPJ(NM, J, VT, IT, TT, LO, MAG, L2H, L2L, SH, POLY) \
+static ALWAYS_INLINE void NM(VT *x) { \
+    IT under[J]; VT kb[J], k[J], r[J], p[J]; \
+    for (int j = 0; j < J; j++) under[j] = x[j] < (TT)(LO); /* exp(x) < smallest normal: 0 */ \
+    for (int j = 0; j < J; j++) kb[j] = x[j] * (TT)1.44269504088896341 + (TT)(MAG); \
+    for (int j = 0; j < J; j++) k[j] = kb[j] - (TT)(MAG); \
+    for (int j = 0; j < J; j++) r[j] = x[j] - k[j] * (TT)(L2H); \
+    for (int j = 0; j < J; j++) r[j] = r[j] - k[j] * (TT)(L2L); \
+    POLY(J) \
+    for (int j = 0; j < J; j++) x[j] = (VT)(~under[j] & (IT)(p[j] * (VT)((IT)kb[j] << SH))); \
 }
-static inline v4d vexp_f64(v4d x) {
-    const v4i under = x < -708.0;
-    x = (v4d)((under & (v4i)((v4d){0} - 708.0)) | (~under & (v4i)x));
-    v4i ki = __builtin_convertvector(x * 1.4426950408889634 - 0.5, v4i);
-    v4d k = __builtin_convertvector(ki, v4d);
-    v4d r = x - k * 6.93147180369123816490e-01 - k * 1.90821492927058770002e-10;
-    double c = 1.0; for (int j = 2; j <= 13; j++) c /= j;  /* 1/13! */
-    v4d p = (v4d){0} + c;
-    for (int j = 13; j >= 1; j--) { c *= j; p = p * r + c; }  /* c = 1/(j-1)! */
-    return (v4d)(~under & (v4i)(p * (v4d)((ki + 1023) << 52)));
-}
+#define POLY_F32(J) { \
+    static const float c[7] = {1.3814539415761828e-3f, 8.36874544620514e-3f, 4.166838899254799e-2f, \
+                               1.666652113199234e-1f, 4.999999403953552e-1f, 1.0f, 1.0f}; \
+    for (int j = 0; j < J; j++) p[j] = r[j] * c[0] + c[1]; \
+    for (int i = 2; i < 7; i++) for (int j = 0; j < J; j++) p[j] = p[j] * r[j] + c[i]; }
+#define POLY_F64(J) { \
+    double c = 1.0; for (int i = 2; i <= 13; i++) c /= i;  /* 1/13! */ \
+    for (int j = 0; j < J; j++) p[j] = (v4d){0} + c; \
+    for (int i = 13; i >= 1; i--) { c *= i; for (int j = 0; j < J; j++) p[j] = p[j] * r[j] + c; } }  /* c = 1/(i-1)! */
+/* float32: 1.5 2^23 + 127; float64: 1.5 2^52 + 1023. */
+VEXPJ(vexp1_f32, 1, v8f, v8i, float, -87.0, 12582912.0 + 127, 0.693145751953125, 1.428606765330187e-06, 23, POLY_F32)
+VEXPJ(vexp4_f32, 4, v8f, v8i, float, -87.0, 12582912.0 + 127, 0.693145751953125, 1.428606765330187e-06, 23, POLY_F32)
+VEXPJ(vexp1_f64, 1, v4d, v4i, double, -708.0, 6755399441055744.0 + 1023, 6.93147180369123816490e-01,
+      1.90821492927058770002e-10, 52, POLY_F64)
+VEXPJ(vexp4_f64, 4, v4d, v4i, double, -708.0, 6755399441055744.0 + 1023, 6.93147180369123816490e-01,
+      1.90821492927058770002e-10, 52, POLY_F64)
 
 #define T float
 #define VT v8f
 #define VU v8fu
 #define IT v8i
 #define W 8
-#define VEXP vexp_f32
+#define VEXP1 vexp1_f32
+#define VEXP4 vexp4_f32
 #define NAME(f) f##_f32
 #include __FILE__
 #undef T
@@ -64,14 +81,16 @@ static inline v4d vexp_f64(v4d x) {
 #undef VU
 #undef IT
 #undef W
-#undef VEXP
+#undef VEXP1
+#undef VEXP4
 #undef NAME
 #define T double
 #define VT v4d
 #define VU v4du
 #define IT v4i
 #define W 4
-#define VEXP vexp_f64
+#define VEXP1 vexp1_f64
+#define VEXP4 vexp4_f64
 #define NAME(f) f##_f64
 #include __FILE__
 
@@ -89,6 +108,25 @@ static T *NAME(alloc)(int64_t n) {
 static inline T NAME(hsum)(VT a) { T s = 0; for (int j = 0; j < W; j++) s += a[j]; return s; }
 static inline T NAME(hmax)(VT a) { T s = a[0]; for (int j = 1; j < W; j++) s = a[j] > s ? a[j] : s; return s; }
 static inline VT NAME(lanes)(void) { VT l; for (int j = 0; j < W; j++) l[j] = j; return l; }
+
+/* The second half of a forward row: p holds the row's nt vectors of scores (-inf past the
+   row's last key) with maximum m; e_i = exp(s_i - m) overwrites them (0 where s_i = -inf),
+   1/sum e goes to p's last slot, o_n = sum_i e_i v_i / sum e. */
+static ALWAYS_INLINE void NAME(fwd_exp_pv)(int64_t nt, int64_t Np, const int dh, const T m, const T *restrict vt,
+                                           T *restrict on, T *restrict p) {
+    VT l = (VT){0}, acc[64];
+    for (int c = 0; c < dh; c++) acc[c] = (VT){0};
+    for (int64_t t = 0; t < nt; t++) {
+        VT e = *(VU *)(p + t * W) - m;
+        VEXP1(&e);
+        *(VU *)(p + t * W) = e;
+        l += e;
+        for (int c = 0; c < dh; c++) acc[c] += e * *(const VU *)(vt + c * Np + t * W);
+    }
+    const T inv = 1 / NAME(hsum)(l);
+    p[Np - 1] = inv;
+    for (int c = 0; c < dh; c++) on[c] = NAME(hsum)(acc[c]) * inv;
+}
 
 /* Row n of sequence b: scores s_i = scale <q_n, k_i>, i <= n; e_i = exp(s_i - max s) into
    P's row (zeros to the end of the last vector) and 1/sum e in its last slot (p = e/sum e);
@@ -114,19 +152,64 @@ static ALWAYS_INLINE void NAME(fwd_row)(
         *(VU *)(p + t * W) = s;
         mx = (VT)(((s > mx) & (IT)s) | (~(s > mx) & (IT)mx));
     }
-    const T m = NAME(hmax)(mx);
-    VT l = (VT){0}, acc[64];
-    for (int c = 0; c < dh; c++) acc[c] = (VT){0};
-    for (int64_t t = 0; t < nt; t++) {  /* e_i = exp(s_i - m); P keeps e, its last slot 1/sum e */
-        IT ok = (lane + (T)(t * W)) < (T)len;
-        VT e = (VT)(ok & (IT)VEXP(*(VU *)(p + t * W) - m));
-        *(VU *)(p + t * W) = e;
-        l += e;
-        for (int c = 0; c < dh; c++) acc[c] += e * *(const VU *)(vt + c * Np + t * W);
+    NAME(fwd_exp_pv)(nt, Np, dh, NAME(hmax)(mx), vt, on, p);
+}
+
+#define ROWS 4
+_Static_assert(W % ROWS == 0, "a group of rows must not reach past its first row's last vector");
+_Static_assert(ROWS == 4, "the forward takes the group's exps four at a time (VEXP4)");
+/* Rows n0..n0+R-1 (R = ROWS) at once: each vector of transposed keys is loaded once for the
+   R rows' scores (q_r[c] as broadcast vectors qb, FMAs with a memory operand); then the R
+   rows' exps, interleaved (VEXP4), and each row's o as in fwd_exp_pv. As R divides W, the R
+   rows end in the same vector nt - 1, the only one that needs the causal mask. p: R rows of
+   stride Np. */
+static ALWAYS_INLINE void NAME(fwd_rows)(
+        int64_t n0, int64_t Np, const int dh, T scale, const T *restrict q, const T *restrict kt,
+        const T *restrict vt, T *restrict o, T *restrict p) {
+    const int64_t nt = (n0 + ROWS - 1 + W) / W;
+    VT qb[ROWS * 64], mx[ROWS];
+    for (int r = 0; r < ROWS; r++) {
+        for (int c = 0; c < dh; c++) qb[r * dh + c] = (VT){0} + q[r * dh + c] * scale;
+        mx[r] = (VT){0} - INFINITY;
     }
-    const T inv = 1 / NAME(hsum)(l);
-    p[Np - 1] = inv;
-    for (int c = 0; c < dh; c++) on[c] = NAME(hsum)(acc[c]) * inv;
+    const VT lane = NAME(lanes)();
+    for (int64_t t = 0; t < nt; t++) {
+        VT kc[64];
+        for (int c = 0; c < dh; c++) kc[c] = *(const VU *)(kt + c * Np + t * W);
+        VT sr[ROWS];  /* the R rows' chains interleaved */
+        for (int r = 0; r < ROWS; r++) sr[r] = qb[r * dh] * kc[0];
+        for (int c = 1; c < dh; c++)
+            for (int r = 0; r < ROWS; r++) sr[r] += qb[r * dh + c] * kc[c];
+        for (int r = 0; r < ROWS; r++) {
+            VT s = sr[r];
+            if (t == nt - 1) {
+                IT ok = (lane + (T)(t * W)) < (T)(n0 + r + 1);
+                s = (VT)((ok & (IT)s) | (~ok & (IT)((VT){0} - INFINITY)));
+            }
+            *(VU *)(p + r * Np + t * W) = s;
+            mx[r] = (VT)(((s > mx[r]) & (IT)s) | (~(s > mx[r]) & (IT)mx[r]));
+        }
+    }
+    T m[ROWS];
+    VT l[ROWS];
+    for (int r = 0; r < ROWS; r++) { m[r] = NAME(hmax)(mx[r]); l[r] = (VT){0}; }
+    for (int64_t t = 0; t < nt; t++) {  /* e = exp(s - m), the R rows' exps interleaved */
+        VT e[ROWS];
+        for (int r = 0; r < ROWS; r++) e[r] = *(VU *)(p + r * Np + t * W) - m[r];
+        VEXP4(e);
+        for (int r = 0; r < ROWS; r++) { *(VU *)(p + r * Np + t * W) = e[r]; l[r] += e[r]; }
+    }
+    for (int r = 0; r < ROWS; r++) {  /* o_r = sum_i e_i v_i / sum e; P's last slot 1/sum e */
+        VT acc[64];
+        for (int c = 0; c < dh; c++) acc[c] = (VT){0};
+        for (int64_t t = 0; t < nt; t++) {
+            const VT e = *(const VU *)(p + r * Np + t * W);
+            for (int c = 0; c < dh; c++) acc[c] += e * *(const VU *)(vt + c * Np + t * W);
+        }
+        const T inv = 1 / NAME(hsum)(l[r]);
+        p[r * Np + Np - 1] = inv;
+        for (int c = 0; c < dh; c++) o[r * dh + c] = NAME(hsum)(acc[c]) * inv;
+    }
 }
 
 /* Row n's share of the gradients: dp_i = <dO_n, v_i>, ds_i = p_i (dp_i - <dO_n, o_n>),
@@ -159,6 +242,63 @@ static ALWAYS_INLINE void NAME(bwd_row)(
     for (int c = 0; c < dh; c++) dqn[c] = NAME(hsum)(acc[c]) * scale;
 }
 
+/* Rows n0..n0+R-1 of one sequence at once (R = ROWS): the same sums as bwd_row, but each
+   load and store of dk, dv serves R rows (one read-modify-write per R rows: those were
+   ~60% of the backward row by row). The row vectors q_r[c], dO_r[c] are kept as broadcast
+   vectors (qb, ob) so the updates are FMAs with a memory operand. P's rows are read up to
+   the group's last key n0 + R - 1: as R divides W and n0 is a multiple of R, that key is
+   in the vector holding row n0's last key, which the forward filled to its end (e = 0
+   past the row's own last key), so nothing unwritten is read and p = ds = 0 there.
+   ds goes to DS (R, Np) for dq = scale sum_i ds_i k_i. */
+static ALWAYS_INLINE void NAME(bwd_rows)(
+        int64_t n0, int64_t Np, const int dh, T scale, const T *restrict q, const T *restrict kt,
+        const T *restrict vt, const T *restrict o, const T *restrict P, const T *restrict dO,
+        T *restrict dq, T *restrict dkt, T *restrict dvt, T *restrict DS) {
+    const int64_t nt = (n0 + ROWS - 1 + W) / W;  /* vectors up to the group's last key */
+    T D[ROWS], inv[ROWS];
+    VT qb[ROWS * 64], ob[ROWS * 64];
+    for (int r = 0; r < ROWS; r++) {
+        D[r] = 0;
+        for (int c = 0; c < dh; c++) {
+            D[r] += dO[r * dh + c] * o[r * dh + c];
+            qb[r * dh + c] = (VT){0} + q[r * dh + c] * scale;
+            ob[r * dh + c] = (VT){0} + dO[r * dh + c];
+        }
+        inv[r] = P[r * Np + Np - 1];
+    }
+    for (int64_t t = 0; t < nt; t++) {
+        VT ds[ROWS], pt[ROWS], vc[64];
+        for (int c = 0; c < dh; c++) vc[c] = *(const VU *)(vt + c * Np + t * W);
+        VT dp[ROWS];  /* dp_r = <dO_r, v>, the R rows' chains interleaved */
+        for (int r = 0; r < ROWS; r++) dp[r] = ob[r * dh] * vc[0];
+        for (int c = 1; c < dh; c++)
+            for (int r = 0; r < ROWS; r++) dp[r] += ob[r * dh + c] * vc[c];
+        for (int r = 0; r < ROWS; r++) {
+            pt[r] = *(const VU *)(P + r * Np + t * W) * inv[r];
+            ds[r] = pt[r] * (dp[r] - D[r]);
+            *(VU *)(DS + r * Np + t * W) = ds[r];
+        }
+        for (int c = 0; c < dh; c++) {
+            VT a = *(VU *)(dkt + c * Np + t * W), e = *(VU *)(dvt + c * Np + t * W);
+            for (int r = 0; r < ROWS; r++) {
+                a += qb[r * dh + c] * ds[r];
+                e += ob[r * dh + c] * pt[r];
+            }
+            *(VU *)(dkt + c * Np + t * W) = a;
+            *(VU *)(dvt + c * Np + t * W) = e;
+        }
+    }
+    for (int r = 0; r < ROWS; r++) {
+        VT acc[64];
+        for (int c = 0; c < dh; c++) acc[c] = (VT){0};
+        for (int64_t t = 0; t < nt; t++) {
+            const VT d = *(const VU *)(DS + r * Np + t * W);
+            for (int c = 0; c < dh; c++) acc[c] += d * *(const VU *)(kt + c * Np + t * W);
+        }
+        for (int c = 0; c < dh; c++) dq[r * dh + c] = NAME(hsum)(acc[c]) * scale;
+    }
+}
+
 #define DISPATCH(CALL) switch (dh) { case 8: CALL(8); break; case 4: CALL(4); break; \
     case 16: CALL(16); break; case 2: CALL(2); break; case 1: CALL(1); break; default: CALL(dh); }
 
@@ -178,12 +318,18 @@ int NAME(attn_fwd)(int64_t BH, int64_t N, int64_t dh, T scale, const T *q, const
                    T *o, T *P) {
     const int64_t Np = NAME(row_stride)(N);
     if (dh > 64) return 1;
-    T *kv = NAME(alloc)(2 * dh * Np + Np);
+    T *kv = NAME(alloc)(2 * dh * Np + ROWS * Np);
     if (!kv) return 2;
     T *tmp = kv + 2 * dh * Np;
     for (int64_t b = 0; b < BH; b++) {
         NAME(load_kv)(N, Np, dh, k + b * N * dh, v + b * N * dh, kv);
-        for (int64_t n = 0; n < N; n++) {
+        int64_t n = 0;
+        for (; n + ROWS <= N; n += ROWS) {
+            T *p = P ? P + (b * N + n) * Np : tmp;
+#define FWDR(DH) NAME(fwd_rows)(n, Np, DH, scale, q + (b * N + n) * dh, kv, kv + dh * Np, o + (b * N + n) * dh, p)
+            DISPATCH(FWDR)
+        }
+        for (; n < N; n++) {
             T *p = P ? P + (b * N + n) * Np : tmp;
 #define FWD(DH) NAME(fwd_row)(n, Np, DH, scale, q + (b * N + n) * dh, kv, kv + dh * Np, o + (b * N + n) * dh, p)
             DISPATCH(FWD)
@@ -199,13 +345,20 @@ int NAME(attn_bwd)(int64_t BH, int64_t N, int64_t dh, T scale, const T *q, const
     const int64_t Np = NAME(row_stride)(N);
     if (dh > 64) return 1;
     /* one block: kv (2, dh, Np), then dkv (2, dh, Np) one cache line further (no 4K aliasing) */
-    T *kv = NAME(alloc)(4 * dh * Np + 64 / sizeof(T));
+    T *kv = NAME(alloc)(4 * dh * Np + 64 / sizeof(T) + ROWS * Np);
     if (!kv) return 2;
-    T *dkv = kv + 2 * dh * Np + 64 / sizeof(T);
+    T *dkv = kv + 2 * dh * Np + 64 / sizeof(T), *DS = dkv + 2 * dh * Np;
     for (int64_t b = 0; b < BH; b++) {
         NAME(load_kv)(N, Np, dh, k + b * N * dh, v + b * N * dh, kv);
         memset(dkv, 0, sizeof(T) * 2 * dh * Np);
-        for (int64_t n = 0; n < N; n++) {
+        int64_t n = 0;
+        for (; n + ROWS <= N; n += ROWS) {
+            const int64_t r = (b * N + n) * dh;
+#define BWDR(DH) NAME(bwd_rows)(n, Np, DH, scale, q + r, kv, kv + dh * Np, o + r, P + (b * N + n) * Np, \
+                                dO + r, dq + r, dkv, dkv + dh * Np, DS)
+            DISPATCH(BWDR)
+        }
+        for (; n < N; n++) {
             const int64_t r = (b * N + n) * dh;
 #define BWD(DH) NAME(bwd_row)(n, Np, DH, scale, q + r, kv, kv + dh * Np, o + r, P + (b * N + n) * Np, \
                               dO + r, dq + r, dkv, dkv + dh * Np)
@@ -220,7 +373,120 @@ int NAME(attn_bwd)(int64_t BH, int64_t N, int64_t dh, T scale, const T *q, const
     free(kv);
     return 0;
 }
+/* ---- the gpt MLP, fused (here to share this file's build; called from models/fused_mlp.py) ----
+   out = W_outᵀ relu(W_inᵀ x) for M tokens of d features: x, out (M, d) row-major; inside,
+   W tokens at a time are transposed into the vector lanes (a small stack block), so each
+   multiply-add is one FMA over W tokens; hT (4d, Mp) keeps the ReLU's output for the
+   backward, feature-major (Mp = M rounded up to 8; lanes past M hold 0). W_in (d, 4d),
+   W_out (4d, d) row-major, d <= 16; every weight becomes a broadcast vector (wb), an FMA's
+   memory operand. relu keeps NaN (as torch's); the backward's mask is h > 0 (as torch's
+   threshold_backward). */
+static T *NAME(mlp_weights)(int64_t d, const T *Win, const T *Wout) {
+    const int64_t F = 4 * d;
+    VT *wb = (VT *)NAME(alloc)(2 * d * F * W);  /* wi (d, F) then wo (F, d) */
+    if (!wb) return NULL;
+    for (int64_t i = 0; i < d * F; i++) { wb[i] = (VT){0} + Win[i]; wb[d * F + i] = (VT){0} + Wout[i]; }
+    return (T *)wb;
+}
+
+/* Tokens t..t+W-1 (those < M) of a (M, d) array into d vectors, zero past M; and back. */
+static ALWAYS_INLINE void NAME(load_tokens)(const int d, int64_t t, int64_t M, const T *restrict a, VT *restrict v) {
+    T blk[16 * W];
+    const int64_t n = M - t < W ? M - t : W;
+    for (int c = 0; c < d; c++)
+        for (int l = 0; l < W; l++) blk[c * W + l] = l < n ? a[(t + l) * d + c] : 0;
+    for (int c = 0; c < d; c++) v[c] = *(const VU *)(blk + c * W);
+}
+static ALWAYS_INLINE void NAME(store_tokens)(const int d, int64_t t, int64_t M, const VT *restrict v, T *restrict a) {
+    T blk[16 * W];
+    const int64_t n = M - t < W ? M - t : W;
+    for (int c = 0; c < d; c++) *(VU *)(blk + c * W) = v[c];
+    for (int64_t l = 0; l < n; l++)
+        for (int c = 0; c < d; c++) a[(t + l) * d + c] = blk[c * W + l];
+}
+
+static ALWAYS_INLINE void NAME(mlp_fwd_block)(const int d, int64_t t, int64_t M, int64_t Mp, const VT *restrict wi,
+                                              const VT *restrict wo, const T *restrict x, T *restrict hT,
+                                              T *restrict out) {
+    const int F = 4 * d;
+    VT xv[16], o[16];
+    NAME(load_tokens)(d, t, M, x, xv);
+    for (int c = 0; c < d; c++) o[c] = (VT){0};
+    for (int j = 0; j < F; j++) {
+        VT h = wi[j] * xv[0], h2 = (VT){0};  /* wi[c F + j] = W_in[c][j]; two chains */
+        for (int c = 1; c + 1 < d; c += 2) { h += wi[c * F + j] * xv[c]; h2 += wi[(c + 1) * F + j] * xv[c + 1]; }
+        if (d % 2 == 0) h += wi[(d - 1) * F + j] * xv[d - 1];
+        h += h2;
+        h = (VT)(~(IT)(h < 0) & (IT)h);  /* relu, NaN kept */
+        *(VU *)(hT + j * Mp + t) = h;
+        for (int c = 0; c < d; c++) o[c] += wo[j * d + c] * h;
+    }
+    NAME(store_tokens)(d, t, M, o, out);
+}
+
+static ALWAYS_INLINE void NAME(mlp_bwd_block)(const int d, int64_t t, int64_t M, int64_t Mp, const VT *restrict wi,
+                                              const VT *restrict wo, const T *restrict g, const T *restrict hT,
+                                              T *restrict dx, T *restrict dhT) {
+    const int F = 4 * d;
+    VT gv[16], dxv[16];
+    NAME(load_tokens)(d, t, M, g, gv);
+    for (int c = 0; c < d; c++) dxv[c] = (VT){0};
+    for (int j = 0; j < F; j++) {
+        VT a = wo[j * d] * gv[0], a2 = (VT){0};
+        for (int c = 1; c + 1 < d; c += 2) { a += wo[j * d + c] * gv[c]; a2 += wo[j * d + c + 1] * gv[c + 1]; }
+        if (d % 2 == 0) a += wo[j * d + d - 1] * gv[d - 1];
+        a += a2;
+        const VT dh = (VT)((IT)(*(const VU *)(hT + j * Mp + t) > 0) & (IT)a);
+        *(VU *)(dhT + j * Mp + t) = dh;
+        for (int c = 0; c < d; c++) dxv[c] += wi[c * F + j] * dh;
+    }
+    NAME(store_tokens)(d, t, M, dxv, dx);
+}
+
+/* R models (the batched gpt's model axis; 1 for a single model), each with its own weights:
+   x, out (R, M, d); W_in (R, d, 4d), W_out (R, 4d, d); hT (R, 4d, Mp). Returns 0; 1 if
+   d > 16 or Mp is not M rounded up to 8, 2 if out of memory. */
+int NAME(mlp_fwd)(int64_t R, int64_t d, int64_t M, int64_t Mp, const T *x, const T *Win, const T *Wout, T *hT,
+                  T *out) {
+    if (d > 16 || Mp != (M + 7) / 8 * 8) return 1;
+    const int64_t F = 4 * d;
+    for (int64_t r = 0; r < R; r++) {
+        const VT *wb = (const VT *)NAME(mlp_weights)(d, Win + r * d * F, Wout + r * F * d);
+        if (!wb) return 2;
+        const T *xr = x + r * M * d;
+        T *hr = hT + r * F * Mp, *outr = out + r * M * d;
+        for (int64_t t = 0; t < Mp; t += W) {
+            if (d == 8) NAME(mlp_fwd_block)(8, t, M, Mp, wb, wb + 8 * 32, xr, hr, outr);
+            else NAME(mlp_fwd_block)(d, t, M, Mp, wb, wb + d * F, xr, hr, outr);
+        }
+        free((void *)wb);
+    }
+    return 0;
+}
+
+/* dx (R, M, d) and dhT (R, 4d, Mp) = the gradient at the ReLU's input, from g (R, M, d) = the
+   gradient at out; the weight gradients are two matmuls the caller does (xᵀ dh, hᵀ g). */
+int NAME(mlp_bwd)(int64_t R, int64_t d, int64_t M, int64_t Mp, const T *g, const T *hT, const T *Win,
+                  const T *Wout, T *dx, T *dhT) {
+    if (d > 16 || Mp != (M + 7) / 8 * 8) return 1;
+    const int64_t F = 4 * d;
+    for (int64_t r = 0; r < R; r++) {
+        const VT *wb = (const VT *)NAME(mlp_weights)(d, Win + r * d * F, Wout + r * F * d);
+        if (!wb) return 2;
+        const T *gr = g + r * M * d, *hr = hT + r * F * Mp;
+        T *dxr = dx + r * M * d, *dhr = dhT + r * F * Mp;
+        for (int64_t t = 0; t < Mp; t += W) {
+            if (d == 8) NAME(mlp_bwd_block)(8, t, M, Mp, wb, wb + 8 * 32, gr, hr, dxr, dhr);
+            else NAME(mlp_bwd_block)(d, t, M, Mp, wb, wb + d * F, gr, hr, dxr, dhr);
+        }
+        free((void *)wb);
+    }
+    return 0;
+}
 #undef FWD
 #undef BWD
+#undef BWDR
+#undef FWDR
+#undef ROWS
 #undef DISPATCH
 #endif

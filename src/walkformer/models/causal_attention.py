@@ -12,8 +12,8 @@ a head size of 8 every product is a thin matmul, so BLAS runs far below its peak
 the step is bound by passes over the N² scores. Backends (``BACKEND``, or the
 ``WALKFORMER_ATTENTION`` environment variable; ``bench/bench_gpt.py`` compares them):
 
-- ``c`` (default where a C compiler is found): ``causal_attention.c``, one query row at
-  a time, built once per machine into ``~/.cache/walkformer`` (``$XDG_CACHE_HOME``)
+- ``c`` (default where a C compiler is found): ``causal_attention.c``, four query rows
+  at a time (a sequence's result does not depend on its batch), built once per machine into ``~/.cache/walkformer`` (``$XDG_CACHE_HOME``)
   with the system's ``cc``; the forward saves p (B·H, N, N + pad, only i ≤ n touched)
   for the backward, which hands the buffer back for the next step's forward (so the
   graph allows one backward: ``retain_graph`` for a second one raises). float32 and float64, head size ≤ 64, CPU tensors.

@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import fused_mlp
 from .causal_attention import causal_attention
 
 
@@ -86,7 +87,8 @@ class Attention(nn.Module):
         # one matmul for q, k and v (fewer small ops: at small N a step is op-overhead bound)
         W = torch.cat([self.W_Q, self.W_K, self.W_V], 2).transpose(0, 1).reshape(d, 3 * H * dh)  # (d, H·3dh)
         qkv = (x @ W).view(B, N, H, 3, dh)  # (B, N, H, 3, dh)
-        q, k, v = (self.hook_q(qkv[..., 0, :]), self.hook_k(qkv[..., 1, :]), self.hook_v(qkv[..., 2, :]))
+        q, k, v = qkv.unbind(3)  # (B, N, H, dh) each; unbind's backward is one stack (select's: 3 zero fills)
+        q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)
         qh, kh, vh = (t.transpose(1, 2) for t in (q, k, v))  # (B, H, N, dh)
         if self.hook_attn_scores.active() or self.hook_pattern.active():
             scores = qh @ kh.transpose(-1, -2) / math.sqrt(self.dh)  # (B, H, N, N)
@@ -108,6 +110,8 @@ class MLP(nn.Module):
         self.hook_pre, self.hook_post = HookPoint(), HookPoint()
 
     def forward(self, x):  # (B, N, d)
+        if not (self.hook_pre.active() or self.hook_post.active()) and fused_mlp.usable(x):
+            return fused_mlp.fused_mlp(x, self.W_in, self.W_out)  # (B, N, d), the C kernel
         h = self.hook_post(F.relu(self.hook_pre(x @ self.W_in)))  # (B, N, 4d)
         return h @ self.W_out  # (B, N, d)
 
