@@ -242,22 +242,26 @@ static ALWAYS_INLINE void NAME(bwd_row)(
     for (int c = 0; c < dh; c++) dqn[c] = NAME(hsum)(acc[c]) * scale;
 }
 
-/* Rows n0..n0+R-1 of one sequence at once (R = ROWS): the same sums as bwd_row, but each
-   load and store of dk, dv serves R rows (one read-modify-write per R rows: those were
-   ~60% of the backward row by row). The row vectors q_r[c], dO_r[c] are kept as broadcast
-   vectors (qb, ob) so the updates are FMAs with a memory operand. P's rows are read up to
-   the group's last key n0 + R - 1: as R divides W and n0 is a multiple of R, that key is
-   in the vector holding row n0's last key, which the forward filled to its end (e = 0
-   past the row's own last key), so nothing unwritten is read and p = ds = 0 there.
+/* Rows n0..n0+R-1 of one sequence at once (R = BR = W, a vector's worth: 8 in float32): the
+   same sums as bwd_row, but each load and store of dk, dv serves R rows (one read-modify-
+   write per R rows: those were ~60% of the backward row by row; R = 8 rather than 4 took
+   the float32 backward from 24.2 to 23.7 ms at N = 1024, the same bits there; at other N,
+   round-off: the rows past the last whole group go row by row). The row vectors q_r[c],
+   dO_r[c] are kept as broadcast vectors (qb, ob) so the updates are FMAs with a memory
+   operand. P's rows are read up to the group's last key n0 + R - 1: as R divides W and n0
+   is a multiple of R, that key is in the vector holding row n0's last key, which the
+   forward filled to its end (e = 0 past the row's own last key), so nothing unwritten is
+   read and p = ds = 0 there.
    ds goes to DS (R, Np) for dq = scale sum_i ds_i k_i. */
+#define BR W  /* rows per backward group: a whole vector (8 in float32, 4 in float64) */
 static ALWAYS_INLINE void NAME(bwd_rows)(
         int64_t n0, int64_t Np, const int dh, T scale, const T *restrict q, const T *restrict kt,
         const T *restrict vt, const T *restrict o, const T *restrict P, const T *restrict dO,
         T *restrict dq, T *restrict dkt, T *restrict dvt, T *restrict DS) {
-    const int64_t nt = (n0 + ROWS - 1 + W) / W;  /* vectors up to the group's last key */
-    T D[ROWS], inv[ROWS];
-    VT qb[ROWS * 64], ob[ROWS * 64];
-    for (int r = 0; r < ROWS; r++) {
+    const int64_t nt = (n0 + BR - 1 + W) / W;  /* vectors up to the group's last key */
+    T D[BR], inv[BR];
+    VT qb[BR * 64], ob[BR * 64];
+    for (int r = 0; r < BR; r++) {
         D[r] = 0;
         for (int c = 0; c < dh; c++) {
             D[r] += dO[r * dh + c] * o[r * dh + c];
@@ -267,20 +271,20 @@ static ALWAYS_INLINE void NAME(bwd_rows)(
         inv[r] = P[r * Np + Np - 1];
     }
     for (int64_t t = 0; t < nt; t++) {
-        VT ds[ROWS], pt[ROWS], vc[64];
+        VT ds[BR], pt[BR], vc[64];
         for (int c = 0; c < dh; c++) vc[c] = *(const VU *)(vt + c * Np + t * W);
-        VT dp[ROWS];  /* dp_r = <dO_r, v>, the R rows' chains interleaved */
-        for (int r = 0; r < ROWS; r++) dp[r] = ob[r * dh] * vc[0];
+        VT dp[BR];  /* dp_r = <dO_r, v>, the R rows' chains interleaved */
+        for (int r = 0; r < BR; r++) dp[r] = ob[r * dh] * vc[0];
         for (int c = 1; c < dh; c++)
-            for (int r = 0; r < ROWS; r++) dp[r] += ob[r * dh + c] * vc[c];
-        for (int r = 0; r < ROWS; r++) {
+            for (int r = 0; r < BR; r++) dp[r] += ob[r * dh + c] * vc[c];
+        for (int r = 0; r < BR; r++) {
             pt[r] = *(const VU *)(P + r * Np + t * W) * inv[r];
             ds[r] = pt[r] * (dp[r] - D[r]);
             *(VU *)(DS + r * Np + t * W) = ds[r];
         }
         for (int c = 0; c < dh; c++) {
             VT a = *(VU *)(dkt + c * Np + t * W), e = *(VU *)(dvt + c * Np + t * W);
-            for (int r = 0; r < ROWS; r++) {
+            for (int r = 0; r < BR; r++) {
                 a += qb[r * dh + c] * ds[r];
                 e += ob[r * dh + c] * pt[r];
             }
@@ -288,7 +292,7 @@ static ALWAYS_INLINE void NAME(bwd_rows)(
             *(VU *)(dvt + c * Np + t * W) = e;
         }
     }
-    for (int r = 0; r < ROWS; r++) {
+    for (int r = 0; r < BR; r++) {
         VT acc[64];
         for (int c = 0; c < dh; c++) acc[c] = (VT){0};
         for (int64_t t = 0; t < nt; t++) {
@@ -345,14 +349,14 @@ int NAME(attn_bwd)(int64_t BH, int64_t N, int64_t dh, T scale, const T *q, const
     const int64_t Np = NAME(row_stride)(N);
     if (dh > 64) return 1;
     /* one block: kv (2, dh, Np), then dkv (2, dh, Np) one cache line further (no 4K aliasing) */
-    T *kv = NAME(alloc)(4 * dh * Np + 64 / sizeof(T) + ROWS * Np);
+    T *kv = NAME(alloc)(4 * dh * Np + 64 / sizeof(T) + BR * Np);
     if (!kv) return 2;
     T *dkv = kv + 2 * dh * Np + 64 / sizeof(T), *DS = dkv + 2 * dh * Np;
     for (int64_t b = 0; b < BH; b++) {
         NAME(load_kv)(N, Np, dh, k + b * N * dh, v + b * N * dh, kv);
         memset(dkv, 0, sizeof(T) * 2 * dh * Np);
         int64_t n = 0;
-        for (; n + ROWS <= N; n += ROWS) {
+        for (; n + BR <= N; n += BR) {
             const int64_t r = (b * N + n) * dh;
 #define BWDR(DH) NAME(bwd_rows)(n, Np, DH, scale, q + r, kv, kv + dh * Np, o + r, P + (b * N + n) * Np, \
                                 dO + r, dq + r, dkv, dkv + dh * Np, DS)
@@ -488,5 +492,6 @@ int NAME(mlp_bwd)(int64_t R, int64_t d, int64_t M, int64_t Mp, const T *g, const
 #undef BWDR
 #undef FWDR
 #undef ROWS
+#undef BR
 #undef DISPATCH
 #endif
