@@ -16,7 +16,6 @@ derived from ``seed``; one torch thread.
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from .config import Config, stream_seed
 from .criteria import steps_to_optimal, tolerance  # noqa: F401  (tolerance: re-exported)
 from .metrics import evaluate
 from .models import Batch, build_model
+from .models.shicao import all_finite
 from .tasks import make_task
 
 def generator(seed: int, stream: str) -> torch.Generator:
@@ -88,8 +88,7 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
             loss, grads, fw = model.grads_and_forward(train_batch, tr.eps, test)  # loss at θ^(step)
         else:
             (loss, grads), fw = model.grads(train_batch, tr.eps), None
-        finite = model.finite(loss, grads) if hasattr(model, "finite") else \
-            math.isfinite(loss) and bool(torch.isfinite(torch.cat([g.reshape(-1) for g in grads.values()])).all())
+        finite = model.finite(loss, grads) if hasattr(model, "finite") else all_finite(loss, grads)
         if due or not finite:
             line = {"step": step, "train_loss": loss}
             line |= evaluate(model, task, test, tr.eps, full=keep_metrics or step == tr.steps, fw=fw)

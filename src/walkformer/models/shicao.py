@@ -174,6 +174,11 @@ def sum_rows(x: torch.Tensor) -> torch.Tensor:
     return x.sum(0)[:n]
 
 
+def all_finite(loss: float, grads: dict[str, torch.Tensor]) -> bool:
+    """Whether the loss and every gradient entry are finite (torch; any model's grads)."""
+    return math.isfinite(loss) and bool(torch.isfinite(torch.cat([g.reshape(-1) for g in grads.values()])).all())
+
+
 class ShiCao:
     """Fast path: parameters V (and A), W kept as W0 + R x̃_N^T.
 
@@ -391,7 +396,7 @@ class ShiCao:
         """Whether the loss and every gradient entry are finite."""
         if self._kernel():
             return math.isfinite(loss) and all(shicao_kernel.finite(g) for g in grads.values())
-        return math.isfinite(loss) and bool(torch.isfinite(torch.cat([g.reshape(-1) for g in grads.values()])).all())
+        return all_finite(loss, grads)
 
     def step(self, grads: dict[str, torch.Tensor], eta: float) -> None:
         self._cache = None
