@@ -107,9 +107,10 @@ class _CKernel(torch.autograd.Function):
             raise RuntimeError("causal attention: a second backward through the same graph is not supported")
         BH, N, dh = q.shape
         suf = "f32" if q.dtype == torch.float32 else "f64"
+        dO = dO.contiguous()  # a name keeps it alive through the call (a temporary would be freed first)
         dq, dk, dv = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)  # (BH, N, dh)
         rc = getattr(library(), "attn_bwd_" + suf)(BH, N, dh, 1 / math.sqrt(dh),
-                                                   *map(_ptr, (q, k, v, o, P, dO.contiguous(), dq, dk, dv)))
+                                                   *map(_ptr, (q, k, v, o, P, dO, dq, dk, dv)))
         if rc:
             raise MemoryError(f"causal attention kernel failed (code {rc})")
         _free.append(P)

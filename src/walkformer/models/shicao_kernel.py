@@ -98,7 +98,8 @@ def update(x: torch.Tensor, g: torch.Tensor, eta: float) -> None:
 
 
 def finite(x: torch.Tensor) -> bool:
-    return bool(getattr(library(), "sc_finite_" + _SUF[x.dtype])(x.numel(), x.contiguous().data_ptr()))
+    x = x.contiguous()  # named: a temporary's memory would be freed before the call reads it
+    return bool(getattr(library(), "sc_finite_" + _SUF[x.dtype])(x.numel(), x.data_ptr()))
 
 
 def step(model, b, eps: float, probe):
