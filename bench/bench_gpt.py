@@ -2,18 +2,20 @@
 
 d = 8, one layer, one head, batch 16, sequence length 1024, AdamW, float32, one torch
 thread. Prints steps/s of full training steps (sampling + forward + backward + update)
-with the model's attention (``models/causal_attention.py``: the C kernel, or its torch
-fallback) and with the old path, torch's fused ``scaled_dot_product_attention``
-(SDPA), measured in the same run, and their ratio; the sampling time and its share of
-a step; the sampler against two straightforward baselines (the authors' per-position
-loop of ``torch.multinomial``, vectorised over the batch only, and a per-sample Python
-loop); forward + backward of each attention backend alone, of the explicit pattern
-(what a model with a listener on ``hook_pattern`` runs), and of the MLP alone (the fused
+with the model's attention (layer 1 on token tables, ``models/token_attention.py``),
+with the causal C kernel in every layer (``models/causal_attention.py``, the default
+before token attention) and with the old path, torch's fused
+``scaled_dot_product_attention`` (SDPA), all measured in the same run, and their ratios;
+the sampling time and its share of a step; the sampler against two straightforward
+baselines (the authors' per-position loop of ``torch.multinomial``, vectorised over the
+batch only, and a per-sample Python loop); forward + backward of each attention backend
+alone, of the explicit pattern (what a model with a listener on ``hook_pattern`` runs),
+and of the MLP alone (the fused
 kernel of ``models/fused_mlp.py`` against torch's matmuls). Times are the best of
 ``--repeats``, wall clock and, in brackets, this process's CPU time (the machine may be
 shared: the CPU time is what one core would take).
 
-Then where a step's time goes, for each of the two attention paths (CPU times, each part
+Then where a step's time goes, for each attention path (CPU times, each part
 the best of ``--repeats`` rounds of timed steps): sampling, forward, backward and the AdamW
 update, with the attention's own forward and backward timed inside the step (identity
 autograd functions note when its backward starts and ends), and the top operators of
@@ -32,7 +34,9 @@ import torch.nn.functional as F
 from walkformer.models import causal_attention as ca
 from walkformer.models import fused_mlp
 from walkformer.models import gpt as gpt_module
+from walkformer.models import token_attention as ta
 from walkformer.models.gpt import GPT, init_gpt
+from walkformer.models.token_attention import token_attention
 from walkformer.optim import Optimizer
 from walkformer.tasks.binary import BinaryChain
 
@@ -101,18 +105,27 @@ def main():
             log.setdefault(ctx.key, time.process_time())
             return grad, None
 
-    def timed_attention(q, k, v):  # the model's attention, timed in place
-        q, k, v = (Stamp.apply(x, "bwd_end") for x in (q, k, v))  # their backward runs right after attention's
-        t0 = time.process_time()
-        o = ca.causal_attention(q, k, v)
-        log["fwd"] = time.process_time() - t0
-        return Stamp.apply(o, "bwd_start")  # its backward runs right before attention's
+    def timed(fn):
+        """fn (an attention) timed in place: its forward CPU time, and (Stamp) its backward's."""
+        def wrapped(*args):
+            args = [Stamp.apply(t, "bwd_end") if t.is_floating_point() else t for t in args]  # their backward
+            t0 = time.process_time()                                                      # runs right after
+            o = fn(*args)
+            log["fwd"] = log.get("fwd", 0.0) + time.process_time() - t0
+            return Stamp.apply(o, "bwd_start")  # its backward runs right before attention's
+        return wrapped
 
-    def parts(backend: str, inner: int) -> dict[str, float]:
+    def use(path: str) -> None:
+        """'token' (the default: layer 1 on token tables), 'c' (the causal kernel everywhere,
+        the default before token attention) or 'sdpa' (torch's fused kernel, the old path)."""
+        ta.BACKEND = "auto" if path == "token" else "off"
+        ca.BACKEND = "auto" if path in ("token", "c") else path
+
+    def parts(path: str, inner: int) -> dict[str, float]:
         """CPU ms of each part of a step, each the best over ``repeats`` rounds of ``inner``
         steps; the attention's forward and backward timed inside the model."""
-        ca.BACKEND = backend
-        gpt_module.causal_attention = timed_attention
+        use(path)
+        gpt_module.causal_attention, ta.token_attention = timed(ca.causal_attention), timed(token_attention)
         step()
         names = ("sample", "forward", "attention forward", "backward", "attention backward", "update")
         best = dict.fromkeys(names, float("inf"))
@@ -134,12 +147,12 @@ def main():
                 for k, dt in zip(names, dts):
                     tot[k] += dt
             best = {k: min(best[k], tot[k] / inner * 1e3) for k in best}
-        gpt_module.causal_attention = ca.causal_attention
+        gpt_module.causal_attention, ta.token_attention = ca.causal_attention, token_attention
         return best
 
-    def top_ops(backend: str, n_steps: int = 3, rows: int = 8) -> list[tuple[str, float, int]]:
+    def top_ops(path: str, n_steps: int = 3, rows: int = 8) -> list[tuple[str, float, int]]:
         """torch.profiler's operators by self CPU time per step: (name, ms, calls per step)."""
-        ca.BACKEND = backend
+        use(path)
         step()
         with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
             for _ in range(n_steps):
@@ -147,15 +160,17 @@ def main():
         ev = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)[:rows]
         return [(e.key, e.self_cpu_time_total / 1e3 / n_steps, e.count // n_steps) for e in ev]
 
-    def steps_with(backend: str, inner: int) -> tuple[float, float]:
-        ca.BACKEND = backend
-        step()  # warm-up (and the kernel's first build)
+    def steps_with(path: str, inner: int) -> tuple[float, float]:
+        use(path)
+        step()  # warm-up (and the kernels' first build)
         return wall_cpu(step, a.repeats, inner)
 
-    new = ca.backend_for(torch.empty(1))
-    step_ms = steps_with("auto", a.steps)
-    sdpa_ms = steps_with("sdpa", max(2, a.steps // 4))  # the old path: ~4x slower
-    ca.BACKEND = "auto"
+    new = ca.backend_for(torch.empty(1))  # the causal kernel's backend: c, or blocks without a compiler
+    top = "token" if ta.usable(torch.empty(1)) else new  # what a step runs by default
+    paths = list(dict.fromkeys([top, new, "sdpa"]))
+    steps_ms = {p: steps_with(p, a.steps if p != "sdpa" else max(2, a.steps // 4)) for p in paths}
+    step_ms = steps_ms[top]
+    use(top)
     sample_ms = best_ms(lambda: task.sample_next_token(a.batch, g), a.repeats, 20)
     loop_ms = best_ms(lambda: task.sample_states_loop(a.batch, g), 1, 2)
     rng = random.Random(0)
@@ -169,6 +184,9 @@ def main():
         return wall_cpu(lambda: ca.causal_attention(*qkv).sum().backward(), a.repeats, 3 if backend == new else 1)
 
     attn = {b: attention(b) for b in dict.fromkeys([new, "blocks", "sdpa"])}
+    if top == "token":  # the same attention from (2, N) query and key tables
+        QK = [torch.randn(1, 2, a.N, 8, generator=g).requires_grad_() for _ in range(2)]
+        attn = {"token": wall_cpu(lambda: token_attention(*QK, qkv[2], x).sum().backward(), a.repeats, 3)} | attn
     mlp = model.blocks[0].mlp
     xm, gm = torch.randn(a.batch, a.N, 8, generator=g).requires_grad_(), torch.randn(a.batch, a.N, 8, generator=g)
 
@@ -181,24 +199,27 @@ def main():
 
     mlp_ms = {b: mlp_with(b) for b in (("auto", "torch") if fused_mlp.usable(xm) else ("torch",))}
     model.zero_grad()
-    ca.BACKEND = "auto"
+    use(top)
     with model.hooks({"blocks.0.attn.hook_pattern": lambda t: None}):
         explicit_ms = wall_cpu(lambda: model(x).sum().backward(), 1, 2)
     model.zero_grad()
 
     ms = lambda t: f"{t[0]:8.2f} ms [{t[1]:7.2f}]"  # noqa: E731
     print(f"gpt d=8, 1 layer, batch {a.batch}, N = {a.N}, AdamW, float32, 1 thread (torch {torch.__version__})")
-    print(f"  training step, attention '{new}' (sample + fwd + bwd + update): {ms(step_ms)}  = "
-          f"{1e3 / step_ms[0]:5.1f} steps/s [{1e3 / step_ms[1]:5.1f}]  (goal >= 20)")
-    print(f"  training step, attention 'sdpa' (the old path)               : {ms(sdpa_ms)}  = "
-          f"{1e3 / sdpa_ms[0]:5.1f} steps/s [{1e3 / sdpa_ms[1]:5.1f}]  -> '{new}' is "
-          f"{sdpa_ms[0] / step_ms[0]:4.1f}x faster [{sdpa_ms[1] / step_ms[1]:4.1f}x]")
+    what = {"token": "token tables in layer 1", "c": "the causal C kernel", "blocks": "torch blocks",
+            "sdpa": "torch's SDPA, the old path"}
+    for p, t in steps_ms.items():
+        vs = "  (goal >= 20)" if p == top else \
+            f"  -> '{top}' is {t[0] / step_ms[0]:4.1f}x faster [{t[1] / step_ms[1]:4.1f}x]"
+        print(f"  training step, attention '{p}' ({what[p]}){' ' * (28 - len(what[p]) - len(p))}: {ms(t)}  = "
+              f"{1e3 / t[0]:5.1f} steps/s [{1e3 / t[1]:5.1f}]{vs}")
     print(f"  sampling a batch (run-length sampler)      : {sample_ms:8.3f} ms  = {100 * sample_ms / step_ms[0]:5.1f}% "
-          f"of a '{new}' step (goal < 10%)")
+          f"of a '{top}' step (goal < 10%)")
     print(f"  baseline: per-position multinomial loop   : {loop_ms:8.2f} ms  -> speed-up {loop_ms / sample_ms:7.1f}x")
     print(f"  baseline: per-sample Python loop          : {py_ms:8.2f} ms  -> speed-up {py_ms / sample_ms:7.1f}x")
+    first = next(iter(attn))
     for b, t in attn.items():
-        vs = "" if b == new else f"  -> '{new}' is {t[0] / attn[new][0]:4.1f}x faster [{t[1] / attn[new][1]:4.1f}x]"
+        vs = "" if b == first else f"  -> '{first}' is {t[0] / attn[first][0]:4.1f}x faster [{t[1] / attn[first][1]:4.1f}x]"
         print(f"  attention alone, fwd+bwd, '{b}'{' ' * (8 - len(b))}      : {ms(t)}{vs}")
     print(f"  model fwd+bwd, explicit pattern (hook listener): {ms(explicit_ms)}")
     for b, t_ms in mlp_ms.items():
@@ -207,11 +228,11 @@ def main():
         print(f"  MLP alone, fwd+bwd, {'fused C kernel' if b == 'auto' else 'torch matmuls'}: {ms(t_ms)}{vs}")
 
     print("  where a step goes (CPU ms; attention forward and backward are part of forward and backward):")
-    cols = [new, "sdpa"]
-    br = {b: parts(b, a.steps if b == new else max(2, a.steps // 4)) for b in cols}
+    cols = paths
+    br = {b: parts(b, a.steps if b != "sdpa" else max(2, a.steps // 4)) for b in cols}
     total = {b: br[b]["sample"] + br[b]["forward"] + br[b]["backward"] + br[b]["update"] for b in cols}
     print(f"    {'':22s}" + "".join(f"{b:>10s}" for b in cols))
-    for name in br[new]:
+    for name in br[top]:
         print(f"    {name:22s}" + "".join(f"{br[b][name]:10.2f}" for b in cols))
     print(f"    {'sum of the parts':22s}" + "".join(f"{total[b]:10.2f}" for b in cols))
     print(f"    {'steps/s':22s}" + "".join(f"{1e3 / total[b]:10.1f}" for b in cols))
@@ -219,7 +240,7 @@ def main():
         print(f"  top operators, '{b}' (torch.profiler, self CPU ms per step, calls):")
         for name, t_ms, calls in top_ops(b):
             print(f"    {name[:40]:40s} {t_ms:8.2f}  x{calls}")
-    ca.BACKEND = "auto"
+    use(top)
     print(f"  (bench wall time {time.perf_counter() - t_start:.1f} s)")
 
 

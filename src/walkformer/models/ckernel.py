@@ -2,7 +2,7 @@
 
 A kernel is compiled once per machine with the system's C compiler (``$CC``, default
 ``cc``) into ``~/.cache/walkformer`` (``$XDG_CACHE_HOME/walkformer``), under a name keyed
-by a hash of its source, flags and compiler version; concurrent processes each compile
+by a hash of its source (with the local headers it includes), flags and compiler version; concurrent processes each compile
 to a temporary file and rename it into place atomically. Where no compiler works the
 kernel is None and its caller falls back to torch, with one warning.
 """
@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import os
+import re
 import subprocess
 import tempfile
 import warnings
@@ -30,7 +31,10 @@ def build(src: Path, flags: list[str]) -> Path:
     """Compile ``src`` into the cache once per (source, flags, compiler); the .so's path."""
     cc = os.environ.get("CC", "cc")
     ver = subprocess.run([cc, "--version"], capture_output=True, text=True, check=True).stdout
-    key = hashlib.sha256(src.read_bytes() + " ".join(flags).encode() + ver.encode()).hexdigest()[:16]
+    text = src.read_bytes()
+    for h in sorted(set(re.findall(rb'#include "([\w.]+\.h)"', text))):  # local headers (simd.h) are part of the key
+        text += (src.parent / h.decode()).read_bytes()
+    key = hashlib.sha256(text + " ".join(flags).encode() + ver.encode()).hexdigest()[:16]
     cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "walkformer"
     so = cache / f"{src.stem}-{key}.so"
     if not so.exists():

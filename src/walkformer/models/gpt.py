@@ -32,7 +32,11 @@ Hook points (identity modules; attach torch forward hooks, or use :meth:`run_wit
 Speed: unless something listens on ``hook_attn_scores`` or ``hook_pattern``, attention
 is ``causal_attention.py`` (a C kernel that skips the masked upper triangle; torch's fused
 ``scaled_dot_product_attention`` off the CPU) and the N×N pattern is never materialised;
-with a listener it is computed explicitly (same maths, round-off apart).
+with a listener it is computed explicitly (same maths, round-off apart). In the first
+block, whose input is one of two vectors per position (token 0 or 1), it is
+``token_attention.py``: queries and keys from (2, N) tables, the scores and their exps
+shared by the batch (unless a hook listens on the embedding, the first block's input, q,
+k, v or the pattern).
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import fused_mlp
+from . import fused_mlp, token_attention
 from .causal_attention import causal_attention
 
 
@@ -81,11 +85,24 @@ class Attention(nn.Module):
         for name in ("hook_q", "hook_k", "hook_v", "hook_z", "hook_attn_scores", "hook_pattern"):
             setattr(self, name, HookPoint())
 
-    def forward(self, x):  # x: (B, N, d)
+    def forward(self, x, table=None):  # x: (B, N, d)
+        """``table`` = (tokens (B, N), inputs (2, N, d)): at layer 1 the input x_{b,n} is
+        inputs[tokens[b, n], n], and attention runs on the query and key tables
+        (``token_attention.py``) unless something listens on q, k, v or the pattern."""
         B, N, d = x.shape
         H, dh = self.H, self.dh
         # one matmul for q, k and v (fewer small ops: at small N a step is op-overhead bound)
         W = torch.cat([self.W_Q, self.W_K, self.W_V], 2).transpose(0, 1).reshape(d, 3 * H * dh)  # (d, H·3dh)
+        hooked = any(h.active() for h in (self.hook_q, self.hook_k, self.hook_v, self.hook_attn_scores,
+                                          self.hook_pattern))
+        if table is not None and not hooked and token_attention.usable(x):
+            tokens, inputs = table
+            Q, K, V = (inputs @ W).view(2, N, H, 3, dh).unbind(3)  # (2, N, H, dh) each: one row per token
+            v = torch.where(tokens[:, :, None, None].bool(), V[1], V[0])  # (B, N, H, dh)
+            z = token_attention.token_attention(Q.permute(2, 0, 1, 3), K.permute(2, 0, 1, 3),
+                                                v.transpose(1, 2), tokens)  # (B, H, N, dh)
+            z = self.hook_z(z.transpose(1, 2))  # (B, N, H, dh)
+            return z.reshape(B, N, H * dh) @ self.W_O.reshape(H * dh, d)  # (B, N, d)
         qkv = (x @ W).view(B, N, H, 3, dh)  # (B, N, H, 3, dh)
         q, k, v = qkv.unbind(3)  # (B, N, H, dh) each; unbind's backward is one stack (select's: 3 zero fills)
         q, k, v = self.hook_q(q), self.hook_k(k), self.hook_v(v)
@@ -125,9 +142,11 @@ class Block(nn.Module):
         for name in ("hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post"):
             setattr(self, name, HookPoint())
 
-    def forward(self, x):  # (B, N, d)
+    def forward(self, x, table=None):  # (B, N, d); table: see Attention.forward
         x = self.hook_resid_pre(x)
-        x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(self.ln1(x))))
+        if table is not None:
+            table = (table[0], self.ln1(table[1]))  # (2, N, d): LayerNorm acts per position
+        x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(self.ln1(x), table)))
         return self.hook_resid_post(x + self.hook_mlp_out(self.mlp(self.ln2(x))))
 
 
@@ -165,9 +184,23 @@ class GPT(nn.Module):
         n = x.shape[1]
         dt = self.embed.W_E.dtype
         h = self.hook_embed(x.to(dt)[..., None] * self.embed.W_E) + self.hook_pos_embed(self.pos_embed.W_pos[:n])
-        for block in self.blocks:  # (B, n, d)
-            h = block(h)
+        table = self._token_table(x)
+        for i, block in enumerate(self.blocks):  # (B, n, d)
+            h = block(h, table if i == 0 else None)
         return self.hook_logits(self.ln_final(h) @ self.W_U + self.unembed.b_U)  # (B, n)
+
+    def _token_table(self, x: torch.Tensor):
+        """(x, (2, n, d) the two possible layer-1 inputs per position), for the first
+        block's token attention; None where layer 1's input may differ from them (a hook
+        that could edit the embedding or the residual stream listens, or x is not binary)."""
+        b0 = self.blocks[0]
+        if any(m._forward_hooks for m in (self.hook_embed, self.hook_pos_embed, b0.hook_resid_pre, b0.ln1)):
+            return None
+        if x.numel() == 0 or x.min() < 0 or x.max() > 1:
+            return None
+        n, W_E = x.shape[1], self.embed.W_E
+        W_pos = self.pos_embed.W_pos[:n]  # (n, d)
+        return x, torch.stack([0 * W_E + W_pos, 1 * W_E + W_pos])  # (2, n, d): x_n·e + p_n for x_n = 0, 1
 
     @contextmanager
     def hooks(self, names_to_fns: dict):

@@ -1,0 +1,462 @@
+/* Causal softmax attention whose queries and keys come from a two-token vocabulary: the
+   first layer of the binary gpt, where the input at position n is one of two vectors
+   (token 0 or 1), so q_n = Q^{x_n}_n and k_i = K^{x_i}_i with tables Q, K (2, N, dh).
+   Loaded by token_attention.py, which documents the maths; compiled once per machine.
+
+   The scores then take four values per (n, i), s^{ab}_{n,i} = <Q^a_n, K^b_i>/sqrt(dh), the
+   same for every sequence of the batch. Rows are processed in blocks of RB: for a block,
+   the four score rows and their exps E^{ab}_{n,i} = exp(s^{ab}_{n,i} - M^{ab}_n) (M = the
+   row's maximum) are computed once (the "tile"), and every sequence then reads its
+   weights e_i = c_{x_i} E^{a x_i}_{n,i} with a = x_n, c_b = exp(M^{ab}_n - m) and m the
+   largest M^{ab}_n among the key tokens present in the sequence's prefix (so c_b <= 1):
+   no score and no exp per sequence. m is an upper bound of the row's true maximum; when
+   it is too loose (sum e < TINY: the true maximum is more than 23 below it, where E could
+   lose terms to underflow) the row is recomputed exactly, scores and exps from the tables
+   gathered for the sequence (the "exact" rows, flagged for the backward).
+   Backward: the sequences' dS are summed per token pair into four tile rows DS^{ab}, and
+   dQ^a_n = sum_b sum_i DS^{ab}_{n,i} K^b_i/sqrt(dh), dK^b_i = sum_a sum_n DS^{ab}_{n,i} Q^a_n/sqrt(dh)
+   are taken once per tile instead of once per sequence; dv stays per sequence.
+   Same layout conventions as causal_attention.c (transposed (dh, Np) rows, Np padded by a
+   cache line); fixed arithmetic order, so the same inputs give the same bits. */
+#ifndef TOK_BODY
+#define TOK_BODY
+#include "simd.h"
+
+#define T float
+#define VT v8f
+#define VU v8fu
+#define IT v8i
+#define W 8
+#define VEXP1 vexp1_f32
+#define VEXP4 vexp4_f32
+#define TINY 1e-10f
+#define NAME(f) f##_f32
+#include __FILE__
+#undef T
+#undef VT
+#undef VU
+#undef IT
+#undef W
+#undef VEXP1
+#undef VEXP4
+#undef TINY
+#undef NAME
+#define T double
+#define VT v4d
+#define VU v4du
+#define IT v4i
+#define W 4
+#define VEXP1 vexp1_f64
+#define VEXP4 vexp4_f64
+#define TINY 1e-10
+#define NAME(f) f##_f64
+#include __FILE__
+
+#else  /* the body, once per dtype */
+
+#ifndef RB
+#define RB 16
+#endif
+#define RB_DOC  /* query rows per tile */
+#define TDISPATCH(CALL) switch (dh) { case 8: CALL(8); break; case 4: CALL(4); break; \
+    case 16: CALL(16); break; case 2: CALL(2); break; case 1: CALL(1); break; default: CALL(dh); }
+
+int64_t NAME(tok_row_stride)(int64_t N) { return (N + W - 1) / W * W + 64 / sizeof(T); }
+
+static T *NAME(talloc)(int64_t n) {
+    void *p = NULL;
+    if (posix_memalign(&p, 64, sizeof(T) * n)) return NULL;
+    memset(p, 0, sizeof(T) * n);
+    return (T *)p;
+}
+
+static inline T NAME(thsum)(VT a) { T s = 0; for (int j = 0; j < W; j++) s += a[j]; return s; }
+static inline T NAME(thmax)(VT a) { T s = a[0]; for (int j = 1; j < W; j++) s = a[j] > s ? a[j] : s; return s; }
+static inline VT NAME(tlanes)(void) { VT l; for (int j = 0; j < W; j++) l[j] = j; return l; }
+static ALWAYS_INLINE VT NAME(blend)(IT m, VT a, VT b) { return (VT)((m & (IT)a) | (~m & (IT)b)); }  /* m ? a : b */
+static ALWAYS_INLINE VT NAME(vmax)(VT a, VT b) { return NAME(blend)(a > b, a, b); }
+
+/* The tile of rows n0..n1-1: E[(r 4 + 2a + b) Np + i] = exp(s^{ab}_{n,i} - M^{ab}_n) for i <= n,
+   0 from n + 1 to the end of the row's last vector; M[4 r + 2a + b] = M^{ab}_n. Q (2, N, dh),
+   Kt (2, dh, Np): the two key tables transposed. The four rows of n share each key load
+   and their exps are interleaved (VEXP4). */
+static void NAME(tile)(int64_t n0, int64_t n1, int64_t N, int64_t Np, int dh, T scale, const T *restrict Q,
+                       const T *restrict Kt, T *restrict E, T *restrict M) {
+    const VT lane = NAME(tlanes)();
+    for (int64_t n = n0; n < n1; n++) {
+        const int64_t r = n - n0, nt = (n + W) / W;
+        T *row = E + r * 4 * Np;
+        VT qb[2][64], mx[4];
+        for (int a = 0; a < 2; a++)
+            for (int c = 0; c < dh; c++) qb[a][c] = (VT){0} + Q[(a * N + n) * dh + c] * scale;
+        for (int j = 0; j < 4; j++) mx[j] = (VT){0} - INFINITY;
+        for (int64_t t = 0; t < nt; t++) {
+            VT s[4];
+            for (int j = 0; j < 4; j++) s[j] = (VT){0};
+            for (int c = 0; c < dh; c++) {
+                const VT k0 = *(const VU *)(Kt + c * Np + t * W), k1 = *(const VU *)(Kt + (dh + c) * Np + t * W);
+                s[0] += qb[0][c] * k0; s[1] += qb[0][c] * k1; s[2] += qb[1][c] * k0; s[3] += qb[1][c] * k1;
+            }
+            if (t == nt - 1) {
+                const IT ok = (lane + (T)(t * W)) < (T)(n + 1);
+                for (int j = 0; j < 4; j++) s[j] = NAME(blend)(ok, s[j], (VT){0} - INFINITY);
+            }
+            for (int j = 0; j < 4; j++) { *(VU *)(row + j * Np + t * W) = s[j]; mx[j] = NAME(vmax)(s[j], mx[j]); }
+        }
+        T m[4];
+        for (int j = 0; j < 4; j++) M[4 * r + j] = m[j] = NAME(thmax)(mx[j]);
+        for (int64_t t = 0; t < nt; t++) {
+            VT e[4];
+            for (int j = 0; j < 4; j++) e[j] = *(VU *)(row + j * Np + t * W) - m[j];
+            VEXP4(e);
+            for (int j = 0; j < 4; j++) *(VU *)(row + j * Np + t * W) = e[j];
+        }
+    }
+}
+
+/* Row n of a sequence (key masks xm: all ones where x_i = 1), query token a: the weights
+   e_i into ebuf (0 past n to the end of the last vector) and their sum. Fast (exact = 0):
+   e_i = c_{x_i} E^{a x_i}_{n,i} with c from cm. Exact: the scores from the gathered tables,
+   e_i = exp(s_i - max s). */
+static T NAME(row_e)(int exact, int64_t n, int64_t Np, int dh, T scale, const T *restrict qa,
+                     const T *restrict Kt, const T *restrict Ea, const T *cm, const IT *restrict xm,
+                     T *restrict ebuf) {
+    const int64_t nt = (n + W) / W;
+    VT l = (VT){0};
+    if (!exact) {
+        const VT c0 = (VT){0} + cm[0], c1 = (VT){0} + cm[1];
+        for (int64_t t = 0; t < nt; t++) {
+            const VT e = NAME(blend)(xm[t], c1 * *(const VU *)(Ea + Np + t * W), c0 * *(const VU *)(Ea + t * W));
+            *(VU *)(ebuf + t * W) = e;
+            l += e;
+        }
+        return NAME(thsum)(l);
+    }
+    const VT lane = NAME(tlanes)();
+    VT mx = (VT){0} - INFINITY;
+    for (int64_t t = 0; t < nt; t++) {
+        VT s = (VT){0};
+        for (int c = 0; c < dh; c++)
+            s += (qa[c] * scale) * NAME(blend)(xm[t], *(const VU *)(Kt + (dh + c) * Np + t * W),
+                                               *(const VU *)(Kt + c * Np + t * W));
+        if (t == nt - 1) s = NAME(blend)((lane + (T)(t * W)) < (T)(n + 1), s, (VT){0} - INFINITY);
+        *(VU *)(ebuf + t * W) = s;
+        mx = NAME(vmax)(s, mx);
+    }
+    const T m = NAME(thmax)(mx);
+    for (int64_t t = 0; t < nt; t++) {
+        VT e = *(VU *)(ebuf + t * W) - m;
+        VEXP1(&e);
+        *(VU *)(ebuf + t * W) = e;
+        l += e;
+    }
+    return NAME(thsum)(l);
+}
+
+/* c_b = exp(M^{ab}_n - m) for the key tokens b present in the prefix (0 for the others). */
+static void NAME(scales)(const T *Mr, int a, int has0, int has1, T *cm) {
+    const T m0 = Mr[2 * a], m1 = Mr[2 * a + 1];
+    const T m = !has0 ? m1 : !has1 ? m0 : (m0 > m1 ? m0 : m1);
+    cm[0] = has0 ? exp(m0 - m) : 0;
+    cm[1] = has1 ? exp(m1 - m) : 0;
+}
+
+/* Per call: key masks (B, Np/W vectors) and the first index of each token per sequence. */
+static IT *NAME(masks)(int64_t B, int64_t N, int64_t Np, const int32_t *x, int64_t *first) {
+    IT *xm = (IT *)NAME(talloc)(B * Np);
+    if (!xm) return NULL;
+    for (int64_t b = 0; b < B; b++) {
+        first[2 * b] = first[2 * b + 1] = N;
+        __typeof__(((IT){0})[0]) *m = (void *)(xm + b * (Np / W));  /* the lanes' integer type */
+        for (int64_t i = N - 1; i >= 0; i--) {
+            const int xi = x[b * N + i] != 0;
+            first[2 * b + xi] = i;
+            m[i] = -xi;
+        }
+    }
+    return xm;
+}
+
+/* (N, dh) rows -> (dh, Np) columns. */
+static void NAME(transpose)(int64_t N, int64_t Np, int dh, const T *a, T *at) {
+    for (int64_t i = 0; i < N; i++)
+        for (int c = 0; c < dh; c++) at[c * Np + i] = a[i * dh + c];
+}
+
+/* One sequence's rows n0..n1-1 of a tile, forward: e_i, o_n, and R's row (see tok_fwd).
+   A row's weights are made and used in one pass (e_i = c_{x_i} E^{a x_i}_{n,i} into o's sums);
+   a row whose sum falls below TINY is redone exactly through ebuf. */
+static ALWAYS_INLINE void NAME(fwd_seq)(int64_t n0, int64_t n1, int64_t N, int64_t Np, const int dh, T scale,
+                                        const T *restrict Qh, const T *restrict Kt, const T *restrict E,
+                                        const T *restrict M, const T *restrict vb, const IT *restrict xb,
+                                        const int32_t *restrict xs, int64_t first0, int64_t first1,
+                                        T *restrict o, T *restrict R, T *restrict ebuf) {
+    for (int64_t n = n0; n < n1; n++) {
+        const int64_t r = n - n0, nt = (n + W) / W;
+        const int a = xs[n] != 0;
+        T *Rn = R + n * 4;
+        NAME(scales)(M + 4 * r, a, first0 <= n, first1 <= n, Rn);
+        const T *Ea = E + (r * 4 + 2 * a) * Np;
+        const VT c0 = (VT){0} + Rn[0], c1 = (VT){0} + Rn[1];
+        VT acc[64], lv = (VT){0};
+        for (int c = 0; c < dh; c++) acc[c] = (VT){0};
+        for (int64_t t = 0; t < nt; t++) {
+            const VT e = NAME(blend)(xb[t], c1 * *(const VU *)(Ea + Np + t * W), c0 * *(const VU *)(Ea + t * W));
+            lv += e;
+            for (int c = 0; c < dh; c++) acc[c] += e * *(const VU *)(vb + c * Np + t * W);
+        }
+        T l = NAME(thsum)(lv);
+        Rn[3] = 0;
+        if (!(l >= TINY)) {  /* the bound m was too loose (or non-finite): the exact row */
+            l = NAME(row_e)(1, n, Np, dh, scale, Qh + (a * N + n) * dh, Kt, Ea, Rn, xb, ebuf);
+            Rn[3] = 1;
+            for (int c = 0; c < dh; c++) acc[c] = (VT){0};
+            for (int64_t t = 0; t < nt; t++) {
+                const VT e = *(const VU *)(ebuf + t * W);
+                for (int c = 0; c < dh; c++) acc[c] += e * *(const VU *)(vb + c * Np + t * W);
+            }
+        }
+        const T inv = 1 / l;
+        Rn[2] = inv;
+        for (int c = 0; c < dh; c++) o[n * dh + c] = NAME(thsum)(acc[c]) * inv;
+    }
+}
+
+/* Q, K (H, 2, N, dh) tables; v, o (B, H, N, dh); x (B, N) int32 tokens in {0, 1};
+   R (B, H, N, 4): per row c_0, c_1, 1/sum e, exact flag; Eall (H, N, 4, Np) or NULL: where
+   the tiles are kept for the backward (which recomputes them if it gets NULL).
+   Returns 0; 1 if dh > 64, 2 if out of memory. */
+int NAME(tok_fwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K, const T *v,
+                  const int32_t *x, T *o, T *R, T *Eall) {
+    if (dh > 64) return 1;
+    const int64_t Np = NAME(tok_row_stride)(N), nv = Np / W;
+    int64_t *first = malloc(sizeof(int64_t) * 2 * B);
+    IT *xm = first ? NAME(masks)(B, N, Np, x, first) : NULL;
+    T *buf = xm ? NAME(talloc)(2 * dh * Np + B * dh * Np + RB * 4 * Np + RB * 4 + Np) : NULL;
+    if (!buf) { free(first); free(xm); return 2; }
+    T *Kt = buf, *vt = Kt + 2 * dh * Np, *E = vt + B * dh * Np, *M = E + RB * 4 * Np, *ebuf = M + RB * 4;
+    for (int64_t h = 0; h < H; h++) {
+        const T *Qh = Q + h * 2 * N * dh;
+        for (int a = 0; a < 2; a++) NAME(transpose)(N, Np, dh, K + (h * 2 + a) * N * dh, Kt + a * dh * Np);
+        for (int64_t b = 0; b < B; b++) NAME(transpose)(N, Np, dh, v + (b * H + h) * N * dh, vt + b * dh * Np);
+        for (int64_t n0 = 0; n0 < N; n0 += RB) {
+            const int64_t n1 = n0 + RB < N ? n0 + RB : N;
+            T *Et = Eall ? Eall + (h * N + n0) * 4 * Np : E;  /* the tile, kept for the backward if Eall */
+            NAME(tile)(n0, n1, N, Np, dh, scale, Qh, Kt, Et, M);
+#ifdef SKIP_SEQ
+            if (0)
+#endif
+            for (int64_t b = 0; b < B; b++) {
+                const int64_t off = (b * H + h) * N;
+#define FWDS(DH) NAME(fwd_seq)(n0, n1, N, Np, DH, scale, Qh, Kt, Et, M, vt + b * dh * Np, xm + b * nv, x + b * N, \
+                               first[2 * b], first[2 * b + 1], o + off * dh, R + off * 4, ebuf)
+                TDISPATCH(FWDS)
+            }
+        }
+    }
+    free(first); free(xm); free(buf);
+    return 0;
+}
+
+/* One sequence's rows n0..n0+G-1 (G = TG, all fast rows), backward: p from the tile,
+   dp_r = <dO_r, v>, ds_r = p_r (dp_r - D_r) summed into DS^{a_r 0}, DS^{a_r 1} by key token,
+   dv += p_r dO_r; each load of v and read-modify-write of dv serves the G rows. */
+#define TG 4
+_Static_assert(W % TG == 0 && RB % TG == 0, "a group of rows must end in its first row's last vector, inside a tile");
+static ALWAYS_INLINE void NAME(bwd_group)(int64_t n0, int64_t r0, int64_t Np, const int dh, const T *restrict E,
+                                          const T *restrict vb, const IT *restrict xb, const int32_t *restrict xs,
+                                          const T *restrict R, const T *restrict o, const T *restrict dO,
+                                          T *restrict DS, T *restrict dvb) {
+    const int64_t nt = (n0 + W) / W;
+    VT ob[TG * 64], c0[TG], c1[TG];
+    T D[TG];
+    const T *Ea[TG];
+    T *dsa[TG];
+    for (int g = 0; g < TG; g++) {
+        const int64_t n = n0 + g;
+        const int a = xs[n] != 0;
+        const T *Rn = R + n * 4;
+        D[g] = 0;
+        for (int c = 0; c < dh; c++) { D[g] += dO[n * dh + c] * o[n * dh + c]; ob[g * dh + c] = (VT){0} + dO[n * dh + c]; }
+        c0[g] = (VT){0} + Rn[0] * Rn[2];  /* p = c E / sum e */
+        c1[g] = (VT){0} + Rn[1] * Rn[2];
+        Ea[g] = E + ((r0 + g) * 4 + 2 * a) * Np;
+        dsa[g] = DS + ((r0 + g) * 4 + 2 * a) * Np;
+    }
+    for (int64_t t = 0; t < nt; t++) {
+        const IT m = xb[t];
+        VT vc[64], p[TG], dp[TG];
+        for (int c = 0; c < dh; c++) vc[c] = *(const VU *)(vb + c * Np + t * W);
+        for (int g = 0; g < TG; g++) {
+            p[g] = NAME(blend)(m, c1[g] * *(const VU *)(Ea[g] + Np + t * W), c0[g] * *(const VU *)(Ea[g] + t * W));
+            dp[g] = ob[g * dh] * vc[0];
+        }
+        for (int c = 1; c < dh; c++)
+            for (int g = 0; g < TG; g++) dp[g] += ob[g * dh + c] * vc[c];
+        for (int g = 0; g < TG; g++) {
+            const VT ds = p[g] * (dp[g] - D[g]);
+#ifndef NO_DS
+            *(VU *)(dsa[g] + t * W) += (VT)(~m & (IT)ds);
+            *(VU *)(dsa[g] + Np + t * W) += (VT)(m & (IT)ds);
+#else
+            *(VU *)(dsa[g] + t * W) = ds;
+#endif
+        }
+#ifndef NO_DV
+        for (int c = 0; c < dh; c++) {
+            VT d = *(VU *)(dvb + c * Np + t * W);
+            for (int g = 0; g < TG; g++) d += ob[g * dh + c] * p[g];
+            *(VU *)(dvb + c * Np + t * W) = d;
+        }
+#endif
+    }
+}
+
+/* The same for one row, any kind (fast or exact), through ebuf. */
+static ALWAYS_INLINE void NAME(bwd_one)(int64_t n, int64_t r, int64_t N, int64_t Np, const int dh, T scale,
+                                        const T *restrict Qh, const T *restrict Kt, const T *restrict E,
+                                        const T *restrict vb, const IT *restrict xb, const int32_t *restrict xs,
+                                        const T *restrict R, const T *restrict o, const T *restrict dO,
+                                        T *restrict DS, T *restrict dvb, T *restrict ebuf) {
+    const int64_t nt = (n + W) / W;
+    const int a = xs[n] != 0;
+    const T *Rn = R + n * 4, *dOn = dO + n * dh, *on = o + n * dh;
+    NAME(row_e)(Rn[3] != 0, n, Np, dh, scale, Qh + (a * N + n) * dh, Kt, E + (r * 4 + 2 * a) * Np, Rn, xb, ebuf);
+    T D = 0;
+    VT ob[64];
+    for (int c = 0; c < dh; c++) { D += dOn[c] * on[c]; ob[c] = (VT){0} + dOn[c]; }
+    const VT inv = (VT){0} + Rn[2];
+    T *ds0 = DS + (r * 4 + 2 * a) * Np, *ds1 = ds0 + Np;
+    for (int64_t t = 0; t < nt; t++) {
+        const VT p = *(const VU *)(ebuf + t * W) * inv;
+        VT dp = (VT){0};
+        for (int c = 0; c < dh; c++) dp += ob[c] * *(const VU *)(vb + c * Np + t * W);
+        const VT ds = p * (dp - D);
+        *(VU *)(ds0 + t * W) += (VT)(~xb[t] & (IT)ds);
+        *(VU *)(ds1 + t * W) += (VT)(xb[t] & (IT)ds);
+        for (int c = 0; c < dh; c++) *(VU *)(dvb + c * Np + t * W) += ob[c] * p;
+    }
+}
+
+static ALWAYS_INLINE void NAME(bwd_seq)(int64_t n0, int64_t n1, int64_t N, int64_t Np, const int dh, T scale,
+                                        const T *restrict Qh, const T *restrict Kt, const T *restrict E,
+                                        const T *restrict vb, const IT *restrict xb, const int32_t *restrict xs,
+                                        const T *restrict R, const T *restrict o, const T *restrict dO,
+                                        T *restrict DS, T *restrict dvb, T *restrict ebuf) {
+    int64_t n = n0;
+    for (; n + TG <= n1; n += TG) {
+        int fast = 1;
+        for (int g = 0; g < TG; g++) fast &= R[(n + g) * 4 + 3] == 0;
+        if (fast) NAME(bwd_group)(n, n - n0, Np, dh, E, vb, xb, xs, R, o, dO, DS, dvb);
+        else
+            for (int g = 0; g < TG; g++)
+                NAME(bwd_one)(n + g, n + g - n0, N, Np, dh, scale, Qh, Kt, E, vb, xb, xs, R, o, dO, DS, dvb, ebuf);
+    }
+    for (; n < n1; n++) NAME(bwd_one)(n, n - n0, N, Np, dh, scale, Qh, Kt, E, vb, xb, xs, R, o, dO, DS, dvb, ebuf);
+}
+
+/* The tile's DS (summed over the sequences) -> dK columns: dK^b_i += sum_{a, n} DS^{ab}_{n,i}
+   Q^a_n scale, the tile's 2 (n1 - n0) (row, a) pairs TG at a time per read-modify-write of
+   dK; and dQ rows: dQ^a_n = scale sum_b sum_i DS^{ab}_{n,i} K^b_i. */
+static ALWAYS_INLINE void NAME(tile_dqk)(int64_t n0, int64_t n1, int64_t N, int64_t Np, const int dh, T scale,
+                                         const T *restrict Qh, const T *restrict Kt, const T *restrict DS,
+                                         T *restrict dQh, T *restrict dKt) {
+    const int64_t nt = (n1 - 1 + W) / W;  /* rows past a row's end are 0 in DS (never written) */
+    for (int bk = 0; bk < 2; bk++) {
+        const T *kt = Kt + bk * dh * Np;
+        T *dkt = dKt + bk * dh * Np;
+        for (int64_t r0 = 0; r0 < 2 * (n1 - n0); r0 += TG) {  /* pair j = (row n0 + j/2, a = j%2) */
+            const int G = 2 * (n1 - n0) - r0 < TG ? (int)(2 * (n1 - n0) - r0) : TG;
+            VT qb[TG * 64];
+            const T *ds[TG];
+            for (int g = 0; g < TG; g++) {
+                const int64_t j = r0 + (g < G ? g : 0), n = n0 + j / 2;
+                const int a = j % 2;
+                for (int c = 0; c < dh; c++) qb[g * dh + c] = (VT){0} + (g < G ? Qh[(a * N + n) * dh + c] * scale : 0);
+                ds[g] = DS + ((j / 2) * 4 + 2 * a + bk) * Np;
+            }
+            const int64_t ntg = (n0 + (r0 + G - 1) / 2 + W) / W;
+            for (int64_t t = 0; t < ntg && t < nt; t++) {
+                VT d[TG];
+                for (int g = 0; g < TG; g++) d[g] = *(const VU *)(ds[g] + t * W);
+                for (int c = 0; c < dh; c++) {
+                    VT k = *(VU *)(dkt + c * Np + t * W);
+                    for (int g = 0; g < TG; g++) k += qb[g * dh + c] * d[g];
+                    *(VU *)(dkt + c * Np + t * W) = k;
+                }
+            }
+        }
+    }
+    for (int64_t n = n0; n < n1; n++) {
+        const int64_t r = n - n0, ntn = (n + W) / W;
+        for (int a = 0; a < 2; a++) {
+            VT acc[64];
+            for (int c = 0; c < dh; c++) acc[c] = (VT){0};
+            for (int bk = 0; bk < 2; bk++) {
+                const T *ds = DS + (r * 4 + 2 * a + bk) * Np, *kt = Kt + bk * dh * Np;
+                for (int64_t t = 0; t < ntn; t++) {
+                    const VT d = *(const VU *)(ds + t * W);
+                    for (int c = 0; c < dh; c++) acc[c] += d * *(const VU *)(kt + c * Np + t * W);
+                }
+            }
+            for (int c = 0; c < dh; c++) dQh[(a * N + n) * dh + c] = NAME(thsum)(acc[c]) * scale;
+        }
+    }
+}
+
+/* Gradients of <dO, o>: dQ, dK (H, 2, N, dh) (summed over the sequences by token), dv
+   (B, H, N, dh); the rest as tok_fwd saved it. */
+int NAME(tok_bwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K, const T *v,
+                  const int32_t *x, const T *o, const T *R, const T *Eall, const T *dO, T *dQ, T *dK, T *dv) {
+    if (dh > 64) return 1;
+    const int64_t Np = NAME(tok_row_stride)(N), nv = Np / W;
+    int64_t *first = malloc(sizeof(int64_t) * 2 * B);
+    IT *xm = first ? NAME(masks)(B, N, Np, x, first) : NULL;
+    T *buf = xm ? NAME(talloc)(4 * dh * Np + 2 * B * dh * Np + 2 * RB * 4 * Np + RB * 4 + Np) : NULL;
+    if (!buf) { free(first); free(xm); return 2; }
+    T *Kt = buf, *dKt = Kt + 2 * dh * Np, *vt = dKt + 2 * dh * Np, *dvt = vt + B * dh * Np;
+    T *E = dvt + B * dh * Np, *DS = E + RB * 4 * Np, *M = DS + RB * 4 * Np, *ebuf = M + RB * 4;
+    for (int64_t h = 0; h < H; h++) {
+        const T *Qh = Q + h * 2 * N * dh;
+        T *dQh = dQ + h * 2 * N * dh;
+        for (int a = 0; a < 2; a++) NAME(transpose)(N, Np, dh, K + (h * 2 + a) * N * dh, Kt + a * dh * Np);
+        for (int64_t b = 0; b < B; b++) NAME(transpose)(N, Np, dh, v + (b * H + h) * N * dh, vt + b * dh * Np);
+        memset(dKt, 0, sizeof(T) * 2 * dh * Np);
+        memset(dvt, 0, sizeof(T) * B * dh * Np);
+        for (int64_t n0 = 0; n0 < N; n0 += RB) {
+            const int64_t n1 = n0 + RB < N ? n0 + RB : N, used = (n1 - 1 + W) / W * W;
+            const T *Et = E;
+            if (Eall) Et = Eall + (h * N + n0) * 4 * Np;  /* the forward's tile */
+            else NAME(tile)(n0, n1, N, Np, dh, scale, Qh, Kt, E, M);
+            for (int64_t j = 0; j < (n1 - n0) * 4; j++) memset(DS + j * Np, 0, sizeof(T) * used);
+#ifdef SKIP_SEQ
+            if (0)
+#endif
+            for (int64_t b = 0; b < B; b++) {
+                const int64_t off = (b * H + h) * N;
+#define BWDS(DH) NAME(bwd_seq)(n0, n1, N, Np, DH, scale, Qh, Kt, Et, vt + b * dh * Np, xm + b * nv, x + b * N, \
+                               R + off * 4, o + off * dh, dO + off * dh, DS, dvt + b * dh * Np, ebuf)
+                TDISPATCH(BWDS)
+            }
+#define DQK(DH) NAME(tile_dqk)(n0, n1, N, Np, DH, scale, Qh, Kt, DS, dQh, dKt)
+#ifndef SKIP_DQK
+            TDISPATCH(DQK)
+#endif
+        }
+        for (int a = 0; a < 2; a++)
+            for (int64_t i = 0; i < N; i++)
+                for (int c = 0; c < dh; c++) dK[((h * 2 + a) * N + i) * dh + c] = dKt[(a * dh + c) * Np + i];
+        for (int64_t b = 0; b < B; b++)
+            for (int64_t i = 0; i < N; i++)
+                for (int c = 0; c < dh; c++) dv[((b * H + h) * N + i) * dh + c] = dvt[(b * dh + c) * Np + i];
+    }
+    free(first); free(xm); free(buf);
+    return 0;
+}
+#undef FWDS
+#undef BWDS
+#undef DQK
+#undef TG
+#undef RB
+#undef TDISPATCH
+#endif

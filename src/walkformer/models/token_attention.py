@@ -1,0 +1,107 @@
+"""Causal attention for a layer whose input is one of two vectors per position: the first
+layer of the binary ``gpt`` (what ``models/gpt.py`` calls there; deeper layers use
+``causal_attention.py``).
+
+At layer 1 the residual stream is x_n·e + p_n (LayerNorm'd or not), a function of the
+token x_n ∈ {0, 1} and the position n only. So the queries and keys are looked up in two
+tables, q_n = Q^{x_n}_n and k_i = K^{x_i}_i with Q, K (2, N, dh), and every score is one
+of four values shared by the whole batch:
+
+    s^{ab}_{n,i} = ⟨Q^a_n, K^b_i⟩/√dh,   p_{n,i} ∝ exp(s^{x_n x_i}_{n,i})  (i ≤ n),   o_n = Σ_i p_{n,i} v_i
+    backward (dS as in causal_attention.py), summed over the sequences b by token pair:
+    DS^{ab}_{n,i} = Σ_b [x_{b,n} = a][x_{b,i} = b] dS_{b,n,i}
+    dQ^a_n = Σ_b Σ_i DS^{ab}_{n,i} K^b_i/√dh,   dK^b_i = Σ_a Σ_n DS^{ab}_{n,i} Q^a_n/√dh,   dv per sequence
+
+The C kernel (``token_attention.c``) computes the four score rows and their exps once per
+query row, not once per sequence; a sequence's softmax weights are then a per-key choice
+between two of them, each scaled by one number per row (``token_attention.c`` says how
+the stabiliser stays exact, with an exact fallback per row); dQ and dK come from the
+batch-summed DS once. At the papers' setting (batch 16, N = 1024, head size 8) that
+removes the per-sequence scores, exps and dq/dk products: ``bench/bench_gpt.py`` gives
+the numbers. Same maths as ``causal_attention``, the sums in another order (round-off;
+tests/test_token_attention.py states the tolerances). float32 and float64 CPU tensors,
+head size ≤ 64; ``usable`` says when it runs (``WALKFORMER_TOKEN_ATTENTION=off``, or no
+C compiler: the caller gathers q, k and uses ``causal_attention``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import os
+from pathlib import Path
+
+import torch
+
+from .ckernel import Kernel
+from .causal_attention import POOL, _buffer, _flags, _free, _ptr
+
+BACKEND = os.environ.get("WALKFORMER_TOKEN_ATTENTION", "auto")  # auto | off
+
+
+def _declare(lib) -> None:
+    i64, ptr = ctypes.c_int64, ctypes.c_void_p
+    for suf, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
+        getattr(lib, "tok_fwd_" + suf).argtypes = [i64, i64, i64, i64, real] + [ptr] * 7
+        getattr(lib, "tok_bwd_" + suf).argtypes = [i64, i64, i64, i64, real] + [ptr] * 11
+        getattr(lib, "tok_row_stride_" + suf).argtypes = [i64]
+        getattr(lib, "tok_row_stride_" + suf).restype = i64
+
+
+_kernel = Kernel(Path(__file__).with_name("token_attention.c"), _flags, _declare,
+                 "the first layer gathers q and k and uses causal_attention")
+
+
+def library():
+    """The compiled kernel (ctypes), or None where it cannot be built (one warning)."""
+    return _kernel.library()
+
+
+def _check(rc: int) -> None:
+    if rc:
+        raise MemoryError(f"token attention kernel failed (code {rc})")
+
+
+class _TokenAttention(torch.autograd.Function):
+    """Q, K (H, 2, N, dh), v (B, H, N, dh), x (B, N) int32 -> o (B, H, N, dh)."""
+
+    @staticmethod
+    def forward(ctx, Q, K, v, x):
+        (B, H, N, dh), suf = v.shape, "f32" if v.dtype == torch.float32 else "f64"
+        lib = library()
+        o = torch.empty_like(v)  # (B, H, N, dh)
+        R = v.new_empty(B, H, N, 4)  # per row: c_0, c_1, 1/Σe, exact flag
+        E = _buffer((H, N, 4, getattr(lib, "tok_row_stride_" + suf)(N)), v.dtype)  # the tiles of exps
+        _check(getattr(lib, "tok_fwd_" + suf)(B, H, N, dh, 1 / math.sqrt(dh), *map(_ptr, (Q, K, v, x, o, R, E))))
+        ctx.save_for_backward(Q, K, v, x, o, R)
+        ctx.E = E
+        return o
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, dO):
+        Q, K, v, x, o, R = ctx.saved_tensors
+        E, ctx.E = ctx.E, None
+        if E is None:
+            raise RuntimeError("token attention: a second backward through the same graph is not supported")
+        (B, H, N, dh), suf = v.shape, "f32" if v.dtype == torch.float32 else "f64"
+        dO = dO.contiguous()  # a name keeps it alive through the call (a temporary would be freed first)
+        dQ, dK, dv = torch.empty_like(Q), torch.empty_like(K), torch.empty_like(v)
+        _check(getattr(library(), "tok_bwd_" + suf)(B, H, N, dh, 1 / math.sqrt(dh),
+                                                    *map(_ptr, (Q, K, v, x, o, R, E, dO, dQ, dK, dv))))
+        _free.append(E)
+        del _free[:-POOL]
+        return dQ, dK, dv, None
+
+
+def usable(v: torch.Tensor) -> bool:
+    """Whether :func:`token_attention` can run the kernel for values like v."""
+    return (BACKEND != "off" and v.device.type == "cpu" and v.dtype in (torch.float32, torch.float64)
+            and v.shape[-1] <= 64 and library() is not None)
+
+
+def token_attention(Q: torch.Tensor, K: torch.Tensor, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Causal softmax attention with q_n = Q[:, x_n, n], k_i = K[:, x_i, i]: Q, K (H, 2, N, dh)
+    tables, v (B, H, N, dh), x (B, N) tokens in {0, 1} -> o (B, H, N, dh)."""
+    Q, K, v = Q.contiguous(), K.contiguous(), v.contiguous()
+    return _TokenAttention.apply(Q, K, v, x.to(torch.int32).contiguous())
