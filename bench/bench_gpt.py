@@ -185,8 +185,8 @@ def main():
 
     attn = {b: attention(b) for b in dict.fromkeys([new, "blocks", "sdpa"])}
     if top == "token":  # the same attention from (2, N) query and key tables
-        QK = [torch.randn(1, 2, a.N, 8, generator=g).requires_grad_() for _ in range(2)]
-        attn = {"token": wall_cpu(lambda: token_attention(*QK, qkv[2], x).sum().backward(), a.repeats, 3)} | attn
+        QKV = [torch.randn(1, 2, a.N, 8, generator=g).requires_grad_() for _ in range(3)]
+        attn = {"token": wall_cpu(lambda: token_attention(*QKV, x).sum().backward(), a.repeats, 3)} | attn
     mlp = model.blocks[0].mlp
     xm, gm = torch.randn(a.batch, a.N, 8, generator=g).requires_grad_(), torch.randn(a.batch, a.N, 8, generator=g)
 

@@ -97,10 +97,9 @@ class Attention(nn.Module):
                                           self.hook_pattern))
         if table is not None and not hooked and token_attention.usable(x):
             tokens, inputs = table
-            Q, K, V = (inputs @ W).view(2, N, H, 3, dh).unbind(3)  # (2, N, H, dh) each: one row per token
-            v = torch.where(tokens[:, :, None, None].bool(), V[1], V[0])  # (B, N, H, dh)
-            z = token_attention.token_attention(Q.permute(2, 0, 1, 3), K.permute(2, 0, 1, 3),
-                                                v.transpose(1, 2), tokens)  # (B, H, N, dh)
+            Q, K, V = ((inputs @ W).view(2, N, H, 3, dh).permute(3, 2, 0, 1, 4)  # (3, H, 2, N, dh)
+                       .unbind(0))  # each (H, 2, N, dh): one row per token value
+            z = token_attention.token_attention(Q, K, V, tokens)  # (B, H, N, dh)
             z = self.hook_z(z.transpose(1, 2))  # (B, N, H, dh)
             return z.reshape(B, N, H * dh) @ self.W_O.reshape(H * dh, d)  # (B, N, d)
         qkv = (x @ W).view(B, N, H, 3, dh)  # (B, N, H, 3, dh)

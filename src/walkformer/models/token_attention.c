@@ -15,7 +15,8 @@
    gathered for the sequence (the "exact" rows, flagged for the backward).
    Backward: the sequences' dS are summed per token pair into four tile rows DS^{ab}, and
    dQ^a_n = sum_b sum_i DS^{ab}_{n,i} K^b_i/sqrt(dh), dK^b_i = sum_a sum_n DS^{ab}_{n,i} Q^a_n/sqrt(dh)
-   are taken once per tile instead of once per sequence; dv stays per sequence.
+   are taken once per tile instead of once per sequence; dv is per sequence, summed by
+   token into dV at the end.
    Same layout conventions as causal_attention.c (transposed (dh, Np) rows, Np padded by a
    cache line); fixed arithmetic order, so the same inputs give the same bits. */
 #ifndef TOK_BODY
@@ -177,6 +178,14 @@ static IT *NAME(masks)(int64_t B, int64_t N, int64_t Np, const int32_t *x, int64
     return xm;
 }
 
+/* Sequence b's values gathered from the tables by token, transposed: vt[c Np + i] = V^{x_i}_i[c]. */
+static void NAME(gather_t)(int64_t N, int64_t Np, int dh, const T *Vh, const int32_t *xs, T *vt) {
+    for (int64_t i = 0; i < N; i++) {
+        const T *src = Vh + ((xs[i] != 0) * N + i) * dh;
+        for (int c = 0; c < dh; c++) vt[c * Np + i] = src[c];
+    }
+}
+
 /* (N, dh) rows -> (dh, Np) columns. */
 static void NAME(transpose)(int64_t N, int64_t Np, int dh, const T *a, T *at) {
     for (int64_t i = 0; i < N; i++)
@@ -222,11 +231,11 @@ static ALWAYS_INLINE void NAME(fwd_seq)(int64_t n0, int64_t n1, int64_t N, int64
     }
 }
 
-/* Q, K (H, 2, N, dh) tables; v, o (B, H, N, dh); x (B, N) int32 tokens in {0, 1};
+/* Q, K, V (H, 2, N, dh) tables; o (B, H, N, dh); x (B, N) int32 tokens in {0, 1};
    R (B, H, N, 4): per row c_0, c_1, 1/sum e, exact flag; Eall (H, N, 4, Np) or NULL: where
    the tiles are kept for the backward (which recomputes them if it gets NULL).
    Returns 0; 1 if dh > 64, 2 if out of memory. */
-int NAME(tok_fwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K, const T *v,
+int NAME(tok_fwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K, const T *V,
                   const int32_t *x, T *o, T *R, T *Eall) {
     if (dh > 64) return 1;
     const int64_t Np = NAME(tok_row_stride)(N), nv = Np / W;
@@ -238,7 +247,7 @@ int NAME(tok_fwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T 
     for (int64_t h = 0; h < H; h++) {
         const T *Qh = Q + h * 2 * N * dh;
         for (int a = 0; a < 2; a++) NAME(transpose)(N, Np, dh, K + (h * 2 + a) * N * dh, Kt + a * dh * Np);
-        for (int64_t b = 0; b < B; b++) NAME(transpose)(N, Np, dh, v + (b * H + h) * N * dh, vt + b * dh * Np);
+        for (int64_t b = 0; b < B; b++) NAME(gather_t)(N, Np, dh, V + h * 2 * N * dh, x + b * N, vt + b * dh * Np);
         for (int64_t n0 = 0; n0 < N; n0 += RB) {
             const int64_t n1 = n0 + RB < N ? n0 + RB : N;
             T *Et = Eall ? Eall + (h * N + n0) * 4 * Np : E;  /* the tile, kept for the backward if Eall */
@@ -404,10 +413,10 @@ static ALWAYS_INLINE void NAME(tile_dqk)(int64_t n0, int64_t n1, int64_t N, int6
     }
 }
 
-/* Gradients of <dO, o>: dQ, dK (H, 2, N, dh) (summed over the sequences by token), dv
-   (B, H, N, dh); the rest as tok_fwd saved it. */
-int NAME(tok_bwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K, const T *v,
-                  const int32_t *x, const T *o, const T *R, const T *Eall, const T *dO, T *dQ, T *dK, T *dv) {
+/* Gradients of <dO, o>: dQ, dK, dV (H, 2, N, dh) (summed over the sequences by token); the
+   rest as tok_fwd saved it. */
+int NAME(tok_bwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K, const T *V,
+                  const int32_t *x, const T *o, const T *R, const T *Eall, const T *dO, T *dQ, T *dK, T *dV) {
     if (dh > 64) return 1;
     const int64_t Np = NAME(tok_row_stride)(N), nv = Np / W;
     int64_t *first = malloc(sizeof(int64_t) * 2 * B);
@@ -420,7 +429,7 @@ int NAME(tok_bwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T 
         const T *Qh = Q + h * 2 * N * dh;
         T *dQh = dQ + h * 2 * N * dh;
         for (int a = 0; a < 2; a++) NAME(transpose)(N, Np, dh, K + (h * 2 + a) * N * dh, Kt + a * dh * Np);
-        for (int64_t b = 0; b < B; b++) NAME(transpose)(N, Np, dh, v + (b * H + h) * N * dh, vt + b * dh * Np);
+        for (int64_t b = 0; b < B; b++) NAME(gather_t)(N, Np, dh, V + h * 2 * N * dh, x + b * N, vt + b * dh * Np);
         memset(dKt, 0, sizeof(T) * 2 * dh * Np);
         memset(dvt, 0, sizeof(T) * B * dh * Np);
         for (int64_t n0 = 0; n0 < N; n0 += RB) {
@@ -446,9 +455,13 @@ int NAME(tok_bwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T 
         for (int a = 0; a < 2; a++)
             for (int64_t i = 0; i < N; i++)
                 for (int c = 0; c < dh; c++) dK[((h * 2 + a) * N + i) * dh + c] = dKt[(a * dh + c) * Np + i];
+        T *dVh = dV + h * 2 * N * dh;  /* dV^a_i = sum over the sequences with x_i = a of dv_i */
+        memset(dVh, 0, sizeof(T) * 2 * N * dh);
         for (int64_t b = 0; b < B; b++)
-            for (int64_t i = 0; i < N; i++)
-                for (int c = 0; c < dh; c++) dv[((b * H + h) * N + i) * dh + c] = dvt[(b * dh + c) * Np + i];
+            for (int64_t i = 0; i < N; i++) {
+                T *dst = dVh + ((x[b * N + i] != 0) * N + i) * dh;
+                for (int c = 0; c < dh; c++) dst[c] += dvt[(b * dh + c) * Np + i];
+            }
     }
     free(first); free(xm); free(buf);
     return 0;

@@ -4,13 +4,14 @@ layer of the binary ``gpt`` (what ``models/gpt.py`` calls there; deeper layers u
 
 At layer 1 the residual stream is x_n·e + p_n (LayerNorm'd or not), a function of the
 token x_n ∈ {0, 1} and the position n only. So the queries and keys are looked up in two
-tables, q_n = Q^{x_n}_n and k_i = K^{x_i}_i with Q, K (2, N, dh), and every score is one
-of four values shared by the whole batch:
+tables, q_n = Q^{x_n}_n and k_i = K^{x_i}_i with Q, K (2, N, dh) (and v_i = V^{x_i}_i),
+and every score is one of four values shared by the whole batch:
 
     s^{ab}_{n,i} = ⟨Q^a_n, K^b_i⟩/√dh,   p_{n,i} ∝ exp(s^{x_n x_i}_{n,i})  (i ≤ n),   o_n = Σ_i p_{n,i} v_i
     backward (dS as in causal_attention.py), summed over the sequences b by token pair:
     DS^{ab}_{n,i} = Σ_b [x_{b,n} = a][x_{b,i} = b] dS_{b,n,i}
-    dQ^a_n = Σ_b Σ_i DS^{ab}_{n,i} K^b_i/√dh,   dK^b_i = Σ_a Σ_n DS^{ab}_{n,i} Q^a_n/√dh,   dv per sequence
+    dQ^a_n = Σ_b Σ_i DS^{ab}_{n,i} K^b_i/√dh,   dK^b_i = Σ_a Σ_n DS^{ab}_{n,i} Q^a_n/√dh,
+    dV^a_i = Σ_b [x_{b,i} = a] Σ_n p_{b,n,i} dO_{b,n}
 
 The C kernel (``token_attention.c``) computes the four score rows and their exps once per
 query row, not once per sequence; a sequence's softmax weights are then a per-key choice
@@ -63,45 +64,45 @@ def _check(rc: int) -> None:
 
 
 class _TokenAttention(torch.autograd.Function):
-    """Q, K (H, 2, N, dh), v (B, H, N, dh), x (B, N) int32 -> o (B, H, N, dh)."""
+    """Q, K, V (H, 2, N, dh), x (B, N) int32 -> o (B, H, N, dh)."""
 
     @staticmethod
-    def forward(ctx, Q, K, v, x):
-        (B, H, N, dh), suf = v.shape, "f32" if v.dtype == torch.float32 else "f64"
+    def forward(ctx, Q, K, V, x):
+        (H, _, N, dh), B, suf = V.shape, x.shape[0], "f32" if V.dtype == torch.float32 else "f64"
         lib = library()
-        o = torch.empty_like(v)  # (B, H, N, dh)
-        R = v.new_empty(B, H, N, 4)  # per row: c_0, c_1, 1/Σe, exact flag
-        E = _buffer((H, N, 4, getattr(lib, "tok_row_stride_" + suf)(N)), v.dtype)  # the tiles of exps
-        _check(getattr(lib, "tok_fwd_" + suf)(B, H, N, dh, 1 / math.sqrt(dh), *map(_ptr, (Q, K, v, x, o, R, E))))
-        ctx.save_for_backward(Q, K, v, x, o, R)
+        o = V.new_empty(B, H, N, dh)
+        R = V.new_empty(B, H, N, 4)  # per row: c_0, c_1, 1/Σe, exact flag
+        E = _buffer((H, N, 4, getattr(lib, "tok_row_stride_" + suf)(N)), V.dtype)  # the tiles of exps
+        _check(getattr(lib, "tok_fwd_" + suf)(B, H, N, dh, 1 / math.sqrt(dh), *map(_ptr, (Q, K, V, x, o, R, E))))
+        ctx.save_for_backward(Q, K, V, x, o, R)
         ctx.E = E
         return o
 
     @staticmethod
     @torch.autograd.function.once_differentiable
     def backward(ctx, dO):
-        Q, K, v, x, o, R = ctx.saved_tensors
+        Q, K, V, x, o, R = ctx.saved_tensors
         E, ctx.E = ctx.E, None
         if E is None:
             raise RuntimeError("token attention: a second backward through the same graph is not supported")
-        (B, H, N, dh), suf = v.shape, "f32" if v.dtype == torch.float32 else "f64"
+        (B, H, N, dh), suf = o.shape, "f32" if o.dtype == torch.float32 else "f64"
         dO = dO.contiguous()  # a name keeps it alive through the call (a temporary would be freed first)
-        dQ, dK, dv = torch.empty_like(Q), torch.empty_like(K), torch.empty_like(v)
+        dQ, dK, dV = torch.empty_like(Q), torch.empty_like(K), torch.empty_like(V)  # (H, 2, N, dh)
         _check(getattr(library(), "tok_bwd_" + suf)(B, H, N, dh, 1 / math.sqrt(dh),
-                                                    *map(_ptr, (Q, K, v, x, o, R, E, dO, dQ, dK, dv))))
+                                                    *map(_ptr, (Q, K, V, x, o, R, E, dO, dQ, dK, dV))))
         _free.append(E)
         del _free[:-POOL]
-        return dQ, dK, dv, None
+        return dQ, dK, dV, None
 
 
-def usable(v: torch.Tensor) -> bool:
-    """Whether :func:`token_attention` can run the kernel for values like v."""
-    return (BACKEND != "off" and v.device.type == "cpu" and v.dtype in (torch.float32, torch.float64)
-            and v.shape[-1] <= 64 and library() is not None)
+def usable(t: torch.Tensor) -> bool:
+    """Whether :func:`token_attention` can run the kernel for tables like t."""
+    return (BACKEND != "off" and t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
+            and t.shape[-1] <= 64 and library() is not None)
 
 
-def token_attention(Q: torch.Tensor, K: torch.Tensor, v: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Causal softmax attention with q_n = Q[:, x_n, n], k_i = K[:, x_i, i]: Q, K (H, 2, N, dh)
-    tables, v (B, H, N, dh), x (B, N) tokens in {0, 1} -> o (B, H, N, dh)."""
-    Q, K, v = Q.contiguous(), K.contiguous(), v.contiguous()
-    return _TokenAttention.apply(Q, K, v, x.to(torch.int32).contiguous())
+def token_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Causal softmax attention with q_n = Q[:, x_n, n], k_i = K[:, x_i, i], v_i = V[:, x_i, i]:
+    Q, K, V (H, 2, N, dh) tables, x (B, N) tokens in {0, 1} -> o (B, H, N, dh)."""
+    Q, K, V = Q.contiguous(), K.contiguous(), V.contiguous()
+    return _TokenAttention.apply(Q, K, V, x.to(torch.int32).contiguous())
