@@ -1,6 +1,6 @@
-/* Causal softmax attention whose queries and keys come from a two-token vocabulary: the
-   first layer of the binary gpt, where the input at position n is one of two vectors
-   (token 0 or 1), so q_n = Q^{x_n}_n and k_i = K^{x_i}_i with tables Q, K (2, N, dh).
+/* Causal softmax attention whose queries, keys and values come from a two-token vocabulary:
+   the first layer of the binary gpt, where the input at position n is one of two vectors
+   (token 0 or 1), so q_n = Q^{x_n}_n, k_i = K^{x_i}_i, v_i = V^{x_i}_i with tables (2, N, dh).
    Loaded by token_attention.py, which documents the maths; compiled once per machine.
 
    The scores then take four values per (n, i), s^{ab}_{n,i} = <Q^a_n, K^b_i>/sqrt(dh), the
@@ -12,13 +12,20 @@
    no score and no exp per sequence. m is an upper bound of the row's true maximum; when
    it is too loose (sum e < TINY: the true maximum is more than 23 below it, where E could
    lose terms to underflow) the row is recomputed exactly, scores and exps from the tables
-   gathered for the sequence (the "exact" rows, flagged for the backward).
+   gathered for the sequence (the "exact" rows, flagged for the backward). The forward
+   keeps the tiles (H, N, 4, Np) for the backward (16 MB at N = 1024, float32).
    Backward: the sequences' dS are summed per token pair into four tile rows DS^{ab}, and
    dQ^a_n = sum_b sum_i DS^{ab}_{n,i} K^b_i/sqrt(dh), dK^b_i = sum_a sum_n DS^{ab}_{n,i} Q^a_n/sqrt(dh)
    are taken once per tile instead of once per sequence; dv is per sequence, summed by
    token into dV at the end.
    Same layout conventions as causal_attention.c (transposed (dh, Np) rows, Np padded by a
-   cache line); fixed arithmetic order, so the same inputs give the same bits. */
+   cache line); fixed arithmetic order, so the same inputs give the same bits.
+   Cost at the papers' setting (B = 16, N = 1024, dh = 8, float32, this repo's Zen 1 VM):
+   forward ~12 ms (tile ~4), backward ~21 ms, against 21 + 24 for causal_attention.c.
+   What bounds it is the load/store count (a 256-bit load is two 128-bit ops on Zen 1):
+   per sequence and 8 scores, the backward group of 4 rows still does ~19 loads and ~4
+   stores (broadcast dO components mostly); 8 rows per group, or dp in two chains, were
+   slower. */
 #ifndef TOK_BODY
 #define TOK_BODY
 #include "simd.h"
@@ -55,10 +62,7 @@
 
 #else  /* the body, once per dtype */
 
-#ifndef RB
-#define RB 16
-#endif
-#define RB_DOC  /* query rows per tile */
+#define RB 16  /* query rows per tile (8, 32 and 64 measured the same) */
 #define TDISPATCH(CALL) switch (dh) { case 8: CALL(8); break; case 4: CALL(4); break; \
     case 16: CALL(16); break; case 2: CALL(2); break; case 1: CALL(1); break; default: CALL(dh); }
 
@@ -252,9 +256,6 @@ int NAME(tok_fwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T 
             const int64_t n1 = n0 + RB < N ? n0 + RB : N;
             T *Et = Eall ? Eall + (h * N + n0) * 4 * Np : E;  /* the tile, kept for the backward if Eall */
             NAME(tile)(n0, n1, N, Np, dh, scale, Qh, Kt, Et, M);
-#ifdef SKIP_SEQ
-            if (0)
-#endif
             for (int64_t b = 0; b < B; b++) {
                 const int64_t off = (b * H + h) * N;
 #define FWDS(DH) NAME(fwd_seq)(n0, n1, N, Np, DH, scale, Qh, Kt, Et, M, vt + b * dh * Np, xm + b * nv, x + b * N, \
@@ -304,20 +305,14 @@ static ALWAYS_INLINE void NAME(bwd_group)(int64_t n0, int64_t r0, int64_t Np, co
             for (int g = 0; g < TG; g++) dp[g] += ob[g * dh + c] * vc[c];
         for (int g = 0; g < TG; g++) {
             const VT ds = p[g] * (dp[g] - D[g]);
-#ifndef NO_DS
             *(VU *)(dsa[g] + t * W) += (VT)(~m & (IT)ds);
             *(VU *)(dsa[g] + Np + t * W) += (VT)(m & (IT)ds);
-#else
-            *(VU *)(dsa[g] + t * W) = ds;
-#endif
         }
-#ifndef NO_DV
         for (int c = 0; c < dh; c++) {
             VT d = *(VU *)(dvb + c * Np + t * W);
             for (int g = 0; g < TG; g++) d += ob[g * dh + c] * p[g];
             *(VU *)(dvb + c * Np + t * W) = d;
         }
-#endif
     }
 }
 
@@ -438,9 +433,6 @@ int NAME(tok_bwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T 
             if (Eall) Et = Eall + (h * N + n0) * 4 * Np;  /* the forward's tile */
             else NAME(tile)(n0, n1, N, Np, dh, scale, Qh, Kt, E, M);
             for (int64_t j = 0; j < (n1 - n0) * 4; j++) memset(DS + j * Np, 0, sizeof(T) * used);
-#ifdef SKIP_SEQ
-            if (0)
-#endif
             for (int64_t b = 0; b < B; b++) {
                 const int64_t off = (b * H + h) * N;
 #define BWDS(DH) NAME(bwd_seq)(n0, n1, N, Np, DH, scale, Qh, Kt, Et, vt + b * dh * Np, xm + b * nv, x + b * N, \
@@ -448,9 +440,7 @@ int NAME(tok_bwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T 
                 TDISPATCH(BWDS)
             }
 #define DQK(DH) NAME(tile_dqk)(n0, n1, N, Np, DH, scale, Qh, Kt, DS, dQh, dKt)
-#ifndef SKIP_DQK
             TDISPATCH(DQK)
-#endif
         }
         for (int a = 0; a < 2; a++)
             for (int64_t i = 0; i < N; i++)
