@@ -80,7 +80,7 @@ def test_loose_stabiliser_rows_are_recomputed_exactly(dtype):
     o = torch.empty(B, H, N, dh, dtype=dtype)
     R = torch.empty(B, H, N, 4, dtype=dtype)
     lib, suf = ta.library(), "f32" if dtype == torch.float32 else "f64"
-    assert getattr(lib, "tok_fwd_" + suf)(B, H, N, dh, 1 / math.sqrt(dh), *map(ta._ptr, (*args, o, R, None))) == 0
+    assert getattr(lib, "tok_fwd_" + suf)(1, B, H, N, dh, 1 / math.sqrt(dh), *map(ta._ptr, (*args, o, R, None))) == 0
     exact = R[..., 3] != 0  # (B, H, N)
     assert exact[:2, :, 1:].all() and not exact[:, :, 0].any() and not exact[2:].any()  # x_0 = 0, n ≥ 1 only
     got = outputs_and_grads(ta.token_attention, *args[:3], x, w.to(dtype))

@@ -11,7 +11,8 @@ or tying are one batched model. Model r computes what ``GPT`` computes for it:
     f_r = σ(⟨a_r, z_r⟩ + b_r),   a_r = e_r if tied else W_U,r
 
 with batched matmuls over (R, B·N, d), one ``causal_attention`` (the single model's)
-over (R·B, H, N, dh) and one fused MLP (``fused_mlp``, R models' weights) where it is built. Tying is a per-model mask (W_U exists for every model; a tied
+over (R·B, H, N, dh) (in layer 1, ``token_attention`` on each model's (2, N) tables, as
+``GPT`` does) and one fused MLP (``fused_mlp``, R models' weights) where it is built. Tying is a per-model mask (W_U exists for every model; a tied
 model never reads it, so it gets a zero gradient and no say in anything).
 
 The loss is Σ_r L_r, so autograd gives each model exactly its own gradient, and
@@ -29,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from ..optim import BETAS, DECAYED, WEIGHT_DECAY, one_cycle
-from . import fused_mlp
+from . import fused_mlp, token_attention
 from .causal_attention import causal_attention
 from .gpt import GPT
 
@@ -67,14 +68,22 @@ class BatchedGPT:
         dh = d // H
         h = x.to(P["embed.W_E"].dtype)[..., None] * P["embed.W_E"][:, None, None, :] \
             + P["pos_embed.W_pos"][:, None, :n, :]  # (R, B, n, d)
+        tokens = token_attention.usable(h) and x.numel() > 0 and bool(x.min() >= 0) and bool(x.max() <= 1)
         for i in range(self.L):
             b = f"blocks.{i}."
-            a = self._ln(h, b + "ln1.w").reshape(R, B * n, d)
             W = torch.cat([P[b + "attn.W_Q"], P[b + "attn.W_K"], P[b + "attn.W_V"]], 3)  # (R, H, d, 3dh)
             W = W.transpose(1, 2).reshape(R, d, 3 * H * dh)  # (R, d, H·3dh)
-            qkv = torch.bmm(a, W).view(R * B, n, H, 3, dh)  # (R·B, n, H, 3, dh)
-            q, k, v = (t.transpose(1, 2) for t in qkv.unbind(3))  # (R·B, H, n, dh); unbind: one stack back
-            z = causal_attention(q, k, v)  # (R·B, H, n, dh)
+            if i == 0 and tokens:  # layer 1's input is one of two vectors per position: GPT's token attention
+                W_E, W_pos = P["embed.W_E"][:, None, :], P["pos_embed.W_pos"][:, :n, :]  # (R, 1, d), (R, n, d)
+                tab = self._ln(torch.stack([0 * W_E + W_pos, 1 * W_E + W_pos], 1), b + "ln1.w")  # (R, 2, n, d)
+                QKV = torch.bmm(tab.reshape(R, 2 * n, d), W).view(R, 2, n, H, 3, dh)  # (R, 2, n, H, 3, dh)
+                Q, K, V = QKV.permute(4, 0, 3, 1, 2, 5).unbind(0)  # each (R, H, 2, n, dh)
+                z = token_attention.token_attention(Q, K, V, x).view(R * B, H, n, dh)  # (R·B, H, n, dh)
+            else:
+                a = self._ln(h, b + "ln1.w").reshape(R, B * n, d)
+                qkv = torch.bmm(a, W).view(R * B, n, H, 3, dh)  # (R·B, n, H, 3, dh)
+                q, k, v = (t.transpose(1, 2) for t in qkv.unbind(3))  # (R·B, H, n, dh); unbind: one stack back
+                z = causal_attention(q, k, v)  # (R·B, H, n, dh)
             z = z.transpose(1, 2).reshape(R, B * n, H * dh)  # (R, B·n, H·dh)
             h = h + torch.bmm(z, P[b + "attn.W_O"].reshape(R, H * dh, d)).view(R, B, n, d)
             a = self._ln(h, b + "ln2.w").reshape(R, B * n, d)

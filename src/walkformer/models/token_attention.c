@@ -239,8 +239,8 @@ static ALWAYS_INLINE void NAME(fwd_seq)(int64_t n0, int64_t n1, int64_t N, int64
    R (B, H, N, 4): per row c_0, c_1, 1/sum e, exact flag; Eall (H, N, 4, Np) or NULL: where
    the tiles are kept for the backward (which recomputes them if it gets NULL).
    Returns 0; 1 if dh > 64, 2 if out of memory. */
-int NAME(tok_fwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K, const T *V,
-                  const int32_t *x, T *o, T *R, T *Eall) {
+static int NAME(tok_fwd1)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K,
+                          const T *V, const int32_t *x, T *o, T *R, T *Eall) {
     if (dh > 64) return 1;
     const int64_t Np = NAME(tok_row_stride)(N), nv = Np / W;
     int64_t *first = malloc(sizeof(int64_t) * 2 * B);
@@ -410,8 +410,9 @@ static ALWAYS_INLINE void NAME(tile_dqk)(int64_t n0, int64_t n1, int64_t N, int6
 
 /* Gradients of <dO, o>: dQ, dK, dV (H, 2, N, dh) (summed over the sequences by token); the
    rest as tok_fwd saved it. */
-int NAME(tok_bwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K, const T *V,
-                  const int32_t *x, const T *o, const T *R, const T *Eall, const T *dO, T *dQ, T *dK, T *dV) {
+static int NAME(tok_bwd1)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K,
+                          const T *V, const int32_t *x, const T *o, const T *R, const T *Eall, const T *dO, T *dQ,
+                          T *dK, T *dV) {
     if (dh > 64) return 1;
     const int64_t Np = NAME(tok_row_stride)(N), nv = Np / W;
     int64_t *first = malloc(sizeof(int64_t) * 2 * B);
@@ -454,6 +455,32 @@ int NAME(tok_bwd)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T 
             }
     }
     free(first); free(xm); free(buf);
+    return 0;
+}
+/* G models at once (the batched gpt; 1 for a single model), each with its own tables and
+   tokens: every array gets a leading model axis (Q, K, V, dQ, dK, dV (G, H, 2, N, dh);
+   x (G, B, N); o, dO (G, B, H, N, dh); R (G, B, H, N, 4); Eall (G, H, N, 4, Np)). */
+int NAME(tok_fwd)(int64_t G, int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K,
+                  const T *V, const int32_t *x, T *o, T *R, T *Eall) {
+    const int64_t t = H * 2 * N * dh, Np = NAME(tok_row_stride)(N);
+    for (int64_t g = 0; g < G; g++) {
+        const int rc = NAME(tok_fwd1)(B, H, N, dh, scale, Q + g * t, K + g * t, V + g * t, x + g * B * N,
+                                      o + g * B * H * N * dh, R + g * B * H * N * 4, Eall ? Eall + g * H * N * 4 * Np : NULL);
+        if (rc) return rc;
+    }
+    return 0;
+}
+
+int NAME(tok_bwd)(int64_t G, int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K,
+                  const T *V, const int32_t *x, const T *o, const T *R, const T *Eall, const T *dO, T *dQ, T *dK,
+                  T *dV) {
+    const int64_t t = H * 2 * N * dh, u = B * H * N, Np = NAME(tok_row_stride)(N);
+    for (int64_t g = 0; g < G; g++) {
+        const int rc = NAME(tok_bwd1)(B, H, N, dh, scale, Q + g * t, K + g * t, V + g * t, x + g * B * N, o + g * u * dh,
+                                      R + g * u * 4, Eall ? Eall + g * H * N * 4 * Np : NULL, dO + g * u * dh,
+                                      dQ + g * t, dK + g * t, dV + g * t);
+        if (rc) return rc;
+    }
     return 0;
 }
 #undef FWDS

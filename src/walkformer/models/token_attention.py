@@ -43,8 +43,8 @@ BACKEND = os.environ.get("WALKFORMER_TOKEN_ATTENTION", "auto")  # auto | off
 def _declare(lib) -> None:
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     for suf, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-        getattr(lib, "tok_fwd_" + suf).argtypes = [i64, i64, i64, i64, real] + [ptr] * 7
-        getattr(lib, "tok_bwd_" + suf).argtypes = [i64, i64, i64, i64, real] + [ptr] * 11
+        getattr(lib, "tok_fwd_" + suf).argtypes = [i64] * 5 + [real] + [ptr] * 7
+        getattr(lib, "tok_bwd_" + suf).argtypes = [i64] * 5 + [real] + [ptr] * 11
         getattr(lib, "tok_row_stride_" + suf).argtypes = [i64]
         getattr(lib, "tok_row_stride_" + suf).restype = i64
 
@@ -64,16 +64,16 @@ def _check(rc: int) -> None:
 
 
 class _TokenAttention(torch.autograd.Function):
-    """Q, K, V (H, 2, N, dh), x (B, N) int32 -> o (B, H, N, dh)."""
+    """Q, K, V (G, H, 2, N, dh), x (G, B, N) int32 -> o (G, B, H, N, dh): G models."""
 
     @staticmethod
     def forward(ctx, Q, K, V, x):
-        (H, _, N, dh), B, suf = V.shape, x.shape[0], "f32" if V.dtype == torch.float32 else "f64"
+        (G, H, _, N, dh), B, suf = V.shape, x.shape[1], "f32" if V.dtype == torch.float32 else "f64"
         lib = library()
-        o = V.new_empty(B, H, N, dh)
-        R = V.new_empty(B, H, N, 4)  # per row: c_0, c_1, 1/Σe, exact flag
-        E = _buffer((H, N, 4, getattr(lib, "tok_row_stride_" + suf)(N)), V.dtype)  # the tiles of exps
-        _check(getattr(lib, "tok_fwd_" + suf)(B, H, N, dh, 1 / math.sqrt(dh), *map(_ptr, (Q, K, V, x, o, R, E))))
+        o = V.new_empty(G, B, H, N, dh)
+        R = V.new_empty(G, B, H, N, 4)  # per row: c_0, c_1, 1/Σe, exact flag
+        E = _buffer((G, H, N, 4, getattr(lib, "tok_row_stride_" + suf)(N)), V.dtype)  # the tiles of exps
+        _check(getattr(lib, "tok_fwd_" + suf)(G, B, H, N, dh, 1 / math.sqrt(dh), *map(_ptr, (Q, K, V, x, o, R, E))))
         ctx.save_for_backward(Q, K, V, x, o, R)
         ctx.E = E
         return o
@@ -85,10 +85,10 @@ class _TokenAttention(torch.autograd.Function):
         E, ctx.E = ctx.E, None
         if E is None:
             raise RuntimeError("token attention: a second backward through the same graph is not supported")
-        (B, H, N, dh), suf = o.shape, "f32" if o.dtype == torch.float32 else "f64"
+        (G, B, H, N, dh), suf = o.shape, "f32" if o.dtype == torch.float32 else "f64"
         dO = dO.contiguous()  # a name keeps it alive through the call (a temporary would be freed first)
-        dQ, dK, dV = torch.empty_like(Q), torch.empty_like(K), torch.empty_like(V)  # (H, 2, N, dh)
-        _check(getattr(library(), "tok_bwd_" + suf)(B, H, N, dh, 1 / math.sqrt(dh),
+        dQ, dK, dV = torch.empty_like(Q), torch.empty_like(K), torch.empty_like(V)  # (G, H, 2, N, dh)
+        _check(getattr(library(), "tok_bwd_" + suf)(G, B, H, N, dh, 1 / math.sqrt(dh),
                                                     *map(_ptr, (Q, K, V, x, o, R, E, dO, dQ, dK, dV))))
         _free.append(E)
         del _free[:-POOL]
@@ -103,6 +103,11 @@ def usable(t: torch.Tensor) -> bool:
 
 def token_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """Causal softmax attention with q_n = Q[:, x_n, n], k_i = K[:, x_i, i], v_i = V[:, x_i, i]:
-    Q, K, V (H, 2, N, dh) tables, x (B, N) tokens in {0, 1} -> o (B, H, N, dh)."""
-    Q, K, V = Q.contiguous(), K.contiguous(), V.contiguous()
-    return _TokenAttention.apply(Q, K, V, x.to(torch.int32).contiguous())
+    Q, K, V (H, 2, N, dh) tables, x (B, N) tokens in {0, 1} -> o (B, H, N, dh); or G models
+    at once, each with its own tables and tokens: Q, K, V (G, H, 2, N, dh), x (G, B, N) ->
+    o (G, B, H, N, dh)."""
+    one = Q.dim() == 4
+    Q, K, V = (t[None] if one else t for t in (Q, K, V))
+    x = x[None] if one else x
+    o = _TokenAttention.apply(Q.contiguous(), K.contiguous(), V.contiguous(), x.to(torch.int32).contiguous())
+    return o[0] if one else o
