@@ -48,29 +48,44 @@ def close(got, ref, dtype):
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("shape", [(3, 1, 37, 8), (2, 2, 70, 4), (4, 1, 21, 3), (2, 1, 1, 8), (2, 2, 40, 16),
                                    (5, 1, 33, 1)])
-def test_equals_explicit_softmax_on_the_gathered_tables(dtype, shape):
+@pytest.mark.parametrize("shifted", [False, True])
+def test_equals_explicit_softmax_on_the_gathered_tables(dtype, shape, shifted):
+    """shifted: K[:, 1] = K[:, 0] + kd and the kernel told so (its half-the-exps path)."""
     B, H, N, dh = shape
     g = torch.Generator().manual_seed(sum(shape))
     Q, K = (torch.randn(H, 2, N, dh, generator=g, dtype=torch.float64) * 2 for _ in range(2))  # peaked and flat rows
+    kd = torch.randn(H, dh, generator=g, dtype=torch.float64) * 2
+    if shifted:
+        K[:, 1] = K[:, 0] + kd[:, None]
     v = torch.randn(H, 2, N, dh, generator=g, dtype=torch.float64)
     w = torch.randn(B, H, N, dh, generator=g, dtype=torch.float64)
     x = torch.randint(0, 2, (B, N), generator=g)
     x[0] = 1  # a sequence with one token only (c_0 = 0)
-    got = outputs_and_grads(ta.token_attention, *(t.to(dtype) for t in (Q, K, v)), x, w.to(dtype))
+    fn = lambda Q, K, V, x: ta.token_attention(Q, K, V, x, kd.to(dtype) if shifted else None)  # noqa: E731
+    got = outputs_and_grads(fn, *(t.to(dtype) for t in (Q, K, v)), x, w.to(dtype))
     close(got, outputs_and_grads(explicit, Q, K, v, x, w), dtype)
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_loose_stabiliser_rows_are_recomputed_exactly(dtype):
-    """Key 0 scores 60 with token 1 but 0 with token 0: in sequences where x_0 = 0 the
-    shared maximum M^{a1} = 60 is far above the row's true one, the fast weights would
-    lose everything to underflow; those rows are flagged exact and still match."""
+@pytest.mark.parametrize("shifted", [False, True])
+def test_loose_stabiliser_rows_are_recomputed_exactly(dtype, shifted):
+    """Four tables: key 0 scores 60 with token 1 but ~0 with token 0, so in sequences where
+    x_0 = 0 the shared maximum M^{a1} = 60 is far above the row's true one and the fast
+    weights would lose everything to underflow. Shifted (K^1 = K^0 + kd, s^{a1} = s^{a0} + 30):
+    key 0 scores 60 with token 0, so M^{a1} = 90 while a sequence with x_0 = 0 and only small
+    token-1 scores has a true maximum of 60. Those rows are flagged exact and still match."""
     B, H, N, dh = 4, 1, 50, 8
     g = torch.Generator().manual_seed(3)
     Q = torch.zeros(H, 2, N, dh, dtype=torch.float64)
     Q[..., 0] = 1.0
     K = torch.randn(H, 2, N, dh, generator=g, dtype=torch.float64) * 0.1
-    K[:, 1, 0, 0] = 60 * math.sqrt(dh)  # s^{a1}_{n,0} = 60
+    kd = torch.zeros(H, dh, dtype=torch.float64)
+    if shifted:
+        K[:, 0, 0, 0] = 60 * math.sqrt(dh)  # s^{a0}_{n,0} = 60
+        kd[:, 0] = 30 * math.sqrt(dh)
+        K[:, 1] = K[:, 0] + kd[:, None]
+    else:
+        K[:, 1, 0, 0] = 60 * math.sqrt(dh)  # s^{a1}_{n,0} = 60
     v = torch.randn(H, 2, N, dh, generator=g, dtype=torch.float64)
     w = torch.randn(B, H, N, dh, generator=g, dtype=torch.float64)
     x = torch.randint(0, 2, (B, N), generator=g)
@@ -80,18 +95,20 @@ def test_loose_stabiliser_rows_are_recomputed_exactly(dtype):
     o = torch.empty(B, H, N, dh, dtype=dtype)
     R = torch.empty(B, H, N, 4, dtype=dtype)
     lib, suf = ta.library(), "f32" if dtype == torch.float32 else "f64"
-    assert getattr(lib, "tok_fwd_" + suf)(1, B, H, N, dh, 1 / math.sqrt(dh), *map(ta._ptr, (*args, o, R, None))) == 0
+    kdt = kd.to(dtype) if shifted else None
+    ptrs = map(ta._ptr, (*args[:3], kdt, args[3], o, R, None))  # no saved tiles
+    assert getattr(lib, "tok_fwd_" + suf)(1, B, H, N, dh, 1 / math.sqrt(dh), *ptrs) == 0
     exact = R[..., 3] != 0  # (B, H, N)
     assert exact[:2, :, 1:].all() and not exact[:, :, 0].any() and not exact[2:].any()  # x_0 = 0, n ≥ 1 only
-    got = outputs_and_grads(ta.token_attention, *args[:3], x, w.to(dtype))
+    got = outputs_and_grads(lambda *a: ta.token_attention(*a, kdt), *args[:3], x, w.to(dtype))
     ref = outputs_and_grads(explicit, Q, K, v, x, w)
     if dtype == torch.float64:
         close(got, ref, dtype)
-    else:  # scores of 60 in float32 put dQ ~2e-4 off float64 in every kernel: no worse than the causal one
+    else:  # scores of 60-90 in float32 put dQ ~2e-4 off float64 in every kernel: no worse than the causal one
         gathered = lambda Q, K, V, x: causal_attention(gather(Q, x), gather(K, x), gather(V, x))  # noqa: E731
         base = outputs_and_grads(gathered, *args[:3], x, w.to(dtype))
         for name, a, c, b in zip(("o", "dQ", "dK", "dV"), got, base, ref):
-            err, err_c = (float((t.double() - b).abs().max()) / float(b.abs().max()) for t in (a, c))
+            err, err_c = (float((t.double() - b).abs().max()) / max(float(b.abs().max()), 1.0) for t in (a, c))
             assert err <= 2 * err_c + TOL[dtype], (name, err, err_c)
 
 

@@ -75,10 +75,16 @@ class BatchedGPT:
             W = W.transpose(1, 2).reshape(R, d, 3 * H * dh)  # (R, d, H·3dh)
             if i == 0 and tokens:  # layer 1's input is one of two vectors per position: GPT's token attention
                 W_E, W_pos = P["embed.W_E"][:, None, :], P["pos_embed.W_pos"][:, :n, :]  # (R, 1, d), (R, n, d)
-                tab = self._ln(torch.stack([0 * W_E + W_pos, 1 * W_E + W_pos], 1), b + "ln1.w")  # (R, 2, n, d)
-                QKV = torch.bmm(tab.reshape(R, 2 * n, d), W).view(R, 2, n, H, 3, dh)  # (R, 2, n, H, 3, dh)
-                Q, K, V = QKV.permute(4, 0, 3, 1, 2, 5).unbind(0)  # each (R, H, 2, n, dh)
-                z = token_attention.token_attention(Q, K, V, x).view(R * B, H, n, dh)  # (R·B, H, n, dh)
+                kd = None
+                if self.layernorm:
+                    tab = self._ln(torch.stack([0 * W_E + W_pos, 1 * W_E + W_pos], 1), b + "ln1.w")  # (R, 2, n, d)
+                    T = torch.bmm(tab.reshape(R, 2 * n, d), W)  # (R, 2n, H·3dh)
+                else:  # token 1's rows are token 0's plus e·W (as GPT builds them)
+                    T0, Td = torch.bmm(0 * W_E + W_pos, W), torch.bmm(W_E, W)  # (R, n, H·3dh), (R, 1, H·3dh)
+                    T = torch.stack([T0, T0 + Td], 1)  # (R, 2, n, H·3dh)
+                    kd = Td.view(R, H, 3, dh)[:, :, 1]  # (R, H, dh): K^1 = K^0 + kd
+                Q, K, V = T.view(R, 2, n, H, 3, dh).permute(4, 0, 3, 1, 2, 5).unbind(0)  # each (R, H, 2, n, dh)
+                z = token_attention.token_attention(Q, K, V, x, kd).view(R * B, H, n, dh)  # (R·B, H, n, dh)
             else:
                 a = self._ln(h, b + "ln1.w").reshape(R, B * n, d)
                 qkv = torch.bmm(a, W).view(R * B, n, H, 3, dh)  # (R·B, n, H, 3, dh)

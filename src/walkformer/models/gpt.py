@@ -86,9 +86,11 @@ class Attention(nn.Module):
             setattr(self, name, HookPoint())
 
     def forward(self, x, table=None):  # x: (B, N, d)
-        """``table`` = (tokens (B, N), inputs (2, N, d)): at layer 1 the input x_{b,n} is
-        inputs[tokens[b, n], n], and attention runs on the query and key tables
-        (``token_attention.py``) unless something listens on q, k, v or the pattern."""
+        """``table`` = (tokens (B, N), inputs (2, N, d), shift (d,) or None): at layer 1 the
+        input x_{b,n} is inputs[tokens[b, n], n], and attention runs on query, key and value
+        tables (``token_attention.py``) unless something listens on q, k, v or the pattern.
+        With a shift (no LayerNorm: inputs[1] = inputs[0] + e), token 1's rows are token
+        0's plus shift·W, which lets the kernel halve its scores and exps."""
         B, N, d = x.shape
         H, dh = self.H, self.dh
         # one matmul for q, k and v (fewer small ops: at small N a step is op-overhead bound)
@@ -96,10 +98,15 @@ class Attention(nn.Module):
         hooked = any(h.active() for h in (self.hook_q, self.hook_k, self.hook_v, self.hook_attn_scores,
                                           self.hook_pattern))
         if table is not None and not hooked and token_attention.usable(x):
-            tokens, inputs = table
-            Q, K, V = ((inputs @ W).view(2, N, H, 3, dh).permute(3, 2, 0, 1, 4)  # (3, H, 2, N, dh)
-                       .unbind(0))  # each (H, 2, N, dh): one row per token value
-            z = token_attention.token_attention(Q, K, V, tokens)  # (B, H, N, dh)
+            tokens, inputs, shift = table
+            if shift is None:
+                T = inputs @ W  # (2, N, H·3dh)
+            else:
+                T0, Td = inputs[0] @ W, shift @ W  # (N, H·3dh), (H·3dh,)
+                T = torch.stack([T0, T0 + Td])  # (2, N, H·3dh)
+            Q, K, V = T.view(2, N, H, 3, dh).permute(3, 2, 0, 1, 4).unbind(0)  # each (H, 2, N, dh)
+            kd = None if shift is None else Td.view(H, 3, dh)[:, 1]  # (H, dh): K^1 = K^0 + kd
+            z = token_attention.token_attention(Q, K, V, tokens, kd)  # (B, H, N, dh)
             z = self.hook_z(z.transpose(1, 2))  # (B, N, H, dh)
             return z.reshape(B, N, H * dh) @ self.W_O.reshape(H * dh, d)  # (B, N, d)
         qkv = (x @ W).view(B, N, H, 3, dh)  # (B, N, H, 3, dh)
@@ -143,8 +150,8 @@ class Block(nn.Module):
 
     def forward(self, x, table=None):  # (B, N, d); table: see Attention.forward
         x = self.hook_resid_pre(x)
-        if table is not None:
-            table = (table[0], self.ln1(table[1]))  # (2, N, d): LayerNorm acts per position
+        if table is not None and isinstance(self.ln1, LayerNorm):
+            table = (table[0], self.ln1(table[1]), None)  # (2, N, d): LayerNorm acts per position
         x = self.hook_resid_mid(x + self.hook_attn_out(self.attn(self.ln1(x), table)))
         return self.hook_resid_post(x + self.hook_mlp_out(self.mlp(self.ln2(x))))
 
@@ -189,9 +196,10 @@ class GPT(nn.Module):
         return self.hook_logits(self.ln_final(h) @ self.W_U + self.unembed.b_U)  # (B, n)
 
     def _token_table(self, x: torch.Tensor):
-        """(x, (2, n, d) the two possible layer-1 inputs per position), for the first
-        block's token attention; None where layer 1's input may differ from them (a hook
-        that could edit the embedding or the residual stream listens, or x is not binary)."""
+        """(x, (2, n, d) the two possible layer-1 inputs per position, e = their difference),
+        for the first block's token attention; None where layer 1's input may differ from
+        them (a hook that could edit the embedding or the residual stream listens, or x is
+        not binary)."""
         b0 = self.blocks[0]
         if any(m._forward_hooks for m in (self.hook_embed, self.hook_pos_embed, b0.hook_resid_pre, b0.ln1)):
             return None
@@ -199,7 +207,7 @@ class GPT(nn.Module):
             return None
         n, W_E = x.shape[1], self.embed.W_E
         W_pos = self.pos_embed.W_pos[:n]  # (n, d)
-        return x, torch.stack([0 * W_E + W_pos, 1 * W_E + W_pos])  # (2, n, d): x_n·e + p_n for x_n = 0, 1
+        return x, torch.stack([0 * W_E + W_pos, 1 * W_E + W_pos]), W_E  # (2, n, d): x_n·e + p_n for x_n = 0, 1
 
     @contextmanager
     def hooks(self, names_to_fns: dict):

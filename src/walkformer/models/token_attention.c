@@ -86,8 +86,62 @@ static ALWAYS_INLINE VT NAME(vmax)(VT a, VT b) { return NAME(blend)(a > b, a, b)
    Kt (2, dh, Np): the two key tables transposed. The four rows of n share each key load
    and their exps are interleaved (VEXP4). */
 static void NAME(tile)(int64_t n0, int64_t n1, int64_t N, int64_t Np, int dh, T scale, const T *restrict Q,
-                       const T *restrict Kt, T *restrict E, T *restrict M) {
+                       const T *restrict Kt, const T *restrict kd, T *restrict E, T *restrict M) {
     const VT lane = NAME(tlanes)();
+    if (kd) {  /* K^1 = K^0 + kd: s^{a1} = s^{a0} + alpha^a, E^{a1} = E^{a0} (rows 2a only), M^{a1} = M^{a0} + alpha^a */
+        for (int64_t n = n0; n < n1; n++) {
+            const int64_t r = n - n0, nt = (n + W) / W;
+            T *row = E + r * 4 * Np;
+            VT qb[2][64], mx[2];
+            T alpha[2];
+            for (int a = 0; a < 2; a++) {
+                alpha[a] = 0;
+                for (int c = 0; c < dh; c++) {
+                    qb[a][c] = (VT){0} + Q[(a * N + n) * dh + c] * scale;
+                    alpha[a] += Q[(a * N + n) * dh + c] * scale * kd[c];
+                }
+                mx[a] = (VT){0} - INFINITY;
+            }
+            for (int64_t t = 0; t < nt; t++) {
+                VT s[4];  /* a = 0, 1 in two chains each (FMA latency) */
+                for (int j = 0; j < 4; j++) s[j] = (VT){0};
+                for (int c = 0; c + 1 < dh; c += 2) {
+                    const VT k0 = *(const VU *)(Kt + c * Np + t * W), k1 = *(const VU *)(Kt + (c + 1) * Np + t * W);
+                    s[0] += qb[0][c] * k0; s[1] += qb[1][c] * k0; s[2] += qb[0][c + 1] * k1; s[3] += qb[1][c + 1] * k1;
+                }
+                if (dh % 2) {
+                    const VT k0 = *(const VU *)(Kt + (dh - 1) * Np + t * W);
+                    s[0] += qb[0][dh - 1] * k0; s[1] += qb[1][dh - 1] * k0;
+                }
+                s[0] += s[2]; s[1] += s[3];
+                if (t == nt - 1) {
+                    const IT ok = (lane + (T)(t * W)) < (T)(n + 1);
+                    for (int a = 0; a < 2; a++) s[a] = NAME(blend)(ok, s[a], (VT){0} - INFINITY);
+                }
+                for (int a = 0; a < 2; a++) { *(VU *)(row + 2 * a * Np + t * W) = s[a]; mx[a] = NAME(vmax)(s[a], mx[a]); }
+            }
+            T m[2];
+            for (int a = 0; a < 2; a++) {
+                M[4 * r + 2 * a] = m[a] = NAME(thmax)(mx[a]);
+                M[4 * r + 2 * a + 1] = m[a] + alpha[a];
+            }
+            int64_t t = 0;
+            for (; t + 1 < nt; t += 2) {
+                VT e[4] = {*(VU *)(row + t * W) - m[0], *(VU *)(row + 2 * Np + t * W) - m[1],
+                           *(VU *)(row + (t + 1) * W) - m[0], *(VU *)(row + 2 * Np + (t + 1) * W) - m[1]};
+                VEXP4(e);
+                *(VU *)(row + t * W) = e[0]; *(VU *)(row + 2 * Np + t * W) = e[1];
+                *(VU *)(row + (t + 1) * W) = e[2]; *(VU *)(row + 2 * Np + (t + 1) * W) = e[3];
+            }
+            for (; t < nt; t++)
+                for (int a = 0; a < 2; a++) {
+                    VT e = *(VU *)(row + 2 * a * Np + t * W) - m[a];
+                    VEXP1(&e);
+                    *(VU *)(row + 2 * a * Np + t * W) = e;
+                }
+        }
+        return;
+    }
     for (int64_t n = n0; n < n1; n++) {
         const int64_t r = n - n0, nt = (n + W) / W;
         T *row = E + r * 4 * Np;
@@ -124,14 +178,14 @@ static void NAME(tile)(int64_t n0, int64_t n1, int64_t N, int64_t Np, int dh, T 
    e_i = c_{x_i} E^{a x_i}_{n,i} with c from cm. Exact: the scores from the gathered tables,
    e_i = exp(s_i - max s). */
 static T NAME(row_e)(int exact, int64_t n, int64_t Np, int dh, T scale, const T *restrict qa,
-                     const T *restrict Kt, const T *restrict Ea, const T *cm, const IT *restrict xm,
+                     const T *restrict Kt, const T *restrict Ea, int64_t e1, const T *cm, const IT *restrict xm,
                      T *restrict ebuf) {
     const int64_t nt = (n + W) / W;
     VT l = (VT){0};
     if (!exact) {
         const VT c0 = (VT){0} + cm[0], c1 = (VT){0} + cm[1];
         for (int64_t t = 0; t < nt; t++) {
-            const VT e = NAME(blend)(xm[t], c1 * *(const VU *)(Ea + Np + t * W), c0 * *(const VU *)(Ea + t * W));
+            const VT e = NAME(blend)(xm[t], c1 * *(const VU *)(Ea + e1 + t * W), c0 * *(const VU *)(Ea + t * W));
             *(VU *)(ebuf + t * W) = e;
             l += e;
         }
@@ -199,8 +253,8 @@ static void NAME(transpose)(int64_t N, int64_t Np, int dh, const T *a, T *at) {
 /* One sequence's rows n0..n1-1 of a tile, forward: e_i, o_n, and R's row (see tok_fwd).
    A row's weights are made and used in one pass (e_i = c_{x_i} E^{a x_i}_{n,i} into o's sums);
    a row whose sum falls below TINY is redone exactly through ebuf. */
-static ALWAYS_INLINE void NAME(fwd_seq)(int64_t n0, int64_t n1, int64_t N, int64_t Np, const int dh, T scale,
-                                        const T *restrict Qh, const T *restrict Kt, const T *restrict E,
+static ALWAYS_INLINE void NAME(fwd_seq)(int64_t n0, int64_t n1, int64_t N, int64_t Np, const int dh, const int SH,
+                                        T scale, const T *restrict Qh, const T *restrict Kt, const T *restrict E,
                                         const T *restrict M, const T *restrict vb, const IT *restrict xb,
                                         const int32_t *restrict xs, int64_t first0, int64_t first1,
                                         T *restrict o, T *restrict R, T *restrict ebuf) {
@@ -214,14 +268,15 @@ static ALWAYS_INLINE void NAME(fwd_seq)(int64_t n0, int64_t n1, int64_t N, int64
         VT acc[64], lv = (VT){0};
         for (int c = 0; c < dh; c++) acc[c] = (VT){0};
         for (int64_t t = 0; t < nt; t++) {
-            const VT e = NAME(blend)(xb[t], c1 * *(const VU *)(Ea + Np + t * W), c0 * *(const VU *)(Ea + t * W));
+            const VT e = SH ? *(const VU *)(Ea + t * W) * NAME(blend)(xb[t], c1, c0)  /* E^{a1} = E^{a0} */
+                            : NAME(blend)(xb[t], c1 * *(const VU *)(Ea + Np + t * W), c0 * *(const VU *)(Ea + t * W));
             lv += e;
             for (int c = 0; c < dh; c++) acc[c] += e * *(const VU *)(vb + c * Np + t * W);
         }
         T l = NAME(thsum)(lv);
         Rn[3] = 0;
         if (!(l >= TINY)) {  /* the bound m was too loose (or non-finite): the exact row */
-            l = NAME(row_e)(1, n, Np, dh, scale, Qh + (a * N + n) * dh, Kt, Ea, Rn, xb, ebuf);
+            l = NAME(row_e)(1, n, Np, dh, scale, Qh + (a * N + n) * dh, Kt, Ea, 0, Rn, xb, ebuf);
             Rn[3] = 1;
             for (int c = 0; c < dh; c++) acc[c] = (VT){0};
             for (int64_t t = 0; t < nt; t++) {
@@ -235,12 +290,15 @@ static ALWAYS_INLINE void NAME(fwd_seq)(int64_t n0, int64_t n1, int64_t N, int64
     }
 }
 
-/* Q, K, V (H, 2, N, dh) tables; o (B, H, N, dh); x (B, N) int32 tokens in {0, 1};
+/* Q, K, V (H, 2, N, dh) tables; kd (H, dh) or NULL: K^1 = K^0 + kd (no LayerNorm: the
+   key of token 1 is token 0's plus e W_K), so s^{a1} = s^{a0} + <Q^a_n, kd>/sqrt(dh) and the
+   tile needs two score rows and two exps, not four, and a sequence one E load per key, not
+   two (E^{a1} = E^{a0}, M^{a1} = M^{a0} + that shift); o (B, H, N, dh); x (B, N) int32 tokens in {0, 1};
    R (B, H, N, 4): per row c_0, c_1, 1/sum e, exact flag; Eall (H, N, 4, Np) or NULL: where
    the tiles are kept for the backward (which recomputes them if it gets NULL).
    Returns 0; 1 if dh > 64, 2 if out of memory. */
 static int NAME(tok_fwd1)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K,
-                          const T *V, const int32_t *x, T *o, T *R, T *Eall) {
+                          const T *V, const T *kd, const int32_t *x, T *o, T *R, T *Eall) {
     if (dh > 64) return 1;
     const int64_t Np = NAME(tok_row_stride)(N), nv = Np / W;
     int64_t *first = malloc(sizeof(int64_t) * 2 * B);
@@ -255,10 +313,11 @@ static int NAME(tok_fwd1)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, 
         for (int64_t n0 = 0; n0 < N; n0 += RB) {
             const int64_t n1 = n0 + RB < N ? n0 + RB : N;
             T *Et = Eall ? Eall + (h * N + n0) * 4 * Np : E;  /* the tile, kept for the backward if Eall */
-            NAME(tile)(n0, n1, N, Np, dh, scale, Qh, Kt, Et, M);
+            NAME(tile)(n0, n1, N, Np, dh, scale, Qh, Kt, kd ? kd + h * dh : NULL, Et, M);
             for (int64_t b = 0; b < B; b++) {
                 const int64_t off = (b * H + h) * N;
-#define FWDS(DH) NAME(fwd_seq)(n0, n1, N, Np, DH, scale, Qh, Kt, Et, M, vt + b * dh * Np, xm + b * nv, x + b * N, \
+#define FWDS(DH) { if (kd) FWDS2(DH, 1); else FWDS2(DH, 0); }
+#define FWDS2(DH, SH) NAME(fwd_seq)(n0, n1, N, Np, DH, SH, scale, Qh, Kt, Et, M, vt + b * dh * Np, xm + b * nv, x + b * N, \
                                first[2 * b], first[2 * b + 1], o + off * dh, R + off * 4, ebuf)
                 TDISPATCH(FWDS)
             }
@@ -273,7 +332,8 @@ static int NAME(tok_fwd1)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, 
    dv += p_r dO_r; each load of v and read-modify-write of dv serves the G rows. */
 #define TG 4
 _Static_assert(W % TG == 0 && RB % TG == 0, "a group of rows must end in its first row's last vector, inside a tile");
-static ALWAYS_INLINE void NAME(bwd_group)(int64_t n0, int64_t r0, int64_t Np, const int dh, const T *restrict E,
+static ALWAYS_INLINE void NAME(bwd_group)(int64_t n0, int64_t r0, int64_t Np, const int dh, const int SH,
+                                          const T *restrict E,
                                           const T *restrict vb, const IT *restrict xb, const int32_t *restrict xs,
                                           const T *restrict R, const T *restrict o, const T *restrict dO,
                                           T *restrict DS, T *restrict dvb) {
@@ -298,7 +358,8 @@ static ALWAYS_INLINE void NAME(bwd_group)(int64_t n0, int64_t r0, int64_t Np, co
         VT vc[64], p[TG], dp[TG];
         for (int c = 0; c < dh; c++) vc[c] = *(const VU *)(vb + c * Np + t * W);
         for (int g = 0; g < TG; g++) {
-            p[g] = NAME(blend)(m, c1[g] * *(const VU *)(Ea[g] + Np + t * W), c0[g] * *(const VU *)(Ea[g] + t * W));
+            p[g] = SH ? *(const VU *)(Ea[g] + t * W) * NAME(blend)(m, c1[g], c0[g])
+                      : NAME(blend)(m, c1[g] * *(const VU *)(Ea[g] + Np + t * W), c0[g] * *(const VU *)(Ea[g] + t * W));
             dp[g] = ob[g * dh] * vc[0];
         }
         for (int c = 1; c < dh; c++)
@@ -317,7 +378,8 @@ static ALWAYS_INLINE void NAME(bwd_group)(int64_t n0, int64_t r0, int64_t Np, co
 }
 
 /* The same for one row, any kind (fast or exact), through ebuf. */
-static ALWAYS_INLINE void NAME(bwd_one)(int64_t n, int64_t r, int64_t N, int64_t Np, const int dh, T scale,
+static ALWAYS_INLINE void NAME(bwd_one)(int64_t n, int64_t r, int64_t N, int64_t Np, const int dh, const int SH,
+                                        T scale,
                                         const T *restrict Qh, const T *restrict Kt, const T *restrict E,
                                         const T *restrict vb, const IT *restrict xb, const int32_t *restrict xs,
                                         const T *restrict R, const T *restrict o, const T *restrict dO,
@@ -325,7 +387,8 @@ static ALWAYS_INLINE void NAME(bwd_one)(int64_t n, int64_t r, int64_t N, int64_t
     const int64_t nt = (n + W) / W;
     const int a = xs[n] != 0;
     const T *Rn = R + n * 4, *dOn = dO + n * dh, *on = o + n * dh;
-    NAME(row_e)(Rn[3] != 0, n, Np, dh, scale, Qh + (a * N + n) * dh, Kt, E + (r * 4 + 2 * a) * Np, Rn, xb, ebuf);
+    NAME(row_e)(Rn[3] != 0, n, Np, dh, scale, Qh + (a * N + n) * dh, Kt, E + (r * 4 + 2 * a) * Np, SH ? 0 : Np, Rn,
+                xb, ebuf);
     T D = 0;
     VT ob[64];
     for (int c = 0; c < dh; c++) { D += dOn[c] * on[c]; ob[c] = (VT){0} + dOn[c]; }
@@ -342,7 +405,8 @@ static ALWAYS_INLINE void NAME(bwd_one)(int64_t n, int64_t r, int64_t N, int64_t
     }
 }
 
-static ALWAYS_INLINE void NAME(bwd_seq)(int64_t n0, int64_t n1, int64_t N, int64_t Np, const int dh, T scale,
+static ALWAYS_INLINE void NAME(bwd_seq)(int64_t n0, int64_t n1, int64_t N, int64_t Np, const int dh, const int SH,
+                                        T scale,
                                         const T *restrict Qh, const T *restrict Kt, const T *restrict E,
                                         const T *restrict vb, const IT *restrict xb, const int32_t *restrict xs,
                                         const T *restrict R, const T *restrict o, const T *restrict dO,
@@ -351,12 +415,12 @@ static ALWAYS_INLINE void NAME(bwd_seq)(int64_t n0, int64_t n1, int64_t N, int64
     for (; n + TG <= n1; n += TG) {
         int fast = 1;
         for (int g = 0; g < TG; g++) fast &= R[(n + g) * 4 + 3] == 0;
-        if (fast) NAME(bwd_group)(n, n - n0, Np, dh, E, vb, xb, xs, R, o, dO, DS, dvb);
+        if (fast) NAME(bwd_group)(n, n - n0, Np, dh, SH, E, vb, xb, xs, R, o, dO, DS, dvb);
         else
             for (int g = 0; g < TG; g++)
-                NAME(bwd_one)(n + g, n + g - n0, N, Np, dh, scale, Qh, Kt, E, vb, xb, xs, R, o, dO, DS, dvb, ebuf);
+                NAME(bwd_one)(n + g, n + g - n0, N, Np, dh, SH, scale, Qh, Kt, E, vb, xb, xs, R, o, dO, DS, dvb, ebuf);
     }
-    for (; n < n1; n++) NAME(bwd_one)(n, n - n0, N, Np, dh, scale, Qh, Kt, E, vb, xb, xs, R, o, dO, DS, dvb, ebuf);
+    for (; n < n1; n++) NAME(bwd_one)(n, n - n0, N, Np, dh, SH, scale, Qh, Kt, E, vb, xb, xs, R, o, dO, DS, dvb, ebuf);
 }
 
 /* The tile's DS (summed over the sequences) -> dK columns: dK^b_i += sum_{a, n} DS^{ab}_{n,i}
@@ -367,7 +431,6 @@ static ALWAYS_INLINE void NAME(tile_dqk)(int64_t n0, int64_t n1, int64_t N, int6
                                          T *restrict dQh, T *restrict dKt) {
     const int64_t nt = (n1 - 1 + W) / W;  /* rows past a row's end are 0 in DS (never written) */
     for (int bk = 0; bk < 2; bk++) {
-        const T *kt = Kt + bk * dh * Np;
         T *dkt = dKt + bk * dh * Np;
         for (int64_t r0 = 0; r0 < 2 * (n1 - n0); r0 += TG) {  /* pair j = (row n0 + j/2, a = j%2) */
             const int G = 2 * (n1 - n0) - r0 < TG ? (int)(2 * (n1 - n0) - r0) : TG;
@@ -411,7 +474,7 @@ static ALWAYS_INLINE void NAME(tile_dqk)(int64_t n0, int64_t n1, int64_t N, int6
 /* Gradients of <dO, o>: dQ, dK, dV (H, 2, N, dh) (summed over the sequences by token); the
    rest as tok_fwd saved it. */
 static int NAME(tok_bwd1)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K,
-                          const T *V, const int32_t *x, const T *o, const T *R, const T *Eall, const T *dO, T *dQ,
+                          const T *V, const T *kd, const int32_t *x, const T *o, const T *R, const T *Eall, const T *dO, T *dQ,
                           T *dK, T *dV) {
     if (dh > 64) return 1;
     const int64_t Np = NAME(tok_row_stride)(N), nv = Np / W;
@@ -432,11 +495,12 @@ static int NAME(tok_bwd1)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, 
             const int64_t n1 = n0 + RB < N ? n0 + RB : N, used = (n1 - 1 + W) / W * W;
             const T *Et = E;
             if (Eall) Et = Eall + (h * N + n0) * 4 * Np;  /* the forward's tile */
-            else NAME(tile)(n0, n1, N, Np, dh, scale, Qh, Kt, E, M);
+            else NAME(tile)(n0, n1, N, Np, dh, scale, Qh, Kt, kd ? kd + h * dh : NULL, E, M);
             for (int64_t j = 0; j < (n1 - n0) * 4; j++) memset(DS + j * Np, 0, sizeof(T) * used);
             for (int64_t b = 0; b < B; b++) {
                 const int64_t off = (b * H + h) * N;
-#define BWDS(DH) NAME(bwd_seq)(n0, n1, N, Np, DH, scale, Qh, Kt, Et, vt + b * dh * Np, xm + b * nv, x + b * N, \
+#define BWDS(DH) { if (kd) BWDS2(DH, 1); else BWDS2(DH, 0); }
+#define BWDS2(DH, SH) NAME(bwd_seq)(n0, n1, N, Np, DH, SH, scale, Qh, Kt, Et, vt + b * dh * Np, xm + b * nv, x + b * N, \
                                R + off * 4, o + off * dh, dO + off * dh, DS, dvt + b * dh * Np, ebuf)
                 TDISPATCH(BWDS)
             }
@@ -459,12 +523,13 @@ static int NAME(tok_bwd1)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, 
 }
 /* G models at once (the batched gpt; 1 for a single model), each with its own tables and
    tokens: every array gets a leading model axis (Q, K, V, dQ, dK, dV (G, H, 2, N, dh);
-   x (G, B, N); o, dO (G, B, H, N, dh); R (G, B, H, N, 4); Eall (G, H, N, 4, Np)). */
+   x (G, B, N); o, dO (G, B, H, N, dh); R (G, B, H, N, 4); Eall (G, H, N, 4, Np); kd (G, H, dh)). */
 int NAME(tok_fwd)(int64_t G, int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K,
-                  const T *V, const int32_t *x, T *o, T *R, T *Eall) {
+                  const T *V, const T *kd, const int32_t *x, T *o, T *R, T *Eall) {
     const int64_t t = H * 2 * N * dh, Np = NAME(tok_row_stride)(N);
     for (int64_t g = 0; g < G; g++) {
-        const int rc = NAME(tok_fwd1)(B, H, N, dh, scale, Q + g * t, K + g * t, V + g * t, x + g * B * N,
+        const int rc = NAME(tok_fwd1)(B, H, N, dh, scale, Q + g * t, K + g * t, V + g * t, kd ? kd + g * H * dh : NULL,
+                                      x + g * B * N,
                                       o + g * B * H * N * dh, R + g * B * H * N * 4, Eall ? Eall + g * H * N * 4 * Np : NULL);
         if (rc) return rc;
     }
@@ -472,11 +537,12 @@ int NAME(tok_fwd)(int64_t G, int64_t B, int64_t H, int64_t N, int64_t dh, T scal
 }
 
 int NAME(tok_bwd)(int64_t G, int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K,
-                  const T *V, const int32_t *x, const T *o, const T *R, const T *Eall, const T *dO, T *dQ, T *dK,
+                  const T *V, const T *kd, const int32_t *x, const T *o, const T *R, const T *Eall, const T *dO, T *dQ, T *dK,
                   T *dV) {
     const int64_t t = H * 2 * N * dh, u = B * H * N, Np = NAME(tok_row_stride)(N);
     for (int64_t g = 0; g < G; g++) {
-        const int rc = NAME(tok_bwd1)(B, H, N, dh, scale, Q + g * t, K + g * t, V + g * t, x + g * B * N, o + g * u * dh,
+        const int rc = NAME(tok_bwd1)(B, H, N, dh, scale, Q + g * t, K + g * t, V + g * t, kd ? kd + g * H * dh : NULL,
+                                      x + g * B * N, o + g * u * dh,
                                       R + g * u * 4, Eall ? Eall + g * H * N * 4 * Np : NULL, dO + g * u * dh,
                                       dQ + g * t, dK + g * t, dV + g * t);
         if (rc) return rc;
@@ -484,7 +550,9 @@ int NAME(tok_bwd)(int64_t G, int64_t B, int64_t H, int64_t N, int64_t dh, T scal
     return 0;
 }
 #undef FWDS
+#undef FWDS2
 #undef BWDS
+#undef BWDS2
 #undef DQK
 #undef TG
 #undef RB

@@ -43,8 +43,8 @@ BACKEND = os.environ.get("WALKFORMER_TOKEN_ATTENTION", "auto")  # auto | off
 def _declare(lib) -> None:
     i64, ptr = ctypes.c_int64, ctypes.c_void_p
     for suf, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
-        getattr(lib, "tok_fwd_" + suf).argtypes = [i64] * 5 + [real] + [ptr] * 7
-        getattr(lib, "tok_bwd_" + suf).argtypes = [i64] * 5 + [real] + [ptr] * 11
+        getattr(lib, "tok_fwd_" + suf).argtypes = [i64] * 5 + [real] + [ptr] * 8
+        getattr(lib, "tok_bwd_" + suf).argtypes = [i64] * 5 + [real] + [ptr] * 12
         getattr(lib, "tok_row_stride_" + suf).argtypes = [i64]
         getattr(lib, "tok_row_stride_" + suf).restype = i64
 
@@ -64,17 +64,18 @@ def _check(rc: int) -> None:
 
 
 class _TokenAttention(torch.autograd.Function):
-    """Q, K, V (G, H, 2, N, dh), x (G, B, N) int32 -> o (G, B, H, N, dh): G models."""
+    """Q, K, V (G, H, 2, N, dh), x (G, B, N) int32, kd (G, H, dh) or None -> o (G, B, H, N, dh)."""
 
     @staticmethod
-    def forward(ctx, Q, K, V, x):
+    def forward(ctx, Q, K, V, x, kd):
         (G, H, _, N, dh), B, suf = V.shape, x.shape[1], "f32" if V.dtype == torch.float32 else "f64"
         lib = library()
         o = V.new_empty(G, B, H, N, dh)
         R = V.new_empty(G, B, H, N, 4)  # per row: c_0, c_1, 1/Σe, exact flag
         E = _buffer((G, H, N, 4, getattr(lib, "tok_row_stride_" + suf)(N)), V.dtype)  # the tiles of exps
-        _check(getattr(lib, "tok_fwd_" + suf)(G, B, H, N, dh, 1 / math.sqrt(dh), *map(_ptr, (Q, K, V, x, o, R, E))))
+        _check(getattr(lib, "tok_fwd_" + suf)(G, B, H, N, dh, 1 / math.sqrt(dh), *map(_ptr, (Q, K, V, kd, x, o, R, E))))
         ctx.save_for_backward(Q, K, V, x, o, R)
+        ctx.kd = kd
         ctx.E = E
         return o
 
@@ -89,10 +90,10 @@ class _TokenAttention(torch.autograd.Function):
         dO = dO.contiguous()  # a name keeps it alive through the call (a temporary would be freed first)
         dQ, dK, dV = torch.empty_like(Q), torch.empty_like(K), torch.empty_like(V)  # (G, H, 2, N, dh)
         _check(getattr(library(), "tok_bwd_" + suf)(G, B, H, N, dh, 1 / math.sqrt(dh),
-                                                    *map(_ptr, (Q, K, V, x, o, R, E, dO, dQ, dK, dV))))
+                                                    *map(_ptr, (Q, K, V, ctx.kd, x, o, R, E, dO, dQ, dK, dV))))
         _free.append(E)
         del _free[:-POOL]
-        return dQ, dK, dV, None
+        return dQ, dK, dV, None, None
 
 
 def usable(t: torch.Tensor) -> bool:
@@ -101,13 +102,18 @@ def usable(t: torch.Tensor) -> bool:
             and t.shape[-1] <= 64 and library() is not None)
 
 
-def token_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+def token_attention(Q: torch.Tensor, K: torch.Tensor, V: torch.Tensor, x: torch.Tensor,
+                    kd: torch.Tensor | None = None) -> torch.Tensor:
     """Causal softmax attention with q_n = Q[:, x_n, n], k_i = K[:, x_i, i], v_i = V[:, x_i, i]:
     Q, K, V (H, 2, N, dh) tables, x (B, N) tokens in {0, 1} -> o (B, H, N, dh); or G models
     at once, each with its own tables and tokens: Q, K, V (G, H, 2, N, dh), x (G, B, N) ->
-    o (G, B, H, N, dh)."""
+    o (G, B, H, N, dh). ``kd`` (H, dh) or (G, H, dh), when the caller built K[:, 1] as
+    K[:, 0] + kd (no LayerNorm): the kernel then computes half the scores and exps (it uses
+    s^{a1} = s^{a0} + ⟨Q^a, kd⟩/√dh; the gradient still reaches kd through K[:, 1])."""
     one = Q.dim() == 4
     Q, K, V = (t[None] if one else t for t in (Q, K, V))
     x = x[None] if one else x
-    o = _TokenAttention.apply(Q.contiguous(), K.contiguous(), V.contiguous(), x.to(torch.int32).contiguous())
+    if kd is not None:
+        kd = (kd[None] if one else kd).detach().to(Q.dtype).contiguous()
+    o = _TokenAttention.apply(Q.contiguous(), K.contiguous(), V.contiguous(), x.to(torch.int32).contiguous(), kd)
     return o[0] if one else o
