@@ -38,6 +38,7 @@
 #define VEXP1 vexp1_f32
 #define VEXP4 vexp4_f32
 #define TINY 1e-10f
+#define SEXP expf
 #define NAME(f) f##_f32
 #include __FILE__
 #undef T
@@ -48,6 +49,7 @@
 #undef VEXP1
 #undef VEXP4
 #undef TINY
+#undef SEXP
 #undef NAME
 #define T double
 #define VT v4d
@@ -57,6 +59,7 @@
 #define VEXP1 vexp1_f64
 #define VEXP4 vexp4_f64
 #define TINY 1e-10
+#define SEXP exp
 #define NAME(f) f##_f64
 #include __FILE__
 
@@ -216,8 +219,8 @@ static T NAME(row_e)(int exact, int64_t n, int64_t Np, int dh, T scale, const T 
 static void NAME(scales)(const T *Mr, int a, int has0, int has1, T *cm) {
     const T m0 = Mr[2 * a], m1 = Mr[2 * a + 1];
     const T m = !has0 ? m1 : !has1 ? m0 : (m0 > m1 ? m0 : m1);
-    cm[0] = has0 ? exp(m0 - m) : 0;
-    cm[1] = has1 ? exp(m1 - m) : 0;
+    cm[0] = !has0 ? 0 : m0 == m ? 1 : SEXP(m0 - m);  /* at most one libm exp per row, in T */
+    cm[1] = !has1 ? 0 : m1 == m ? 1 : SEXP(m1 - m);
 }
 
 /* Per call: key masks (B, Np/W vectors) and the first index of each token per sequence. */
