@@ -185,8 +185,10 @@ def main():
 
     attn = {b: attention(b) for b in dict.fromkeys([new, "blocks", "sdpa"])}
     if top == "token":  # the same attention from (2, N) query and key tables
-        QKV = [torch.randn(1, 2, a.N, 8, generator=g).requires_grad_() for _ in range(3)]
-        attn = {"token": wall_cpu(lambda: token_attention(*QKV, x).sum().backward(), a.repeats, 3)} | attn
+        Q, K0, V, kd = (torch.randn(*shape, generator=g) for shape in [(1, 2, a.N, 8)] * 3 + [(1, 8)])
+        K = torch.stack([K0[:, 0], K0[:, 0] + kd[:, None]], 1)  # as GPT builds them without LayerNorm
+        QKV = [t.requires_grad_() for t in (Q, K, V)]
+        attn = {"token": wall_cpu(lambda: token_attention(*QKV, x, kd).sum().backward(), a.repeats, 3)} | attn
     mlp = model.blocks[0].mlp
     xm, gm = torch.randn(a.batch, a.N, 8, generator=g).requires_grad_(), torch.randn(a.batch, a.N, 8, generator=g)
 
