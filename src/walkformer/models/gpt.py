@@ -34,9 +34,9 @@ is ``causal_attention.py`` (a C kernel that skips the masked upper triangle; tor
 ``scaled_dot_product_attention`` off the CPU) and the N×N pattern is never materialised;
 with a listener it is computed explicitly (same maths, round-off apart). In the first
 block, whose input is one of two vectors per position (token 0 or 1), it is
-``token_attention.py``: queries and keys from (2, N) tables, the scores and their exps
-shared by the batch (unless a hook listens on the embedding, the first block's input, q,
-k, v or the pattern).
+``token_attention.py``: queries, keys and values from (2, N) tables, the scores and their
+exps shared by the batch (unless a hook listens on the embedding, the first block's input,
+q, k, v or the pattern).
 """
 
 from __future__ import annotations
