@@ -13,47 +13,15 @@
 #define ATTN_BODY
 #include "simd.h"
 
-#define T float
-#define VT v8f
-#define VU v8fu
-#define IT v8i
-#define W 8
-#define VEXP1 vexp1_f32
-#define VEXP4 vexp4_f32
-#define NAME(f) f##_f32
+#include "simd_f32.h"
 #include __FILE__
-#undef T
-#undef VT
-#undef VU
-#undef IT
-#undef W
-#undef VEXP1
-#undef VEXP4
-#undef NAME
-#define T double
-#define VT v4d
-#define VU v4du
-#define IT v4i
-#define W 4
-#define VEXP1 vexp1_f64
-#define VEXP4 vexp4_f64
-#define NAME(f) f##_f64
+#include "simd_undef.h"
+#include "simd_f64.h"
 #include __FILE__
 
 #else  /* the body, once per dtype */
 
-/* Row stride of the transposed keys/values and of P: N rounded up to whole vectors, plus one
-   cache line, so that consecutive rows do not share cache sets. */
-int64_t NAME(row_stride)(int64_t N) { return (N + W - 1) / W * W + 64 / sizeof(T); }
-
-static T *NAME(alloc)(int64_t n) {
-    void *p = NULL;
-    return posix_memalign(&p, 64, sizeof(T) * n) ? NULL : (T *)p;
-}
-
-static inline T NAME(hsum)(VT a) { T s = 0; for (int j = 0; j < W; j++) s += a[j]; return s; }
-static inline T NAME(hmax)(VT a) { T s = a[0]; for (int j = 1; j < W; j++) s = a[j] > s ? a[j] : s; return s; }
-static inline VT NAME(lanes)(void) { VT l; for (int j = 0; j < W; j++) l[j] = j; return l; }
+#include "simd_dtype.h"  /* row_stride (also of P), alloc, hsum, hmax, lanes */
 
 /* The second half of a forward row: p holds the row's nt vectors of scores (-inf past the
    row's last key) with maximum m; e_i = exp(s_i - m) overwrites them (0 where s_i = -inf),

@@ -30,57 +30,27 @@
 #define TOK_BODY
 #include "simd.h"
 
-#define T float
-#define VT v8f
-#define VU v8fu
-#define IT v8i
-#define W 8
-#define VEXP1 vexp1_f32
-#define VEXP4 vexp4_f32
-#define TINY 1e-10f
-#define SEXP expf
-#define NAME(f) f##_f32
+#include "simd_f32.h"
 #include __FILE__
-#undef T
-#undef VT
-#undef VU
-#undef IT
-#undef W
-#undef VEXP1
-#undef VEXP4
-#undef TINY
-#undef SEXP
-#undef NAME
-#define T double
-#define VT v4d
-#define VU v4du
-#define IT v4i
-#define W 4
-#define VEXP1 vexp1_f64
-#define VEXP4 vexp4_f64
-#define TINY 1e-10
-#define SEXP exp
-#define NAME(f) f##_f64
+#include "simd_undef.h"
+#include "simd_f64.h"
 #include __FILE__
 
 #else  /* the body, once per dtype */
 
+#define TINY ((T)1e-10)  /* the smallest sum of fast weights trusted (see the top) */
 #define RB 16  /* query rows per tile (8, 32 and 64 measured the same) */
 #define TDISPATCH(CALL) switch (dh) { case 8: CALL(8); break; case 4: CALL(4); break; \
     case 16: CALL(16); break; case 2: CALL(2); break; case 1: CALL(1); break; default: CALL(dh); }
 
-int64_t NAME(tok_row_stride)(int64_t N) { return (N + W - 1) / W * W + 64 / sizeof(T); }
+#include "simd_dtype.h"  /* row_stride, alloc, hsum, hmax, lanes */
 
-static T *NAME(talloc)(int64_t n) {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, sizeof(T) * n)) return NULL;
-    memset(p, 0, sizeof(T) * n);
-    return (T *)p;
+static T *NAME(talloc)(int64_t n) {  /* zeroed: the padding past N must read as 0 */
+    T *p = NAME(alloc)(n);
+    if (p) memset(p, 0, sizeof(T) * n);
+    return p;
 }
 
-static inline T NAME(thsum)(VT a) { T s = 0; for (int j = 0; j < W; j++) s += a[j]; return s; }
-static inline T NAME(thmax)(VT a) { T s = a[0]; for (int j = 1; j < W; j++) s = a[j] > s ? a[j] : s; return s; }
-static inline VT NAME(tlanes)(void) { VT l; for (int j = 0; j < W; j++) l[j] = j; return l; }
 static ALWAYS_INLINE VT NAME(blend)(IT m, VT a, VT b) { return (VT)((m & (IT)a) | (~m & (IT)b)); }  /* m ? a : b */
 static ALWAYS_INLINE VT NAME(vmax)(VT a, VT b) { return NAME(blend)(a > b, a, b); }
 
@@ -90,7 +60,7 @@ static ALWAYS_INLINE VT NAME(vmax)(VT a, VT b) { return NAME(blend)(a > b, a, b)
    and their exps are interleaved (VEXP4). */
 static void NAME(tile)(int64_t n0, int64_t n1, int64_t N, int64_t Np, int dh, T scale, const T *restrict Q,
                        const T *restrict Kt, const T *restrict kd, T *restrict E, T *restrict M) {
-    const VT lane = NAME(tlanes)();
+    const VT lane = NAME(lanes)();
     if (kd) {  /* K^1 = K^0 + kd: s^{a1} = s^{a0} + alpha^a, E^{a1} = E^{a0} (rows 2a only), M^{a1} = M^{a0} + alpha^a */
         for (int64_t n = n0; n < n1; n++) {
             const int64_t r = n - n0, nt = (n + W) / W;
@@ -125,7 +95,7 @@ static void NAME(tile)(int64_t n0, int64_t n1, int64_t N, int64_t Np, int dh, T 
             }
             T m[2];
             for (int a = 0; a < 2; a++) {
-                M[4 * r + 2 * a] = m[a] = NAME(thmax)(mx[a]);
+                M[4 * r + 2 * a] = m[a] = NAME(hmax)(mx[a]);
                 M[4 * r + 2 * a + 1] = m[a] + alpha[a];
             }
             int64_t t = 0;
@@ -166,7 +136,7 @@ static void NAME(tile)(int64_t n0, int64_t n1, int64_t N, int64_t Np, int dh, T 
             for (int j = 0; j < 4; j++) { *(VU *)(row + j * Np + t * W) = s[j]; mx[j] = NAME(vmax)(s[j], mx[j]); }
         }
         T m[4];
-        for (int j = 0; j < 4; j++) M[4 * r + j] = m[j] = NAME(thmax)(mx[j]);
+        for (int j = 0; j < 4; j++) M[4 * r + j] = m[j] = NAME(hmax)(mx[j]);
         for (int64_t t = 0; t < nt; t++) {
             VT e[4];
             for (int j = 0; j < 4; j++) e[j] = *(VU *)(row + j * Np + t * W) - m[j];
@@ -192,9 +162,9 @@ static T NAME(row_e)(int exact, int64_t n, int64_t Np, int dh, T scale, const T 
             *(VU *)(ebuf + t * W) = e;
             l += e;
         }
-        return NAME(thsum)(l);
+        return NAME(hsum)(l);
     }
-    const VT lane = NAME(tlanes)();
+    const VT lane = NAME(lanes)();
     VT mx = (VT){0} - INFINITY;
     for (int64_t t = 0; t < nt; t++) {
         VT s = (VT){0};
@@ -205,14 +175,14 @@ static T NAME(row_e)(int exact, int64_t n, int64_t Np, int dh, T scale, const T 
         *(VU *)(ebuf + t * W) = s;
         mx = NAME(vmax)(s, mx);
     }
-    const T m = NAME(thmax)(mx);
+    const T m = NAME(hmax)(mx);
     for (int64_t t = 0; t < nt; t++) {
         VT e = *(VU *)(ebuf + t * W) - m;
         VEXP1(&e);
         *(VU *)(ebuf + t * W) = e;
         l += e;
     }
-    return NAME(thsum)(l);
+    return NAME(hsum)(l);
 }
 
 /* c_b = exp(M^{ab}_n - m) for the key tokens b present in the prefix (0 for the others). */
@@ -276,7 +246,7 @@ static ALWAYS_INLINE void NAME(fwd_seq)(int64_t n0, int64_t n1, int64_t N, int64
             lv += e;
             for (int c = 0; c < dh; c++) acc[c] += e * *(const VU *)(vb + c * Np + t * W);
         }
-        T l = NAME(thsum)(lv);
+        T l = NAME(hsum)(lv);
         Rn[3] = 0;
         if (!(l >= TINY)) {  /* the bound m was too loose (or non-finite): the exact row */
             l = NAME(row_e)(1, n, Np, dh, scale, Qh + (a * N + n) * dh, Kt, Ea, 0, Rn, xb, ebuf);
@@ -289,7 +259,7 @@ static ALWAYS_INLINE void NAME(fwd_seq)(int64_t n0, int64_t n1, int64_t N, int64
         }
         const T inv = 1 / l;
         Rn[2] = inv;
-        for (int c = 0; c < dh; c++) o[n * dh + c] = NAME(thsum)(acc[c]) * inv;
+        for (int c = 0; c < dh; c++) o[n * dh + c] = NAME(hsum)(acc[c]) * inv;
     }
 }
 
@@ -303,7 +273,7 @@ static ALWAYS_INLINE void NAME(fwd_seq)(int64_t n0, int64_t n1, int64_t N, int64
 static int NAME(tok_fwd1)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K,
                           const T *V, const T *kd, const int32_t *x, T *o, T *R, T *Eall) {
     if (dh > 64) return 1;
-    const int64_t Np = NAME(tok_row_stride)(N), nv = Np / W;
+    const int64_t Np = NAME(row_stride)(N), nv = Np / W;
     int64_t *first = malloc(sizeof(int64_t) * 2 * B);
     IT *xm = first ? NAME(masks)(B, N, Np, x, first) : NULL;
     T *buf = xm ? NAME(talloc)(2 * dh * Np + B * dh * Np + RB * 4 * Np + RB * 4 + Np) : NULL;
@@ -337,7 +307,7 @@ static int NAME(tok_fwd1)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, 
    x (G, B, N); o, dO (G, B, H, N, dh); R (G, B, H, N, 4); Eall (G, H, N, 4, Np); kd (G, H, dh)). */
 int NAME(tok_fwd)(int64_t G, int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K,
                   const T *V, const T *kd, const int32_t *x, T *o, T *R, T *Eall) {
-    const int64_t t = H * 2 * N * dh, Np = NAME(tok_row_stride)(N);
+    const int64_t t = H * 2 * N * dh, Np = NAME(row_stride)(N);
     for (int64_t g = 0; g < G; g++) {
         const int rc = NAME(tok_fwd1)(B, H, N, dh, scale, Q + g * t, K + g * t, V + g * t, kd ? kd + g * H * dh : NULL,
                                       x + g * B * N,
@@ -350,7 +320,7 @@ int NAME(tok_fwd)(int64_t G, int64_t B, int64_t H, int64_t N, int64_t dh, T scal
 int NAME(tok_bwd)(int64_t G, int64_t B, int64_t H, int64_t N, int64_t dh, T scale, const T *Q, const T *K,
                   const T *V, const T *kd, const int32_t *x, const T *o, const T *R, const T *Eall, const T *dO, T *dQ, T *dK,
                   T *dV) {
-    const int64_t t = H * 2 * N * dh, u = B * H * N, Np = NAME(tok_row_stride)(N);
+    const int64_t t = H * 2 * N * dh, u = B * H * N, Np = NAME(row_stride)(N);
     for (int64_t g = 0; g < G; g++) {
         const int rc = NAME(tok_bwd1)(B, H, N, dh, scale, Q + g * t, K + g * t, V + g * t, kd ? kd + g * H * dh : NULL,
                                       x + g * B * N, o + g * u * dh,
@@ -367,5 +337,6 @@ int NAME(tok_bwd)(int64_t G, int64_t B, int64_t H, int64_t N, int64_t dh, T scal
 #undef DQK
 #undef TG
 #undef RB
+#undef TINY
 #undef TDISPATCH
 #endif

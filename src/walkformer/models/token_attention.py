@@ -49,8 +49,8 @@ def _declare(lib) -> None:
     for suf, real in (("f32", ctypes.c_float), ("f64", ctypes.c_double)):
         getattr(lib, "tok_fwd_" + suf).argtypes = [i64] * 5 + [real] + [ptr] * 8
         getattr(lib, "tok_bwd_" + suf).argtypes = [i64] * 5 + [real] + [ptr] * 12
-        getattr(lib, "tok_row_stride_" + suf).argtypes = [i64]
-        getattr(lib, "tok_row_stride_" + suf).restype = i64
+        getattr(lib, "row_stride_" + suf).argtypes = [i64]
+        getattr(lib, "row_stride_" + suf).restype = i64
 
 
 _kernel = Kernel(Path(__file__).with_name("token_attention.c"), _flags, _declare,
@@ -76,7 +76,7 @@ class _TokenAttention(torch.autograd.Function):
         lib = library()
         o = V.new_empty(G, B, H, N, dh)
         R = V.new_empty(G, B, H, N, 4)  # per row: c_0, c_1, 1/Σe, exact flag
-        E = _buffer((G, H, N, 4, getattr(lib, "tok_row_stride_" + suf)(N)), V.dtype)  # the tiles of exps
+        E = _buffer((G, H, N, 4, getattr(lib, "row_stride_" + suf)(N)), V.dtype)  # the tiles of exps
         _check(getattr(lib, "tok_fwd_" + suf)(G, B, H, N, dh, 1 / math.sqrt(dh), *map(_ptr, (Q, K, V, kd, x, o, R, E))))
         ctx.save_for_backward(Q, K, V, x, o, R)
         ctx.kd = kd

@@ -144,7 +144,7 @@ static ALWAYS_INLINE void NAME(tile_dqk)(int64_t n0, int64_t n1, int64_t N, int6
                     for (int c = 0; c < dh; c++) acc[c] += d * *(const VU *)(kt + c * Np + t * W);
                 }
             }
-            for (int c = 0; c < dh; c++) dQh[(a * N + n) * dh + c] = NAME(thsum)(acc[c]) * scale;
+            for (int c = 0; c < dh; c++) dQh[(a * N + n) * dh + c] = NAME(hsum)(acc[c]) * scale;
         }
     }
 }
@@ -155,7 +155,7 @@ static int NAME(tok_bwd1)(int64_t B, int64_t H, int64_t N, int64_t dh, T scale, 
                           const T *V, const T *kd, const int32_t *x, const T *o, const T *R, const T *Eall, const T *dO, T *dQ,
                           T *dK, T *dV) {
     if (dh > 64) return 1;
-    const int64_t Np = NAME(tok_row_stride)(N), nv = Np / W;
+    const int64_t Np = NAME(row_stride)(N), nv = Np / W;
     int64_t *first = malloc(sizeof(int64_t) * 2 * B);
     IT *xm = first ? NAME(masks)(B, N, Np, x, first) : NULL;
     T *buf = xm ? NAME(talloc)(4 * dh * Np + 2 * B * dh * Np + 2 * RB * 4 * Np + RB * 4 + TG * Np) : NULL;
