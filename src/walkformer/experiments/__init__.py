@@ -72,9 +72,24 @@ def stat(values) -> dict:
     return out | ({"n_never": int(len(v) - len(ok))} if len(ok) < len(v) else {})
 
 
-def claim(id: str, text: str, paper: str, measured: dict, holds: bool, criterion: str) -> dict:
-    return {"id": id, "claim": text, "paper": paper, "measured": measured, "holds": bool(holds),
-            "criterion": criterion}
+KINDS = ("claim", "identity")
+
+
+def claim(id: str, text: str, paper: str, measured: dict, holds: bool | None, criterion: str,
+          kind: str = "claim") -> dict:
+    """One entry of claims.json. ``holds`` is computed from measurements; ``None`` means
+    "not tested" (the run that would test it did not exercise it, e.g. nothing trained
+    under that reading), shown as such and not counted as held or failed.
+
+    ``kind="identity"``: a check that compares one formula with another (e.g. the
+    general-chain OPT against max(p, 1 − p)). It is a test, not a measurement of the
+    paper's claim: the report shows it apart and keeps it out of the "claims hold" count.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"claim kind {kind!r}: allowed {KINDS}")
+    out = {"id": id, "claim": text, "paper": paper, "measured": measured,
+           "holds": None if holds is None else bool(holds), "criterion": criterion}
+    return out | ({"kind": kind} if kind != "claim" else {})
 
 
 def describe(s: dict, digits: int = 3) -> str:
