@@ -53,7 +53,7 @@ def run_dir(tmp_path_factory):
 def claims_in_page(page: Path) -> dict[str, bool]:
     """data-claim id -> whether the row is marked as holding, read from the HTML."""
     text = page.read_text()
-    rows = re.findall(r'<tr class="claim (pass|fail)" data-claim="([^"]+)">(.*?)</tr>', text)
+    rows = re.findall(r'<tr class="claim (pass|fail|identity|untested)" data-claim="([^"]+)">(.*?)</tr>', text)
     return {cid: ('data-holds="true"' in row) for _, cid, row in rows}
 
 
@@ -284,3 +284,33 @@ def test_animation_bars_are_the_pixels_of_ax_bar(n):
         pixels.append(np.asarray(fig.canvas.buffer_rgba()).copy())
         plt.close(fig)
     assert (pixels[0] != 255).any() and np.array_equal(pixels[0], pixels[1])
+
+
+def test_identities_and_untested_claims_are_shown_apart_and_not_counted(tmp_path):
+    """A formula-against-formula check (kind=identity) and a claim a run could not test
+    (holds=None) are listed but kept out of "claims hold"; a failing identity still shows."""
+    from walkformer.experiments import claim, tally
+    from walkformer.report.reproduction import front_page
+    from walkformer.rundir import write_json
+
+    d = tmp_path / "fig2"
+    d.mkdir()
+    write_json(d / "claims.json", [
+        claim("a", "measured, holds", "x", {}, True, "c"),
+        claim("b", "measured, fails", "x", {}, False, "c"),
+        claim("c", "not tested here", "x", {"why": "nothing trained"}, None, "c"),
+        claim("d", "OPT formula = general chain", "x", {}, True, "c", kind="identity"),
+        claim("e", "a broken identity", "x", {}, False, "c", kind="identity"),
+    ])
+    from PIL import Image
+
+    Image.new("RGB", (4, 4)).save(d / "f.png")
+    claims = json.loads((d / "claims.json").read_text())
+    assert tally(claims) == "1/2 claims hold · 2 identities checked (1 ok) · 1 not tested"
+    page = front_page(tmp_path)
+    assert "<b>1/2</b>claims hold" in page and "<b>1</b>claims fail" in page
+    assert re.search(r'data-claim="c">.*?not tested', page) and re.search(r'data-claim="e">.*?&#10007; identity', page)
+    import pytest
+
+    with pytest.raises(ValueError, match="kind"):
+        claim("f", "t", "x", {}, True, "c", kind="lemma")

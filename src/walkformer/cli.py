@@ -56,7 +56,7 @@ def _train(args) -> int:
 def _reproduce(args) -> int:
     from pathlib import Path
 
-    from .experiments import REGISTRY, run_all
+    from .experiments import REGISTRY, is_identity, run_all, tally
 
     if args.list or not args.name:
         wn, wf = (max(len(x) for x in xs) for xs in (REGISTRY, [e.figure for e in REGISTRY.values()]))
@@ -80,13 +80,12 @@ def _reproduce(args) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     claims = run_all(exps, out, workers=args.workers, seeds=args.seeds, quiet=args.quiet)
-    n = sum(len(c) for c in claims.values())
-    held = sum(c["holds"] for cs in claims.values() for c in cs)
     wn = max(map(len, claims), default=0)
     for name, cs in claims.items():
         for c in cs:
-            print(f"{'holds ' if c['holds'] else 'FAILS '} {name:{wn}s} {c['id']}")
-    print(f"{held}/{n} claims hold; claims.json and figures under {out}/")
+            mark = {True: "holds ", False: "FAILS ", None: "untested"}[c["holds"]]
+            print(f"{mark:8s} {name:{wn}s} {c['id']}" + (" (identity)" if is_identity(c) else ""))
+    print(f"{tally([c for cs in claims.values() for c in cs])}; claims.json and figures under {out}/")
     return 0
 
 

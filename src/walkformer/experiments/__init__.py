@@ -61,6 +61,27 @@ def register(exp: Experiment) -> Experiment:
 
 
 # ---- claims ------------------------------------------------------------------------
+def is_identity(c: dict) -> bool:
+    return c.get("kind") == "identity"
+
+
+def counted(claims: list[dict]) -> list[dict]:
+    """The claims that count in "claims hold": measurements (not identities) that were
+    tested (``holds`` not None)."""
+    return [c for c in claims if not is_identity(c) and c.get("holds") is not None]
+
+
+def tally(claims: list[dict]) -> str:
+    """'64/81 claims hold · 3 identities checked (3 ok) · 1 not tested'."""
+    n = counted(claims)
+    out = f"{sum(c['holds'] is True for c in n)}/{len(n)} claims hold"
+    ids = [c for c in claims if is_identity(c)]
+    if ids:
+        out += f" · {len(ids)} identit{'y' if len(ids) == 1 else 'ies'} checked ({sum(c.get('holds') is True for c in ids)} ok)"
+    untested = sum(c.get("holds") is None for c in claims if not is_identity(c))
+    return out + (f" · {untested} not tested" if untested else "")
+
+
 def stat(values) -> dict:
     """Mean, spread and range over seeds. ``None`` (or inf) means "never happened" (e.g.
     the optimum was never reached): such seeds are counted in ``n_never`` and left out

@@ -194,7 +194,8 @@ def _fig1(runs, out, exp):
               "Γ* dashed in Fig. 1", {"max_abs_loss_minus_bigram_or_bias_error": float(max(locus_err)),
                                       "max_grad_norm": float(max(locus_grad))},
               max(locus_err) < 1e-10 and max(locus_grad) < 1e-10,
-              "on 201 values of w: |L − H(x'|x)|, |b* − (e²/2 + log(p/(1−p)))| and ‖∇L‖ below 1e-10"),
+              "on 201 values of w: |L − H(x'|x)|, |b* − (e²/2 + log(p/(1−p)))| and ‖∇L‖ below 1e-10",
+              kind="identity"),
         claim("basins", "the analytic basins (p + q < 1: I_min = {w < −1/√2, E < E_sad}; p + q > 1: "
               "I_min = {w ≥ 0} ∪ {−1/√2 < w < 0, E < E_sad}) are where the flow (b = b*) ends",
               "Fig. 1 (b), (d)", {f"agree_{p},{q}": c["agree"] for (p, q), c in checks.items()} | {"grid": GRID},
@@ -211,7 +212,8 @@ def _fig1(runs, out, exp):
               "the unigram line if p + q > 1", "contrasting behaviour around the origin",
               {f"fraction_in_I*_{p1},{q1}": disk[0], f"fraction_in_I*_{p2},{q2}": disk[1]},
               disk[0] == 1.0 and disk[1] == 0.0,
-              "analytic basin of 10^4 points of the disk |(e, w)| < 0.1 (e, w ≠ 0): all in I* / none in I*"),
+              "analytic basin of 10^4 points of the disk |(e, w)| < 0.1 (e, w ≠ 0): all in I* / none in I*",
+              kind="identity"),
     ]
 
 

@@ -164,7 +164,12 @@ def measured(m) -> str:
     return esc(number(m) if isinstance(m, (int, float)) else m)
 
 
-def holds_cell(h) -> str:
+def holds_cell(h, identity: bool = False) -> str:
+    if identity:  # a formula checked against another: a test, not a measurement
+        mark = "&#10003;" if h is True else "&#10007;"
+        return f'<td class="holds note" data-holds="identity">{mark} identity</td>'
+    if h is None:
+        return '<td class="holds note" data-holds="untested">not tested</td>'
     if h is True:
         return '<td class="holds yes" data-holds="true">&#10003; holds</td>'
     if h is False:

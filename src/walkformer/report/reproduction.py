@@ -17,6 +17,8 @@ from .html import esc
 from .load import load_run, read_json, run_dirs
 from .papers import PAPERS, paper_of
 from .run import rerun_command, runs_table
+from ..experiments import counted, is_identity
+from ..experiments import tally as claim_tally
 
 
 class ExperimentDir:
@@ -48,11 +50,24 @@ class ExperimentDir:
             self.problems.append("runs/ holds no run directory")
 
     @property
+    def measured(self) -> list[dict]:
+        """The claims that count (see experiments.counted)."""
+        return counted(self.claims)
+
+    @property
     def held(self) -> int:
-        return sum(c.get("holds") is True for c in self.claims)
+        return sum(c.get("holds") is True for c in self.measured)
+
+    def tally(self) -> str:
+        """'4/5 claims hold', plus the identities checked and the claims not tested, if any."""
+        return tally([self])
 
     def heading(self) -> str:
         return " — ".join(x for x in (self.figure, self.title) if x) or self.name
+
+
+def tally(exps: list["ExperimentDir"]) -> str:
+    return claim_tally([c for e in exps for c in e.claims])
 
 
 def figure_link(e: ExperimentDir, c: dict, prefix: str) -> str:
@@ -73,9 +88,12 @@ def claims_rows(exps: list[ExperimentDir], front: bool) -> str:
             cells += [html.td(f'<span id="claim-{esc(e.name)}-{esc(c.get("id", ""))}">{esc(c.get("claim", "?"))}</span>'
                               f'<div class="small">criterion: {esc(c.get("criterion", "not recorded"))}</div>', raw=True),
                       html.td(c.get("paper", "—")), html.td(html.measured(c.get("measured")), raw=True),
-                      html.holds_cell(c.get("holds")), html.td(figure_link(e, c, prefix), raw=True)]
+                      html.holds_cell(c.get("holds"), identity=is_identity(c)),
+                      html.td(figure_link(e, c, prefix), raw=True)]
             rows.append(cells)
-            attrs.append(f' class="claim {"fail" if c.get("holds") is False else "pass"}" data-claim="{esc(c.get("id", ""))}"')
+            cls = "identity" if is_identity(c) else "fail" if c.get("holds") is False else "untested" if c.get(
+                "holds") is None else "pass"
+            attrs.append(f' class="claim {cls}" data-claim="{esc(c.get("id", ""))}"')
     heads = (["experiment"] if front else []) + ["claim", "paper", "measured (mean ± sd over seeds)", "holds", "figure"]
     return html.table(heads, rows, cls="sortable claims", row_attrs=attrs)
 
@@ -118,8 +136,8 @@ def experiment_page(path: Path, animate: bool = True) -> str:
             '<a href="#figures">figures</a><a href="#runs">runs</a></nav>',
             f"<h1>{esc(e.heading())}</h1>", f'<p class="muted">{esc(path.resolve())}</p>',
             html.missing(e.problems, "Missing or unreadable")]
-    body.append(f'<div class="summary"><div><b>{e.held}/{len(e.claims)}</b>claims hold</div>'
-                f'<div><b>{len(e.runs)}</b>runs</div></div>')
+    body.append(f'<div class="summary"><div><b>{e.held}/{len(e.measured)}</b>claims hold</div>'
+                f'<div><b>{len(e.runs)}</b>runs</div></div><p class="small">{esc(e.tally())}</p>')
     body += ['<h2 id="claims">Claims</h2>', claims_rows([e], front=False)]
     if e.differences:
         body += ["<h2>Where we differ from the paper</h2>", difference_cards([e], front=False)]
@@ -171,7 +189,7 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
     from ..experiments import REGISTRY
 
     exps = experiments_in(path) if exps is None else exps
-    n = sum(len(e.claims) for e in exps)
+    n = sum(len(e.measured) for e in exps)
     held = sum(e.held for e in exps)
     fails = n - held
     problems = [f"{e.name}: {p}" for e in exps for p in e.problems]
@@ -188,13 +206,15 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
             + "</p>",
             f'<div class="summary"><div><b>{len(exps)}</b>experiments</div><div><b>{held}/{n}</b>claims hold</div>'
             f'<div class="{"no" if fails else "yes"}"><b>{fails}</b>claims fail</div></div>',
+            f'<p class="small">{esc(tally(exps))}. Identities (one formula checked against another) and '
+            "claims a run could not test are listed with the claims but not counted.</p>",
             html.missing(problems, "Missing or unreadable")]
     body.append('<h2 id="papers">The papers and what they claim</h2>')
     body.append('<div class="papers">')
     for paper in PAPERS:
         mine = [e for e in exps if paper_of(e.figure) is paper]
         links = ", ".join(f'<a href="{esc(e.name)}/report.html">{esc(e.figure or e.name)}</a> '
-                          f'({e.held}/{len(e.claims)} hold)' for e in mine) or "none run here yet"
+                          f'({e.held}/{len(e.measured)} hold)' for e in mine) or "none run here yet"
         body.append(f'<div class="paper"><h3>{esc(paper.title)}</h3><p class="small">{esc(paper.authors)} · '
                     f'{esc(paper.venue)} · <a href="{esc(paper.url)}">{esc(paper.url)}</a></p><ul class="claims">'
                     + "".join(f"<li>{esc(c)}</li>" for c in paper.claims)
@@ -216,8 +236,8 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
     for e in exps:
         thumb = f'<img src="{html.data_uri(thumbnail(e.pngs[0]))}" alt="{esc(e.pngs[0].name)}">' if e.pngs else ""
         body.append(f'<figure><a href="{esc(e.name)}/report.html">{thumb}</a><figcaption><a href="{esc(e.name)}'
-                    f'/report.html"><b>{esc(e.name)}</b></a>: {esc(e.heading())} · {e.held}/{len(e.claims)} claims '
-                    f"hold · {len(e.runs)} runs</figcaption></figure>")
+                    f'/report.html"><b>{esc(e.name)}</b></a>: {esc(e.heading())} · {esc(e.tally())} · '
+                    f'{len(e.runs)} runs</figcaption></figure>')
     body.append("</div>")
     sweeps = sweeps_in(path)
     if sweeps:
