@@ -126,3 +126,17 @@ def test_differences_follow_the_numbers_they_are_given(shrunk):
             s.update(mean=7.777, min=7.0, max=8.0, std=0.5)
         after = json.dumps(exp.differences(claims, shrunk), ensure_ascii=False)
         assert after != before and "7.78 ± 0.50 (7.00–8.00" in after, name
+
+
+def test_tied_deviation_criterion_passes_the_papers_cells_and_can_fail():
+    """awm-grid's tied-deviates-above: the paper's own printed cells pass it (the old
+    "closer to π₁ than to p" failed its (0.8, 0.8) = 0.726), and an estimate at p, or on the
+    far side of p from π₁, fails it."""
+    from walkformer.experiments.markov_grid import PAPER_TIED, deviates_toward
+
+    assert all(deviates_toward(v, p, p / (p + q)) for (p, q), v in PAPER_TIED.items())
+    assert deviates_toward(0.726, 0.8, 0.5)  # the paper's (0.8, 0.8) passes
+    assert abs(0.726 - 0.5) > abs(0.726 - 0.8)  # ... which the old criterion failed
+    assert not deviates_toward(0.8, 0.8, 0.5)  # at p: no deviation
+    assert not deviates_toward(0.81, 0.8, 0.5)  # away from π₁
+    assert not deviates_toward(0.79, 0.8, 0.5)  # toward π₁ but within MIN_DEVIATION
