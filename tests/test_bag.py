@@ -101,3 +101,17 @@ def test_pos_none_summary_has_bag_accuracy(tmp_path):
     assert s["bag_accuracy"] == 1.0 and s["bag_accuracy_se"] is None
     assert main(["train", "--out", str(tmp_path / "q"), "--quiet", *over[:3], "model.M=30", "train.steps=1"]) == 0
     assert "bag_accuracy" not in json.loads((tmp_path / "q" / "summary.json").read_text())  # positions: no field
+
+
+def test_batched_path_reports_bag_accuracy(monkeypatch):
+    """multirun's batched trainer summarises through train.summarise too: same fields."""
+    from walkformer import multirun
+    from walkformer.config import Config, apply_overrides, resolve
+
+    monkeypatch.setattr(multirun, "alone_is_faster", lambda device: False)
+    over = {"task.K": 6, "task.N": 8, "model.pos": "none", "train.steps": 2, "train.n_train": 50,
+            "eval.n_test": 50, "init.scheme": "zero"}
+    cfgs = [resolve(apply_overrides(Config(), o), set(o)) for o in (over | {"task.p": 1.0}, over | {"task.p": 0.5})]
+    a, b = multirun.train_all(cfgs)
+    assert (a.summary["bag_accuracy"], a.summary["bag_accuracy_se"]) == (1.0, None)
+    assert b.summary["bag_accuracy"] == pytest.approx(bag_accuracy_exact(circle_transition(6, 0.5), np.full(6, 1 / 6), 8))
