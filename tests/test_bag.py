@@ -68,7 +68,9 @@ def test_best_theorem_equals_the_restricted_dp():
         Pi[i, (i + 1) % 5], Pi[i, (i - 1) % 5] = q, 1 - q
     mu = rng.random(5) / 1.0
     mu /= mu.sum()
-    for P, m, n in ((circle_transition(6, 0.8), np.full(6, 1 / 6), 14), (Pi, mu, 10)):
+    cases = [(circle_transition(6, 0.8), np.full(6, 1 / 6), 14), (Pi, mu, 10),
+             (circle_transition(3, 0.6), np.full(3, 1 / 3), 9), (circle_transition(4, 0.3), np.full(4, 1 / 4), 11)]
+    for P, m, n in cases:
         for c in sample_counts(P, m, n, 15, rng):
             a, b = cycle_joint_of_counts(P, m, c), joint_of_counts(P, m, c)
             assert b.sum() > 0 and np.allclose(a, b, rtol=1e-10, atol=0)

@@ -33,7 +33,7 @@ How it is computed (:func:`bag_accuracy`, cached per (Π, μ, N) in the process)
    q(c) = max_y P(y | c) is exact and BAG_S = mean q(c_i) is an unbiased estimate of BAG
    with standard error sd(q)/√S (returned). The exact P(c, ·) of one c comes from
    - the same DP restricted to sub-vectors c' ≤ c (:func:`joint_of_counts`; any chain,
-     cost Π_k (c_k + 1)), or, much faster, for chains that move only to the two
+     cost Π_k (c_k + 1), slow for long walks), or, much faster, for chains that move only to the two
      neighbours on a cycle (the circle walk),
    - the BEST theorem (:func:`cycle_joint_of_counts`): a walk s → l is an Eulerian trail
      of the multigraph with e_k arcs k → k+1 and f_k arcs k+1 → k; given (c, s, l) these
@@ -53,7 +53,7 @@ import math
 import numpy as np
 
 EXACT_MAX_VECTORS = 500_000  # count vectors in the exact DP (K = 6: N <= 33; N = 25 takes ~0.01 s)
-MC_SAMPLES = 500  # walks in the Monte Carlo estimate (K = 6, N = 97: ~2 s, SE <= 0.005)
+MC_SAMPLES = 300  # walks in the Monte Carlo estimate (K = 6, N = 97: ~0.8 s, SE <= 0.005)
 MC_SEED = 0
 _CACHE: dict[tuple, tuple[float, float | None]] = {}
 
