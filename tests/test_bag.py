@@ -117,3 +117,31 @@ def test_batched_path_reports_bag_accuracy(monkeypatch):
     a, b = multirun.train_all(cfgs)
     assert (a.summary["bag_accuracy"], a.summary["bag_accuracy_se"]) == (1.0, None)
     assert b.summary["bag_accuracy"] == pytest.approx(bag_accuracy_exact(circle_transition(6, 0.5), np.full(6, 1 / 6), 8))
+
+
+def test_no_position_claims_follow_the_measurements(tmp_path):
+    """The preset's analysis on synthetic runs: the authors' statement fails exactly in the
+    cells whose mean accuracy is above 1/K + 3 binomial s.d., and a model above BAG fails
+    bag-bounds-trained."""
+    from walkformer.experiments import REGISTRY
+    from walkformer.experiments.no_position import CONTROL, NS, VARIANTS
+
+    exp = REGISTRY["no-position"]
+
+    def fake(label, acc, bag_acc):
+        N = int(label.split("-")[0 if label.startswith("N") else 1].lstrip("N"))
+        s = {"test_accuracy": acc, "bag_accuracy": bag_acc, "bag_accuracy_se": None, "optimal_accuracy": 1.0,
+             "parent_attention": 1.0 / N}
+        return {"summary": s, "config": {"eval": {"n_test": 1000}, "task": {"N": N}}, "metrics": []}
+
+    above = "N8-p0.9"
+    runs = {k: [fake(k, 0.5 if k == above else 1 / 6, 0.6) for _ in range(3)] for k in VARIANTS}
+    runs |= {k: [fake(k, 0.6, 0.6)] * 3 for k in CONTROL}
+    claims = {c["id"]: c for c in exp.analyse(runs, tmp_path, exp)}
+    assert [k for k, c in claims.items() if k.startswith("authors-") and not c["holds"]] == [f"authors-{above}"]
+    assert claims["bag-bounds-trained"]["holds"] and claims["population-p1"]["holds"]
+    diff = exp.differences(list(claims.values()), tmp_path)
+    assert diff[0]["claims"] == [f"authors-{above}"] and "1 of 24 cells" in diff[0]["ours"]
+    runs[above] = [fake(above, 0.7, 0.6) for _ in range(3)]  # beats the bag optimum: impossible, must fail
+    assert not {c["id"]: c for c in exp.analyse(runs, tmp_path, exp)}["bag-bounds-trained"]["holds"]
+    assert len(NS) == 6 and (tmp_path / "no_position.png").exists()
