@@ -132,6 +132,10 @@ def summarise(cfg: Config, task, metrics: list, step: int, seconds: float, error
     summary |= {"steps": step, "seconds": seconds, "ms_per_step": 1e3 * seconds / max(step, 1),
                 "status": "failed" if error else "ok", "error": error}
     summary["steps_to_optimal"] = steps_to_optimal(metrics, task.optimal_accuracy, cfg.eval.n_test)
+    if cfg.model.pos == "none":  # the best any position-free predictor can do (cached per task)
+        from .tasks.bag import bag_fields
+
+        summary |= bag_fields(task)
     return summary
 
 

@@ -9,14 +9,17 @@ numbers them 1..K.
 - :class:`FruitQA` (``qa.py``): the two question-answering tasks of Sec. 6.
 - :class:`BinaryChain` (``binary.py``): the binary chain of Makkuva et al. with
   next-token targets at every position (tokens and targets both (B, N)).
+- :func:`bag_accuracy` (``bag.py``): the best accuracy of any predictor that sees only
+  the multiset of x_1..x_{N-1} (what a model without positions sees).
 """
 
 from .markov import MarkovChain
 from .circle import CircleWalk, circle_walk, circle_transition
 from .qa import FruitQA, VOCAB
 from .binary import BinaryChain
+from .bag import bag_accuracy
 
-__all__ = ["MarkovChain", "CircleWalk", "circle_walk", "circle_transition", "FruitQA", "VOCAB", "BinaryChain", "make_task"]
+__all__ = ["MarkovChain", "CircleWalk", "circle_walk", "circle_transition", "FruitQA", "VOCAB", "BinaryChain", "bag_accuracy", "make_task"]
 
 
 def make_task(cfg):
