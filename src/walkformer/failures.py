@@ -55,9 +55,9 @@ def of(summary: dict | None) -> str | None:
 
 
 def counts(failures) -> dict[str, int]:
-    """{failure: number of runs} over an iterable of failures (None = ok, not counted),
-    in the order of :data:`FAILURES`."""
-    c = Counter(f for f in failures if f is not None)
+    """{failure: number of runs} over an iterable of failures (None or NaN, as pandas
+    reads a null: ok, not counted), in the order of :data:`FAILURES`."""
+    c = Counter(f for f in failures if isinstance(f, str))
     return {k: c[k] for k in sorted(c, key=lambda k: (FAILURES + (k,)).index(k))}
 
 
