@@ -100,13 +100,12 @@ def _report(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .sweep import load, sweep
+    from .sweep import counts_line, load, sweep
 
     spec = load(args.spec)
     df = sweep(spec, args.out, executor=args.executor, workers=args.workers, address=args.address,
                quiet=args.quiet, max_models=args.max_models, device=args.device)
-    counts = df["status"].value_counts().to_dict()
-    print(f"{len(df)} runs ({', '.join(f'{n} {s}' for s, n in sorted(counts.items()))}) -> {args.out}/results.parquet")
+    print(f"{counts_line(df)} -> {args.out}/results.parquet")
     return 0
 
 

@@ -28,6 +28,7 @@ import traceback
 import torch
 
 from .config import Config
+from .failures import CRASHED
 from .metrics_batched import evaluate_many, truths
 from .models import build_model, geometry, initial_params
 from .models.batched import Batches, BatchedShiCao, load_state
@@ -165,7 +166,7 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cp
     eps_list = [c.train.eps for c in cfgs]
     eps = torch.tensor(eps_list, dtype=dtype, device=device)  # (R,)
     eta = torch.tensor([c.train.eta for c in cfgs], dtype=dtype, device=device)  # (R,)
-    metrics, errors, last = [[] for _ in cfgs], [None] * R, [0] * R
+    metrics, errors, why, last = [[] for _ in cfgs], [None] * R, [None] * R, [0] * R
     active = torch.ones(R, dtype=torch.bool, device=device)
     t0 = time.perf_counter()
     for step in range(tr.steps + 1):
@@ -188,7 +189,7 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cp
             for r in rows:
                 metrics[r].append({"step": step, "train_loss": losses[r]} | lines[r])
         for r in failed:
-            errors[r] = _failure(model.single(r), train.parts[r], eps_list[r], step, float(loss[r]))
+            why[r], errors[r] = _failure(cfgs[r], model.single(r), train.parts[r], step, float(loss[r]))
             last[r] = step
         active = active & finite
         if step == tr.steps:
@@ -199,15 +200,17 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cp
     seconds = (time.perf_counter() - t0) / R  # each run's share of the batch
     out = []
     for r, (c, t) in enumerate(zip(cfgs, tasks)):
-        out.append(Result(c, summarise(c, t, metrics[r], last[r], seconds, errors[r]), metrics[r],
+        out.append(Result(c, summarise(c, t, metrics[r], last[r], seconds, errors[r], why[r]), metrics[r],
                           Trained(c, t, model.single(r)), t, errors[r]))  # CPU copies
     return out
 
 
 def crashed(cfg: Config, exc: BaseException) -> Result:
-    """A run that raised (a bad combination found only at run time): no model, its error."""
+    """A run that raised (a bad combination found only at run time): no model, its error;
+    status ``error``, failure ``crashed`` (``failures.py``)."""
     msg = f"{type(exc).__name__}: {exc}".splitlines()[0]
-    return Result(cfg, {"status": "error", "error": msg, "traceback": traceback.format_exc()}, [], None, None, msg)
+    return Result(cfg, {"status": "error", "failure": CRASHED, "error": msg, "traceback": traceback.format_exc()},
+                  [], None, None, msg)
 
 
 def alone_is_faster(device: str) -> bool:

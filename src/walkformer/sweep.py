@@ -17,7 +17,10 @@ config (seed included), so re-running a spec skips what is finished, and two spe
 share a point share its run. Every point is resolved and validated before anything
 runs: a bad spec costs one line (``ConfigError``), not a half-done sweep.
 ``DIR/results.parquet`` has one row per grid point, rebuilt from the run directories
-at the end of every sweep (written atomically).
+at the end of every sweep (written atomically), with ``status`` (ok, failed, error,
+missing) and ``failure`` (why not ok: ``failures.py``). A failed run's numbers are
+those of the step it stopped at, not results: :func:`aggregate` (means over seeds)
+uses ``status == "ok"`` runs only and counts the others by failure.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import failures
 from .config import Config, ConfigError, _leaves, apply_overrides, flatten, resolve
 
 TOP = ("preset", "variant", "seeds", "base", "grid")
@@ -141,7 +145,8 @@ def run_id(cfg: Config) -> str:
 
 
 def table(cfgs: list[Config], runs: Path):
-    """One row per run: run_id, every config key, the scalar summary fields, status, error."""
+    """One row per run: run_id, every config key, the scalar summary fields, status,
+    failure (None when ok), error."""
     import pandas as pd
 
     from .config import get, keys
@@ -153,13 +158,62 @@ def table(cfgs: list[Config], runs: Path):
         path = runs / rid / "summary.json"
         if path.exists():
             s = json.loads(path.read_text())
-            row |= {k: v for k, v in s.items() if not isinstance(v, (list, dict)) and k not in ("status", "error",
-                                                                                                   "traceback")}
-            row |= {"status": s["status"], "error": s.get("error")}
+            row |= {k: v for k, v in s.items() if not isinstance(v, (list, dict)) and k not in (
+                "status", "failure", "error", "traceback")}
+            row |= {"status": s["status"], "failure": failures.of(s), "error": s.get("error")}
         else:
-            row |= {"status": "missing", "error": None}
+            row |= {"status": "missing", "failure": "missing", "error": None}
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+RESULTS = ("test_accuracy", "parent_attention", "value_cosine", "test_loss", "kl")  # averaged by aggregate
+COUNTS = {f"n_{k.replace('-', '_')}": k for k in failures.FAILURES + ("missing",)}  # column -> failure
+
+
+def grid_keys(df) -> list[str]:
+    """The config keys that vary across the rows of a results table, the seed left out."""
+    from .config import keys
+
+    return [k for k in keys() if k in df and k not in ("seed", "init.seed") and df[k].nunique(dropna=False) > 1]
+
+
+def failure_column(df):
+    """Each row's failure (None: ok); inferred (``failures.of``) for tables written
+    before the column existed."""
+    if "failure" in df:
+        return df["failure"]
+    return df.apply(lambda r: failures.of(r.to_dict()), axis=1)
+
+
+def aggregate(df, by: list[str] | None = None):
+    """One row per grid point (``by``: default :func:`grid_keys`): the mean and sd
+    (ddof 0) over seeds of each result column over the runs with ``status == "ok"``
+    only; ``n_runs``, ``n_ok`` and the other runs counted by failure (``COUNTS``). A
+    point whose every run failed has NaN means: a failed run never counts as a result."""
+    import pandas as pd
+
+    by = grid_keys(df) if by is None else list(by)
+    cols = [c for c in RESULTS if c in df and pd.api.types.is_numeric_dtype(df[c])]
+    fail = failure_column(df)
+    rows = []
+    for key, g in (df.groupby(by, dropna=False, sort=False) if by else [((), df)]):
+        ok = g[g["status"] == "ok"]
+        n = failures.counts(fail[g.index])
+        row = dict(zip(by, key if isinstance(key, tuple) else (key,))) | {"n_runs": len(g), "n_ok": len(ok)}
+        row |= {col: n.get(k, 0) for col, k in COUNTS.items()}
+        for c in cols:
+            row |= {f"{c}_mean": ok[c].mean(), f"{c}_std": ok[c].std(ddof=0)}
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def counts_line(df) -> str:
+    """``27 runs: 18 ok, 9 failed (9 log-loss undefined at init)``: the statuses of a
+    results table, the runs that are not ok counted by failure."""
+    ok = int((df["status"] == "ok").sum())
+    why = failures.counts_text(failures.counts(failure_column(df)))
+    return f"{len(df)} runs: {ok} ok" + (f", {len(df) - ok} failed ({why})" if len(df) > ok else "")
 
 
 def write_table(df, path: Path) -> None:

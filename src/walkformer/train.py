@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from . import rundir
+from . import failures, rundir
 from .config import Config, stream_seed
 from .criteria import steps_to_optimal, tolerance  # noqa: F401  (tolerance: re-exported)
 from .metrics import evaluate
@@ -47,13 +47,30 @@ class Result:
     task: object = None
     error: str | None = None
 
+    @property
+    def failure(self) -> str | None:
+        """Why the run failed (``failures.py``), None when it did not."""
+        return self.summary.get("failure")
 
-def _failure(model, batch, eps, step, loss) -> str:
-    zy = model.forward(batch)["f"][torch.arange(len(batch)), batch.y] + eps
-    if bool((zy <= 0).any()):
-        return (f"step {step}: train loss is {loss} because e_y^T f + eps <= 0 for {int((zy <= 0).sum())} "
-                f"sequences (the log-loss is undefined there); lower train.eta or raise train.eps")
-    return f"step {step}: train loss is {loss} (overflow in the parameters); lower train.eta"
+
+def _failure(cfg: Config, model, batch, step: int, loss) -> tuple[str, str]:
+    """``(failure, message)`` for a loss or gradient that is not finite at θ^(step)
+    (``failures.py``). At step 0 no step has been taken, so the cause is the initial
+    point (init.sigma) or ε, never the learning rate; later it is the step size."""
+    eps = cfg.train.eps
+    fy = model.forward(batch)["f"][torch.arange(len(batch)), batch.y]
+    bad = fy + eps <= 0
+    kind = failures.at_step(step)
+    why = (f"e_y^T f + eps <= 0 for {int(bad.sum())} of {len(batch)} training sequences (smallest e_y^T f = "
+           f"{float(fy.min()):.3g}), where the log-loss is undefined" if bool(bad.any())
+           else "the loss or its gradient overflows")
+    if kind == failures.UNDEFINED_AT_INIT:
+        cure = (f"raise train.eps above {-float(fy.min()):.3g} or lower init.sigma (now {cfg.init.sigma:g})"
+                if bool(bad.any()) else f"lower init.sigma (now {cfg.init.sigma:g})")
+        return kind, (f"step 0: train loss is {loss}: at the initial parameters {why}; {cure} "
+                      f"(train.eta plays no part before the first step)")
+    cure = f"lower train.eta (now {cfg.train.eta:g})" + (" or raise train.eps" if bool(bad.any()) else "")
+    return kind, f"step {step}: train loss is {loss}: the loss diverged ({why}); {cure}"
 
 
 def progress_bar(show: bool, total: int):
@@ -76,7 +93,7 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
     tr = cfg.train
     sample_train, test = datasets(cfg, task)
     train_batch = sample_train()
-    metrics, error = [], None
+    metrics, error, failure = [], None, None
     bar = progress_bar(progress, tr.steps)
     t0 = time.perf_counter()
     step = 0
@@ -94,7 +111,7 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
             line |= evaluate(model, task, test, tr.eps, full=keep_metrics or step == tr.steps, fw=fw)
             metrics.append(line)
         if not finite:
-            error = _failure(model, train_batch, tr.eps, step, loss)
+            failure, error = _failure(cfg, model, train_batch, step, loss)
             break
         if step == tr.steps:
             break
@@ -104,7 +121,7 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
     seconds = time.perf_counter() - t0
     if bar is not None:
         bar.close()
-    return Result(cfg, summarise(cfg, task, metrics, step, seconds, error), metrics, model, task, error)
+    return Result(cfg, summarise(cfg, task, metrics, step, seconds, error, failure), metrics, model, task, error)
 
 
 def datasets(cfg: Config, task):
@@ -122,15 +139,18 @@ def datasets(cfg: Config, task):
     return sample_train, Batch(*task.sample(cfg.eval.n_test, generator(cfg.seed, "test")), None, K, dtype)
 
 
-def summarise(cfg: Config, task, metrics: list, step: int, seconds: float, error: str | None) -> dict:
-    """summary.json of a run from its logged metrics (the last line is the final model)."""
+def summarise(cfg: Config, task, metrics: list, step: int, seconds: float, error: str | None,
+              failure: str | None = None) -> dict:
+    """summary.json of a run from its logged metrics (the last line is the final model);
+    a failed run (``error``) says why in ``failure`` (``failures.py``)."""
     last = metrics[-1]
     summary = {"optimal_accuracy": task.optimal_accuracy, "bayes_loss": task.bayes_loss,
                "random_guess_accuracy": 1.0 / task.K}
     summary |= {k: last[k] for k in ("test_accuracy", "parent_attention", "value_cosine", "value_ones_cosine",
                                      "token_logit_spread", "kl", "train_loss")}
     summary |= {"steps": step, "seconds": seconds, "ms_per_step": 1e3 * seconds / max(step, 1),
-                "status": "failed" if error else "ok", "error": error}
+                "status": "failed" if error else "ok",
+                "failure": (failure or failures.at_step(step)) if error else None, "error": error}
     summary["steps_to_optimal"] = steps_to_optimal(metrics, task.optimal_accuracy, cfg.eval.n_test)
     if cfg.model.pos == "none":  # the best any position-free predictor can do (cached per task)
         from .tasks.bag import bag_fields

@@ -30,6 +30,7 @@ import time
 import torch
 import torch.nn.functional as F
 
+from . import failures
 from .config import Config
 from .criteria import BIGRAM_TOL, steps_to_bigram
 from .models.gpt import GPT, energy_shares, init_gpt
@@ -92,8 +93,13 @@ def binary_metrics(f: torch.Tensor, x: torch.Tensor, tasks: list[BinaryChain], m
     return out
 
 
-def nonfinite(step: int, loss: float) -> str:
-    return f"step {step}: train loss is {loss} (overflow in the parameters); lower train.lr"
+def nonfinite(step: int, loss: float, scale: str = "init.c or init.scheme", rate: str = "train.lr") -> str:
+    """The message of a non-finite loss at θ^(step) (``failures.at_step`` gives its kind):
+    at step 0 the initial point is to blame (its scale), later the step size."""
+    if step == 0:
+        return (f"step 0: train loss is {loss}: the loss or its gradient overflows at the initial parameters; "
+                f"change {scale} ({rate} plays no part before the first step)")
+    return f"step {step}: train loss is {loss}: the loss diverged (overflow in the parameters); lower {rate}"
 
 
 def run_gpt(cfg: Config, progress: bool = False, keep_metrics: bool = True):
@@ -145,7 +151,8 @@ def gpt_summary(task: BinaryChain, metrics: list, step: int, seconds: float, err
     summary |= {k: last[k] for k in ("test_loss", "kl", "p_hat", "q_hat", "train_loss")}
     summary |= {k: v for k, v in last.items() if k.startswith("energy_")}
     summary |= {"steps": step, "seconds": seconds, "ms_per_step": 1e3 * seconds / max(step, 1),
-                "status": "failed" if error else "ok", "error": error,
+                "status": "failed" if error else "ok",
+                "failure": failures.at_step(step) if error else None, "error": error,
                 "steps_to_bigram": steps_to_bigram([(m["step"], m["kl"]) for m in metrics]),
                 "bigram_tolerance": BIGRAM_TOL}
     return summary
@@ -177,14 +184,14 @@ def run_canonical(cfg: Config, progress: bool = False, keep_metrics: bool = True
     metrics = [{"step": ln["step"], "e": ln["e"], "w": ln["w"], "b": ln["b"], "train_loss": ln["loss"],
                 "test_loss": ln["loss"], "energy": ln.get("energy")} for ln in lines if ln["step"] % every == 0 or ln is lines[-1]]
     last = lines[-1]
-    finite = all(math.isfinite(last[k]) for k in ("e", "w", "b", "loss"))
-    error = None if finite else f"step {last['step']}: loss or parameters non-finite; lower train.lr"
+    bad = next((ln for ln in lines if not all(math.isfinite(ln[k]) for k in ("e", "w", "b", "loss"))), None)
+    error = None if bad is None else nonfinite(bad["step"], bad["loss"], "init.sigma or init.c")
     summary = {"unigram_loss": task.unigram_loss, "bigram_loss": task.bigram_loss, "pi1": task.pi1,
                "p": task.p, "q": task.q, "e0": e0, "w0": w0, "b0": b0,
                "e": last["e"], "w": last["w"], "b": last["b"], "train_loss": last["loss"],
                "test_loss": last["loss"], "steps": last["step"], "seconds": seconds,
                "ms_per_step": 1e3 * seconds / max(last["step"], 1), "status": "failed" if error else "ok",
-               "error": error,
+               "failure": failures.at_step(bad["step"]) if error else None, "error": error,
                "steps_to_bigram": steps_to_bigram([(m["step"], m["test_loss"] - task.bigram_loss) for m in metrics]),
                "bigram_tolerance": BIGRAM_TOL}
     return Result(cfg, summary, metrics, _Params(last), task, error)

@@ -1,18 +1,20 @@
 """The page of one run directory and the page of a sweep (a table of runs plus the
-sweep's phase diagrams)."""
+sweep's phase diagrams). A run that is not ok shows its status and why (``failure``,
+``failures.py``); a sweep's means over seeds use the ok runs only and count the others."""
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
 
+from .. import failures
 from ..config import flatten
 from . import figures, html
 from .html import esc
 from .load import Run, load_run, results_table, run_dirs
 
 # summary keys shown first (the rest follow in file order)
-FIRST = ("status", "test_accuracy", "optimal_accuracy", "random_guess_accuracy", "steps_to_optimal",
+FIRST = ("status", "failure", "test_accuracy", "optimal_accuracy", "random_guess_accuracy", "steps_to_optimal",
          "parent_attention", "value_cosine", "value_ones_cosine", "kl", "train_loss", "bayes_loss",
          "unigram_loss", "bigram_loss", "steps", "seconds", "ms_per_step", "error")
 
@@ -62,7 +64,10 @@ def run_page(path: Path) -> str:
             html.missing(r.problems, "Missing or unreadable, so this page shows less")]
     s = r.summary or {}
     if s.get("status") == "failed" or s.get("error"):
-        body.append(f'<p class="card differs"><b>The run failed:</b> {esc(s.get("error"))}</p>')
+        why = failures.of(s)
+        body.append(f'<p class="card differs"><b>The run failed ({esc(failures.LABELS.get(why, why))}):</b> '
+                    f'{esc(s.get("error"))}<br><span class="small">Its numbers are those of the step it stopped '
+                    f'at, not results.</span></p>')
     if r.config and r.config.get("command"):
         body += ["<h2>Reproduce it</h2>", html.command(rerun_command(r.config["command"], f"{path.name}-again"))]
     if r.summary:
@@ -100,6 +105,34 @@ def runs_table(root: Path, paths: list[Path], link_base: Path) -> tuple[list[str
     return ["run"] + varying + summ, rows
 
 
+def mean_table(cols: list[str], records: list[dict]) -> str:
+    """``sweep.aggregate`` of a results table as HTML: means over seeds of the ok runs,
+    the failed runs counted (never averaged)."""
+    import pandas as pd
+
+    from ..sweep import aggregate
+
+    if "status" not in cols:
+        return '<p class="small">results.parquet has no status column: no means over seeds.</p>'
+    agg = aggregate(pd.DataFrame(records, columns=cols))
+    agg = agg[[c for c in agg.columns if not (c.startswith("n_") and c not in ("n_runs", "n_ok") and
+                                              not agg[c].any())]]  # failure kinds that occur
+    rows = [[html.td(None if isinstance(v, float) and v != v else v) for v in r] for r in agg.itertuples(index=False)]
+    return ('<h2>Means over seeds</h2><p class="small">Mean and sd (ddof 0) over the runs that finished '
+            '(status ok) only. A failed run stopped early: its numbers are not results, so it is left out and counted '
+            'by failure (n_undefined_at_init: the log-loss is undefined at the initial parameters; n_diverged: it '
+            'became non-finite later; see docs/failures.md).</p>' + html.table(list(agg.columns), rows))
+
+
+def _is_dir(root: Path, name: str) -> bool:
+    """``root / name`` is a directory (False for any cell text that cannot be a file name,
+    such as a long error message)."""
+    try:
+        return bool(name) and (root / name).is_dir()
+    except (OSError, ValueError):
+        return False
+
+
 def sweep_page(path: Path) -> str:
     problems: list[str] = []
     body = [f"<h1>Sweep {esc(path.name)}</h1>", f'<p class="muted">{esc(path.resolve())}</p>']
@@ -111,8 +144,14 @@ def sweep_page(path: Path) -> str:
     if not pngs:
         problems.append("no phase diagram (*.png) in the sweep directory")
     body.append(html.missing(problems, "Missing or unreadable"))
+    why = failures.counts(failures.of(load_run(p, metrics=False).summary) for p in paths)
+    n_bad = sum(why.values())
     body.append(f'<div class="summary"><div><b>{len(paths)}</b>run directories</div>'
+                f'<div><b>{len(paths) - n_bad}</b>ok</div>'
+                f'<div><b>{n_bad}</b>failed{": " + esc(failures.counts_text(why)) if n_bad else ""}</div>'
                 f'<div><b>{len(pngs)}</b>figures</div></div>')
+    if table is not None:
+        body.append(mean_table(*table))
     if pngs:
         body.append("<h2>Phase diagrams</h2>")
         body += [html.figure(p.read_bytes(), p.name, f"fig-{p.stem}") for p in pngs]
@@ -125,7 +164,7 @@ def sweep_page(path: Path) -> str:
             for c in cols:
                 v = rec[c]
                 v = v.item() if hasattr(v, "item") and getattr(v, "size", 1) == 1 else v
-                if isinstance(v, str) and v and (path / v).is_dir():
+                if isinstance(v, str) and _is_dir(path, v):
                     cells.append(html.td(f'<a href="{esc(v)}/">{esc(v)}</a>', raw=True))
                 elif isinstance(v, (bool, int, float, str)) or v is None:
                     cells.append(html.td(None if isinstance(v, float) and v != v else v))
