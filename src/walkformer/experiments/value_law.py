@@ -137,7 +137,8 @@ def _in(x, lo_hi) -> bool:
 def _analyse(runs, out, exp):
     pop = {p: _population_series(runs[f"population-p{p}"][0]) for p in PS}
     fixed = {p: [_fixed_series(r) for r in runs[f"fixed-p{p}"]] for p in PS}
-    d_inf = {p: float(np.sqrt(2 - 2 * circle_plateau(p))) for p in PS}
+    # d∞ = √(2 − 2c∞) from Π alone (c∞ is invariant under transposition; = circle_plateau(p))
+    d_inf = {p: float(np.sqrt(2 - 2 * plateau_cosine(transition_T(runs[f"population-p{p}"][0])))) for p in PS}
     figure(pop, fixed, runs, d_inf, out / "value_law.png")
     claims = _population_claims(pop, d_inf) + _fixed_claims(fixed, runs, d_inf) + _control_claims(pop, fixed, runs)
     return [{"figure": "value_law.png"} | c for c in claims]
