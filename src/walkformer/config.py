@@ -3,7 +3,8 @@
 A run is fully described by :class:`Config`. Every leaf has a dotted name
 (``task.p``, ``train.eta``, ``seed`` ...); these names are the stable contract of
 the CLI. Bad input raises :class:`ConfigError`, whose message is one line that
-names the key, the value and what is allowed.
+names the key, the value and what is allowed. :func:`logged` says which steps a run
+evaluates (``eval.grid``, ``eval.every``, ``eval.per_decade``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,7 +83,10 @@ class TrainConfig:
 @dataclass
 class EvalConfig:
     n_test: int = 1000
-    every: int = 1  # log metrics every this many steps (and at the last step)
+    every: int = 1  # grid=every: log metrics every this many steps (and at the last step)
+    grid: str = "every"  # every | log: step 0, the distinct round(10^(k/per_decade)), k >= 0, and the last step
+    per_decade: int = 10  # grid=log: logged points per decade of steps
+    f_distance: bool = False  # also log f_opt_distance, f_sqrt_distance (shi-cao; ~17% of a Fig. 4 step)
 
 
 @dataclass
@@ -107,6 +112,7 @@ CHOICES = {
     "train.data": ("fixed", "online", "population"),
     "train.path": ("fast", "autograd"),
     "train.optimizer": ("gd", "sgd", "adamw"),
+    "eval.grid": ("every", "log"),
     "dtype": ("float32", "float64"),
 }
 
@@ -204,6 +210,26 @@ def from_dict(d: dict[str, Any]) -> Config:
     return apply_overrides(cfg, flat)
 
 
+@functools.lru_cache(maxsize=64)
+def log_grid(per_decade: int, steps: int) -> frozenset[int]:
+    """The steps ``eval.grid=log`` evaluates: 0, the distinct integers ⌊10^(k/per_decade) + ½⌋
+    for k = 0, 1, ... up to ``steps``, and ``steps`` (e.g. 34 of 3001 steps at 10 a decade)."""
+    out, k = {0, steps}, 0
+    while (t := math.floor(10 ** (k / per_decade) + 0.5)) <= steps:
+        out.add(t)
+        k += 1
+    return frozenset(out)
+
+
+def logged(ev: EvalConfig, step: int, steps: int) -> bool:
+    """Whether a run of ``steps`` GD steps evaluates (logs a metrics line) at ``step``:
+    ``eval.grid=every``: every ``eval.every``-th step; ``log``: :func:`log_grid`; both
+    always log step 0 and the last step."""
+    if ev.grid == "log":
+        return step in log_grid(ev.per_decade, steps)
+    return step % ev.every == 0 or step == steps
+
+
 def get(cfg: Config, key: str) -> Any:
     obj = cfg
     for part in key.split("."):
@@ -276,6 +302,14 @@ def validate(cfg: Config) -> None:
         _fail("eval.n_test", ev.n_test, "n_test >= 1")
     if ev.every < 1:
         _fail("eval.every", ev.every, "every >= 1")
+    if ev.per_decade < 1:
+        _fail("eval.per_decade", ev.per_decade, "per_decade >= 1 (logged points per decade of steps)")
+    if ev.grid == "log" and m.name != "shi-cao":
+        _fail("eval.grid", ev.grid, f"every with model.name={m.name} (its trainer logs every eval.every steps)")
+    if ev.f_distance and m.name != "shi-cao":
+        _fail("eval.f_distance", ev.f_distance, f"false with model.name={m.name} (its trainer has no f_OPT)")
+    if ev.grid == "log" and ev.every != 1:
+        _fail("eval.every", ev.every, "1 with eval.grid=log (the log grid alone sets the logged steps)")
     if cfg.seed < 0:
         _fail("seed", cfg.seed, "seed >= 0")
     if i.seed < -1 or (i.seed != -1 and m.name != "shi-cao"):

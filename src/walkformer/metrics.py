@@ -6,6 +6,12 @@ All are plain floats or lists so a line of ``metrics.jsonl`` is one ``json.dumps
 - ``attention``: mean over test sequences of S_j, j = 1..N (slot N is the empty slot).
 - ``parent_attention``: mean S_{N-1}, the weight on the direct parent x_{N-1}.
 - ``value_cosine``: ⟨V, Π^T⟩_F / (‖V‖_F ‖Π^T‖_F)  (Theorem 3.1, item 3).
+- ``value_cosine_sqrt``: the same against (Π^T)^{∘½}, the elementwise square root: the
+  direction V tends to under the ε-log-loss for p ≠ ½ (docs/value-law.md).
+- ``f_opt_distance`` (only with ``eval.f_distance=true``): mean over test sequences of
+  ‖f/‖f‖ − f_OPT/‖f_OPT‖‖₂, f_OPT(X) = P(y | X) (= Π[x_{N−1}, :] for a walk; Theorem 3.1
+  item 2, inferred form), with f/‖f‖ := 0 when f = 0; ``f_sqrt_distance``: the same
+  against f_OPT^{∘½} / ‖f_OPT^{∘½}‖.
 - ``value_ones_cosine``: the same against the all-ones matrix (Theorem 4.1: V ∝ 1 1^T).
 - ``token_logit_spread``: (max − min of ũ) + (max − min of c_j, j < N). Zero iff every
   sequence puts equal attention on all its tokens (Theorem 4.1's symmetry), exactly.
@@ -33,18 +39,45 @@ def _truth(task, batch):
 
 
 def _pi_T(task, dtype):
-    """(Πᵀ flattened (K·K,), ‖Πᵀ‖_F), cached on the task; None when the task has no Π."""
+    """(Πᵀ flattened (K·K,), ‖Πᵀ‖_F, (Πᵀ)^{∘½} / ‖(Πᵀ)^{∘½}‖_F flattened), cached on the
+    task; None when the task has no Π."""
     if task.Pi is None:
         return None
     cache = task.__dict__.setdefault("_pi_T", {})
     if dtype not in cache:
         pit = torch.from_numpy(task.Pi).T.reshape(-1)
-        cache[dtype] = (pit.to(dtype), float(pit.norm()))
+        sq = pit.sqrt()
+        cache[dtype] = (pit.to(dtype), float(pit.norm()), (sq / sq.norm()).to(dtype))
     return cache[dtype]
 
 
-def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None = None) -> dict:
+def _targets(task, batch, tT) -> torch.Tensor:
+    """Unit directions of f_OPT(X) = P(y | X) and of its elementwise square root, (2, K, B),
+    for :func:`f_distances`: fixed per batch, so cached on it."""
+    if getattr(batch, "_targets", None) is None:
+        sq = tT.sqrt()
+        batch._targets = torch.stack([tT / tT.norm(dim=0), sq / sq.norm(dim=0)])
+    return batch._targets
+
+
+def f_distances(f: torch.Tensor, targets: torch.Tensor, dim: int) -> torch.Tensor:
+    """‖u − g‖ averaged over sequences, for each unit target direction g in ``targets``
+    (one more leading axis than ``f``), u = f/‖f‖ (0 where f = 0); ``dim``: f's class axis.
+
+    As √(‖u‖² − 2⟨u, g⟩ + 1) (float64: exact to ~1e-8 in the distance; a third of the cost
+    of forming u − g)."""
+    f = f.double()
+    nf2 = f.square().sum(dim)
+    cos = (targets * f).sum(dim + 1) * torch.rsqrt(torch.where(nf2 > 0, nf2, 1.0))
+    d2 = torch.where(nf2 > 0, 2.0 - 2.0 * cos, 1.0)
+    return d2.clamp(min=0.0).sqrt().mean(-1)
+
+
+def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None = None,
+             directions: bool = False) -> dict:
     """Metrics of ``model`` on the held-out ``batch`` (a :class:`walkformer.models.Batch`).
+    ``directions`` (``eval.f_distance``): also the f-distances, ~40 µs at 1000 test
+    sequences, ~17% of a 0.23 ms Fig. 4 step, so only where asked (value_cosine_sqrt: ~2 µs, 1%).
 
     Works sequence-last (f.T is (K, B)): the reductions over K then run along contiguous
     memory for the fast path, whose forward returns (B, K) views of (K, B) tensors.
@@ -68,9 +101,13 @@ def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None 
         h_var = h.T.var(1, unbiased=False).tolist() if full else None
     nv = vv ** 0.5
     out = {"test_accuracy": acc, "parent_attention": att_list[parent], "token_logit_spread": spread, "kl": kl}
-    # cosines ⟨V, Πᵀ⟩_F / (‖V‖ ‖Πᵀ‖) and ⟨V, 1 1ᵀ⟩_F / (‖V‖ K)
+    # cosines ⟨V, Πᵀ⟩_F / (‖V‖ ‖Πᵀ‖), ⟨V, (Πᵀ)^{∘½}⟩_F / (‖V‖ ‖(Πᵀ)^{∘½}‖) and ⟨V, 1 1ᵀ⟩_F / (‖V‖ K)
     out["value_cosine"] = (vp[0] / (nv * pi[1]) if nv > 0 else 0.0) if pi is not None else None
+    sq = _pi_T(task, V.dtype)[2] if pi is not None else None
+    out["value_cosine_sqrt"] = (float(V.reshape(-1) @ sq) / nv if nv > 0 else 0.0) if sq is not None else None
     out["value_ones_cosine"] = (vsum / (nv * task.K) if nv > 0 else 0.0) if square else None
+    if directions:
+        out["f_opt_distance"], out["f_sqrt_distance"] = f_distances(f.T, _targets(task, batch, tT), 0).tolist()
     if full:
         out["attention"] = att_list
         out["h_example"] = h[0].tolist()

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import torch
 
+from .metrics import f_distances
+
 
 def truths(tasks, test) -> torch.Tensor:
     """P(y | x) of every test sequence of every model, (R, B, K) float64 (fixed for a run)."""
@@ -26,13 +28,14 @@ def _cosines(V: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
 
 
 def evaluate_many(tasks, test, fw: dict, V: torch.Tensor, ut: torch.Tensor, c: torch.Tensor, eps: torch.Tensor,
-                  truth: torch.Tensor, rows: list[int], full: bool) -> dict[int, dict]:
+                  truth: torch.Tensor, rows: list[int], full: bool, directions: bool = False) -> dict[int, dict]:
     """``metrics.evaluate`` of models ``rows`` on their test batches (a ``Batches``).
 
     **Arguments:**
     - `fw`: the batched forward on ``test``: h, f (R, B, K), attention (R, N).
     - `V`, `ut`, `c`: value matrices (R, K, K), token and position logits (R, K), (R, N).
     - `eps` (R,): the loss constants; `truth`: :func:`truths`.
+    - `directions`: also the f-distances (``eval.f_distance``).
 
     **Returns:** {r: metrics line} for r in ``rows``.
     """
@@ -47,9 +50,9 @@ def evaluate_many(tasks, test, fw: dict, V: torch.Tensor, ut: torch.Tensor, c: t
     if square:
         PiT = torch.stack([torch.from_numpy(t.Pi).T if t.Pi is not None else torch.zeros(K, K, dtype=torch.float64)
                            for t in tasks]).to(V.dtype).to(dev)  # (R, K, K)
-        vcos, ones = _cosines(V, PiT), _cosines(V, torch.ones_like(V))
+        vcos, vsq, ones = _cosines(V, PiT), _cosines(V, PiT.sqrt()), _cosines(V, torch.ones_like(V))
     else:
-        vcos = ones = torch.zeros(R, dtype=torch.float64, device=dev)
+        vcos = vsq = ones = torch.zeros(R, dtype=torch.float64, device=dev)
     spread = ut.max(1).values - ut.min(1).values  # (R,)
     if c.shape[1] > 1:
         spread = spread + c[:, :-1].max(1).values - c[:, :-1].min(1).values
@@ -57,14 +60,22 @@ def evaluate_many(tasks, test, fw: dict, V: torch.Tensor, ut: torch.Tensor, c: t
     logq = torch.log(q) - torch.log(q.sum(2, keepdim=True))  # (R, B, K)
     kl = (torch.xlogy(truth, truth) - truth * logq).sum((1, 2)) / B  # (R,)
     sel = torch.tensor(rows, device=dev)
-    scalars = torch.stack([acc, parent_att, vcos, ones, spread.double(), kl])[:, sel].tolist()  # (6, len(rows))
+    cols = [acc, parent_att, vcos, vsq, ones, spread.double(), kl]
+    if directions:  # unit f_OPT = P(y | X) and its square root, (2, R, B, K)
+        sq = truth.sqrt()
+        targets = torch.stack([truth / truth.norm(dim=2, keepdim=True), sq / sq.norm(dim=2, keepdim=True)])
+        cols += list(f_distances(f, targets, 2))
+    scalars = torch.stack(cols)[:, sel].tolist()  # (7 or 9, len(rows))
     if full:
         more = [x[sel].tolist() for x in (att, h[:, 0], h.var(1, unbiased=False), V)]
     out = {}
     for i, r in enumerate(rows):
-        a, p, vc, o, s, k = (col[i] for col in scalars)
+        a, p, vc, vs, o, s, k, *fd = (col[i] for col in scalars)
         line = {"test_accuracy": a, "parent_attention": p, "value_cosine": vc if square and has_pi[r] else None,
+                "value_cosine_sqrt": vs if square and has_pi[r] else None,
                 "value_ones_cosine": o if square else None, "token_logit_spread": s, "kl": k}
+        if directions:
+            line |= {"f_opt_distance": fd[0], "f_sqrt_distance": fd[1]}
         if full:
             line |= dict(zip(("attention", "h_example", "h_var", "V"), (m[i] for m in more)))
         out[r] = line

@@ -27,7 +27,7 @@ import traceback
 
 import torch
 
-from .config import Config
+from .config import Config, logged
 from .failures import CRASHED
 from .metrics_batched import evaluate_many, truths
 from .models import build_model, geometry, initial_params
@@ -37,7 +37,7 @@ from .train import Result, _failure, datasets, generator, run, summarise, torch_
 
 SHAPE_KEYS = ("task.name", "task.K", "task.N", "model.name", "model.pos", "model.M", "model.normalize",
               "model.head", "train.n_train", "train.data", "train.path", "train.steps", "eval.n_test",
-              "eval.every", "dtype")
+              "eval.every", "eval.grid", "eval.per_decade", "eval.f_distance", "dtype")
 
 
 def shape_key(cfg: Config) -> tuple:
@@ -177,14 +177,14 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cp
         finite = torch.isfinite(loss)
         for g in grads.values():
             finite &= torch.isfinite(g).flatten(1).all(1)
-        due = step % c0.eval.every == 0 or step == tr.steps
+        due = logged(c0.eval, step, tr.steps)
         log = (active & (~finite | due)).cpu()
         failed = torch.nonzero((active & ~finite).cpu()).flatten().tolist()
         if bool(log.any()):
             rows = torch.nonzero(log).flatten().tolist()
             ut, c = model.scores()
             lines = evaluate_many(tasks, test, model.forward(test), model.V, ut, c, eps, truth, rows,
-                                  full=keep_metrics or step == tr.steps)
+                                  full=keep_metrics or step == tr.steps, directions=c0.eval.f_distance)
             losses = loss.tolist()
             for r in rows:
                 metrics[r].append({"step": step, "train_loss": losses[r]} | lines[r])

@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from . import failures, rundir
-from .config import Config, stream_seed
+from .config import Config, logged, stream_seed
 from .criteria import steps_to_optimal, tolerance  # noqa: F401  (tolerance: re-exported)
 from .metrics import evaluate
 from .models import Batch, build_model
@@ -100,7 +100,7 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
     for step in range(tr.steps + 1):
         if tr.data == "online" and step > 0:
             train_batch = sample_train()
-        due = step % cfg.eval.every == 0 or step == tr.steps
+        due = logged(cfg.eval, step, tr.steps)
         if due and hasattr(model, "grads_and_forward"):  # one pass over training and test sequences
             loss, grads, fw = model.grads_and_forward(train_batch, tr.eps, test)  # loss at θ^(step)
         else:
@@ -108,7 +108,8 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
         finite = model.finite(loss, grads) if hasattr(model, "finite") else all_finite(loss, grads)
         if due or not finite:
             line = {"step": step, "train_loss": loss}
-            line |= evaluate(model, task, test, tr.eps, full=keep_metrics or step == tr.steps, fw=fw)
+            line |= evaluate(model, task, test, tr.eps, full=keep_metrics or step == tr.steps, fw=fw,
+                             directions=cfg.eval.f_distance)
             metrics.append(line)
         if not finite:
             failure, error = _failure(cfg, model, train_batch, step, loss)
@@ -146,8 +147,9 @@ def summarise(cfg: Config, task, metrics: list, step: int, seconds: float, error
     last = metrics[-1]
     summary = {"optimal_accuracy": task.optimal_accuracy, "bayes_loss": task.bayes_loss,
                "random_guess_accuracy": 1.0 / task.K}
-    summary |= {k: last[k] for k in ("test_accuracy", "parent_attention", "value_cosine", "value_ones_cosine",
-                                     "token_logit_spread", "kl", "train_loss")}
+    summary |= {k: last[k] for k in ("test_accuracy", "parent_attention", "value_cosine", "value_cosine_sqrt",
+                                     "value_ones_cosine", "token_logit_spread", "kl", "train_loss")}
+    summary |= {k: last[k] for k in ("f_opt_distance", "f_sqrt_distance") if k in last}  # eval.f_distance
     summary |= {"steps": step, "seconds": seconds, "ms_per_step": 1e3 * seconds / max(step, 1),
                 "status": "failed" if error else "ok",
                 "failure": (failure or failures.at_step(step)) if error else None, "error": error}

@@ -190,3 +190,4 @@ from . import randomwalk, beyond, phases  # noqa: E402,F401  (register the prese
 from . import markov, markov_grid  # noqa: E402,F401  (binary Markov chains, gpt model)
 from . import canonical  # noqa: E402,F401  (Local to Global: the canonical model, exact)
 from . import no_position  # noqa: E402,F401  (the rebuttal's no-position statement against the bag-of-states optimum)
+from . import value_law  # noqa: E402,F401  (issue 12: V tends to (Πᵀ)^∘½ under the ε-log-loss)

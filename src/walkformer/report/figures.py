@@ -3,7 +3,7 @@
 Everything is driven by the keys present: accuracy curves from every ``*accuracy`` key,
 loss curves from every ``*loss`` key with the reference losses (Bayes, unigram, bigram)
 as dashed lines, the KL curve, the structure scores (parent attention, cos(V, Πᵀ),
-cos(V, 1 1ᵀ)); then V beside Πᵀ, attention by position and the Fig. 13 statistics
+cos(V, (Πᵀ)^∘½), cos(V, 1 1ᵀ)); then V beside Πᵀ, attention by position and the Fig. 13 statistics
 (weighted-average token h = X S and its variance) where the run logged them. A panel
 whose keys are absent is left out.
 """
@@ -18,7 +18,7 @@ from .. import plots
 from ..plots import REFERENCE_LOSSES, plt
 
 STRUCTURE = {"parent_attention": "attention on the parent x_{N-1}", "value_cosine": "cos(V, Πᵀ)",
-             "value_ones_cosine": "cos(V, 1 1ᵀ)"}
+             "value_cosine_sqrt": "cos(V, (Πᵀ)^∘½)", "value_ones_cosine": "cos(V, 1 1ᵀ)"}
 
 
 def png(fig) -> bytes:

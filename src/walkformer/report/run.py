@@ -15,8 +15,8 @@ from .load import Run, load_run, results_table, run_dirs
 
 # summary keys shown first (the rest follow in file order)
 FIRST = ("status", "failure", "test_accuracy", "optimal_accuracy", "random_guess_accuracy", "steps_to_optimal",
-         "parent_attention", "value_cosine", "value_ones_cosine", "kl", "train_loss", "bayes_loss",
-         "unigram_loss", "bigram_loss", "steps", "seconds", "ms_per_step", "error")
+         "parent_attention", "value_cosine", "value_cosine_sqrt", "value_ones_cosine", "kl", "train_loss",
+         "bayes_loss", "unigram_loss", "bigram_loss", "steps", "seconds", "ms_per_step", "error")
 
 
 def rerun_command(cmd: str, out: str) -> str:
