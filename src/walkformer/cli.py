@@ -81,11 +81,11 @@ def _reproduce(args) -> int:
     out.mkdir(parents=True, exist_ok=True)
     claims = run_all(exps, out, workers=args.workers, seeds=args.seeds, quiet=args.quiet)
     n = sum(len(c) for c in claims.values())
-    held = sum(c["holds"] for cs in claims.values() for c in cs)
+    held = sum(c["holds"] is True for cs in claims.values() for c in cs)  # None: not tested
     wn = max(map(len, claims), default=0)
     for name, cs in claims.items():
         for c in cs:
-            print(f"{'holds ' if c['holds'] else 'FAILS '} {name:{wn}s} {c['id']}")
+            print(f"{ {True: 'holds ', False: 'FAILS ', None: 'untested'}[c['holds']]} {name:{wn}s} {c['id']}")
     print(f"{held}/{n} claims hold; claims.json and figures under {out}/")
     return 0
 
