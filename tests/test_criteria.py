@@ -185,3 +185,23 @@ def test_lemma_claims_hold_where_they_hold(tmp_path):
 def test_fig2_checks_are_identities(tmp_path):
     claims = REGISTRY["fig2"].analyse({}, tmp_path, REGISTRY["fig2"])
     assert claims and all(c["kind"] == "identity" and c["holds"] is True for c in claims)
+
+
+def test_fig6_analysis_and_differences_on_tiny_runs(tmp_path):
+    """The whole fig6 analysis on tiny real runs: every claim is there with a computed
+    holds (or None), and every "where we differ" text is built from them."""
+    import dataclasses
+    import json
+
+    from walkformer.experiments import run_all
+
+    tiny = {"task.N": 13, "model.M": 30, "train.steps": 20, "eval.every": 10, "train.n_train": 60, "eval.n_test": 60}
+    exp = dataclasses.replace(REGISTRY["fig6"], base=REGISTRY["fig6"].base | tiny, seeds=2)
+    claims = {c["id"]: c for c in run_all([exp], tmp_path, workers=1, quiet=True)["fig6"]}
+    assert {"p1-not-solved", "p1-not-solved-summed", "fig13-symmetry-until-700", "fig11-random-init"} <= set(claims)
+    assert all(c["holds"] in (True, False, None) for c in claims.values())
+    readings = claims["fig13-symmetry-until-700"]["measured"]["readings"]
+    assert len(readings) == 6 and set(readings) == {k for k in exp.variants if k.startswith("p1")}
+    diffs = {d["id"]: d for d in json.loads((tmp_path / "fig6" / "differences.json").read_text())}
+    assert diffs["fig6-p1-summed"]["claims"] == ["p1-not-solved-summed"]
+    assert "σ = 0.03" in diffs["fig13-table"]["control"] and (tmp_path / "fig6" / "fig13_table.png").exists()
