@@ -140,6 +140,14 @@ def test_t0_flat_holds_and_growing_fails():
     assert t0_growth({N: [3] * 9 + [None] for N in Ns})[0] is False  # a seed that never reaches OPT
 
 
+def test_t0_figure_draws_even_when_no_seed_reaches_opt(tmp_path):
+    from walkformer.experiments.randomwalk import FIG4_SWEEP, t0_figure
+
+    runs = {lab: [{"summary": {"steps_to_optimal": None}}] * 2 for lab in FIG4_SWEEP.values()}
+    t0_figure(runs, FIG4_SWEEP, tmp_path / "t0.png")
+    assert (tmp_path / "t0.png").stat().st_size > 5_000
+
+
 def test_scaled_M_keeps_the_papers_point():
     assert scaled_M(97) == 1000 and scaled_M(97, 2) == 2000
     assert all(scaled_M(N, 0.25) > N for N in lemmas.LEMMA_N)  # sin positions need M > N

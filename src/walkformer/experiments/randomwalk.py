@@ -117,6 +117,7 @@ def t0_figure(runs, sweep: dict, path) -> None:
             top = max(top, max(t))
     ax.set_ylim(0, top + 2)
     ax.set_xscale("log", base=2)
+    ax.set_xlim(min(sweep) / 1.3, max(sweep) * 1.3)  # also when no seed reached OPT (nothing drawn)
     ax.set_xticks(list(sweep), [f"{N}\nM={scaled_M(N)}" for N in sweep])
     ax.set_xlabel("sequence length N (M = ρ₀ N^1.5)")
     ax.set_ylabel("T0: steps to reach OPT")
