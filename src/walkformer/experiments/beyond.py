@@ -172,7 +172,7 @@ def _fig6_differences(claims, out):
     lags = t5s["top_attention_lag_per_seed"]
     f11m, f11s = f11["mean_loss"], f11["summed"]
     readings = tab["readings"]
-    p1_mean = (f"not tested: {p1['not_tested']} (p = 1 ends at {describe(p1)})" if held["p1-not-solved"] is None
+    p1_mean = (f"not tested: {p1['not_tested']} (p = 1's final accuracy {describe(p1)})" if held["p1-not-solved"] is None
                else f"final accuracy {describe(p1)} ({'holds' if held['p1-not-solved'] else 'fails'})")
     return [
         difference(
@@ -194,7 +194,8 @@ def _fig6_differences(claims, out):
             "p = 1 does not reach 100% within 1000 iterations",
             f"η = 0.01 (mean loss): {p1_mean}",
             f"η = 10 (summed loss), where p = 0.5 ends at the optimum in {p1s['p0.5_seeds_at_opt']} of "
-            f"{p1s['p0.5_seeds']} seeds: p = 1 ends at {describe(p1s)}, below 100% in {p1s['seeds_below_100']} seeds, "
+            f"{p1s['p0.5_seeds']} seeds: p = 1's final accuracy is {describe(p1s)}, below 100% in "
+            f"{p1s['seeds_below_100']} seeds, "
             f"at 100% from step {describe(p1s['steps_to_optimal'])}",
             claims=("p1-not-solved-summed",)),
         difference(

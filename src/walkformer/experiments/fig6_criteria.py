@@ -55,7 +55,7 @@ def tested_where_solved(control: list[dict], runs: list[dict]) -> tuple[bool | N
     if n_solved < SOLVED_SHARE * len(control):
         return None, measured | {"not_tested": f"under this reading p = 0.5 ends at OPT in only {n_solved} of "
                                               f"{len(control)} seeds: nothing is learned in 1000 iterations, so p = 1 "
-                                              f"staying unsolved says nothing about p = 1"}
+                                              f"staying unsolved is no evidence that p = 1 is harder"}
     return all(a < 1.0 - tol1 for a in acc), measured
 
 
