@@ -189,5 +189,6 @@ def run_all(exps: list[Experiment], out: Path, workers: int = 2, seeds: int | No
 from . import randomwalk, beyond, phases  # noqa: E402,F401  (register the presets)
 from . import markov, markov_grid  # noqa: E402,F401  (binary Markov chains, gpt model)
 from . import canonical  # noqa: E402,F401  (Local to Global: the canonical model, exact)
+from . import lemmas  # noqa: E402,F401  (Shi & Cao Lemmas C.5, C.7: parent attention against M)
 from . import no_position  # noqa: E402,F401  (the rebuttal's no-position statement against the bag-of-states optimum)
 from . import value_law  # noqa: E402,F401  (issue 12: V tends to (Πᵀ)^∘½ under the ε-log-loss)

@@ -7,6 +7,8 @@ import numpy as np
 from .. import plots
 from . import Experiment, claim, describe, difference, load_claims, register, stat
 from .common import PAPER, at_step, curve, finals, tolerance, with_figure
+from .fig6_criteria import (REBUTTAL_VAR, fig11_check, table_reading, tested_where_solved, top_lag,
+                            variance_curve)
 
 RANDOM = PAPER | {"init.scheme": "gaussian", "init.sigma": 0.01, "model.normalize": True,
                   "train.eta": 0.01, "train.steps": 1000, "eval.every": 10}
@@ -15,6 +17,14 @@ RANDOM = PAPER | {"init.scheme": "gaussian", "init.sigma": 0.01, "model.normaliz
 SUMMED = {"train.eta": 10.0}
 FIG6 = {"p0.5": {"task.p": 0.5}, "p1": {"task.p": 1.0},
         "p0.5-summed": {"task.p": 0.5} | SUMMED, "p1-summed": {"task.p": 1.0} | SUMMED}
+# Controls for the rebuttal's variance table only (p = 1): the readings η ∈ {0.01, 1, 10} x
+# σ ∈ {0.01, 0.03}, fixed before comparing (docs/random-walk-criteria.md); the paper's two
+# readings (σ = 0.01, η = 0.01 or 10) are p1 and p1-summed above.
+TABLE_CONTROLS = {"p1-eta1": {"task.p": 1.0, "train.eta": 1.0},
+                  "p1-sigma0.03": {"task.p": 1.0, "init.sigma": 0.03},
+                  "p1-sigma0.03-eta1": {"task.p": 1.0, "init.sigma": 0.03, "train.eta": 1.0},
+                  "p1-sigma0.03-summed": {"task.p": 1.0, "init.sigma": 0.03} | SUMMED}
+TABLE_READINGS = ("p1", "p1-summed") + tuple(TABLE_CONTROLS)
 SNAPSHOTS = (100, 400, 700, 1000)
 
 
@@ -65,13 +75,19 @@ def _fig6(runs, out, exp):
     plots.save(fig13, out / "fig13.png")
 
     t5, t5s = finals(runs["p0.5"], "steps_to_optimal"), finals(runs["p0.5-summed"], "steps_to_optimal")
-    acc1 = finals(runs["p1"], "test_accuracy")
-    tol1 = tolerance(1.0, 1000)
-    ratio = {k: [r["metrics"][-1]["kl"] / r["metrics"][0]["kl"] for r in runs[k]] for k in runs}
+    ratio = {k: [r["metrics"][-1]["kl"] / r["metrics"][0]["kl"] for r in runs[k]] for k in ("p0.5", "p1", "p0.5-summed", "p1-summed")}
     sym700 = [at_step(r, 700)["value_ones_cosine"] for r in runs["p1"]]
     sym1000 = [at_step(r, 1000)["value_ones_cosine"] for r in runs["p1"]]
-    hv700 = [max(at_step(r, 700)["h_var"]) for r in runs["p1"]]
     summed1000 = [at_step(r, 1000)["value_ones_cosine"] for r in runs["p1-summed"]]
+    not_solved = {k: tested_where_solved(runs[k.replace("p1", "p0.5")], runs[k]) for k in ("p1", "p1-summed")}
+    tables = {label: table_reading(runs[label]) for label in TABLE_READINGS}
+    table_figure(runs, tables, out / "fig13_table.png")
+    paper_tables = [tables[k]["reproduces"] for k in ("p1", "p1-summed")]
+    f11 = {k: fig11_check(runs[k]) | {"value_cosine": stat(finals(runs[k], "value_cosine")),
+                                      "parent_attention": stat(finals(runs[k], "parent_attention"))}
+           for k in ("p0.5", "p0.5-summed")}
+    p1_criterion = ("tested only if at least half of the p = 0.5 seeds of the same reading end within 3 binomial s.d. "
+                    "of OPT; then every p = 1 seed's final accuracy < 1 - 1/n_test")
     return with_figure([
         claim("p0.5-optimal-by-400", "p = 0.5 reaches the optimum after around 400 iterations",
               "≈ 50% after ~400 iterations", stat(t5) | {"final_accuracy": stat(finals(runs["p0.5"], "test_accuracy"))},
@@ -79,12 +95,15 @@ def _fig6(runs, out, exp):
         claim("p0.5-summed-optimal-by-400", "controlled variant η = 10 (summed loss): p = 0.5 reaches the optimum around 400",
               "≈ 50% after ~400 iterations", stat(t5s) | {"final_accuracy": stat(finals(runs["p0.5-summed"], "test_accuracy")),
                                                                  "parent_attention": stat(finals(runs["p0.5-summed"], "parent_attention")),
-                                                                 "top_attention_lag_per_seed": top_lag(runs["p0.5-summed"])},
+                                                                 "top_attention_lag_per_seed": [top_lag(r) for r in runs["p0.5-summed"]]},
               all(t is not None and t <= 500 for t in t5s), "every seed within tolerance of OPT from step <= 500 on"),
-        claim("p1-not-solved", "p = 1 does not reach 100% within 1000 iterations", "below 100% at 1000",
-              stat(acc1) | {"summed_final_accuracy": stat(finals(runs["p1-summed"], "test_accuracy")),
-                            "summed_steps_to_optimal": stat(finals(runs["p1-summed"], "steps_to_optimal"))},
-              all(a < 1.0 - tol1 for a in acc1), "every seed's final accuracy < 1"),
+        claim("p1-not-solved", "η = 0.01 (mean loss): p = 1 does not reach 100% within 1000 iterations",
+              "below 100% at 1000", stat(finals(runs["p1"], "test_accuracy")) | not_solved["p1"][1],
+              not_solved["p1"][0], p1_criterion),
+        claim("p1-not-solved-summed", "η = 10 (summed loss): p = 1 does not reach 100% within 1000 iterations",
+              "below 100% at 1000", stat(finals(runs["p1-summed"], "test_accuracy")) | not_solved["p1-summed"][1]
+              | {"steps_to_optimal": stat(finals(runs["p1-summed"], "steps_to_optimal"))},
+              not_solved["p1-summed"][0], p1_criterion),
         claim("kl-faster-random-walk", "KL falls much faster for p = 0.5 than for p = 1",
               "faster decrease for p = 0.5", {"kl_end_over_start_p0.5": stat(ratio["p0.5"]),
                                               "kl_end_over_start_p1": stat(ratio["p1"]),
@@ -92,29 +111,69 @@ def _fig6(runs, out, exp):
                                               "summed_kl_end_over_start_p1": stat(ratio["p1-summed"])},
               np.mean(ratio["p0.5"]) < min(0.9, np.mean(ratio["p1"])),
               "mean KL(1000)/KL(0) below 0.9 for p = 0.5 and below that of p = 1"),
-        claim("fig13-symmetry-until-700", "up to ~700 iterations V ∝ 1 1^T and the weighted-average token is the same "
-              "for all sequences (p = 1)", "variance ≈ 0 until ~700",
-              {"cos_V_ones_at_700": stat(sym700), "max_h_var_at_700": stat(hv700)},
-              min(sym700) >= 0.99 and max(hv700) <= 1e-4, "cos(V, 1 1^T) >= 0.99 and max variance <= 1e-4 at step 700")
-        | {"figure": "fig13.png"},
+        claim("fig13-symmetry-until-700", "up to ~700 iterations the weighted-average token is nearly the same for all "
+              "sequences (p = 1): its largest per-dimension variance follows the authors' table over steps 100-900",
+              "max variance " + ", ".join(f"{v:.2g} at {s}" for s, v in REBUTTAL_VAR.items()) + " (rebuttal table)",
+              {"paper_readings": ["p1", "p1-summed"], "readings": tables, "cos_V_ones_at_700": stat(sym700)},
+              True if True in paper_tables else (None if None in paper_tables else False),
+              "pre-registered: seed-median of max_k Var(h_k); time scale c fixed where it first reaches the table's "
+              "step-500 value; each other row s within a factor 3 of ours at step c·s; holds if one of the paper's "
+              "readings (σ = 0.01, η = 0.01 or 10) passes (controls reported beside)") | {"figure": "fig13_table.png"},
         claim("fig13-broken-by-1000", "by 1000 iterations random initialisation breaks the symmetry (p = 1)",
               "V no longer ∝ 1 1^T at 1000", {"cos_V_ones_at_1000": stat(sym1000),
                                                 "summed_cos_V_ones_at_1000": stat(summed1000)},
               np.mean(sym1000) < 0.99, "mean cos(V, 1 1^T) < 0.99 at step 1000") | {"figure": "fig12.png"},
+        claim("fig11-random-init", "p = 0.5, random init: V recovers Π^T in direction and the parent's softmax score "
+              "is the largest and ≈ 1", "V ≈ Π^T, parent score largest and ≈ 1 (Fig. 11)",
+              {"mean_loss": f11["p0.5"], "summed": f11["p0.5-summed"]},
+              f11["p0.5"]["holds"] or f11["p0.5-summed"]["holds"],
+              "under one reading (η = 0.01 or 10), every seed at step 1000: cos(V, Π^T) >= 0.9, the most-attended "
+              "token is x_(N-1) and its mean attention >= 0.99") | {"figure": "fig11.png"},
     ], "fig6.png")
 
 
-def top_lag(runs: list[dict]) -> list[int]:
-    """Per seed, how far back the most-attended token sits at the end: 1 = the parent x_{N-1},
-    2 = the grandparent x_{N-2}, ..."""
-    return [len(a) - int(np.argmax(a)) - 1 for a in (r["metrics"][-1]["attention"] for r in runs)]
+def table_figure(runs: dict, tables: dict, path) -> None:
+    """Seed-median max_k Var(h_k) against step for each reading, with the rebuttal table
+    drawn at its own steps (x) and at the calibrated steps c·s of each reading (o)."""
+    fig, ax = plots.plt.subplots(figsize=(14, 6))
+    table = np.array(list(REBUTTAL_VAR.values()))
+    for label in TABLE_READINGS:
+        steps, v = variance_curve(runs[label])
+        t = tables[label]
+        (line,) = ax.semilogy(steps, v, label=f"{label}: σ = {t['sigma']}, η = {t['eta']} ({len(runs[label])} seeds)")
+        if "time_scale" in t:
+            ax.semilogy(t["time_scale"] * np.array(list(REBUTTAL_VAR)), table, "o", mfc="none", color=line.get_color())
+    ax.semilogy(list(REBUTTAL_VAR), table, "kx", ms=10, mew=2, label="rebuttal table (its own steps)")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("max over states of Var(h_k) across test sequences")
+    ax.set_title("Fig. 13 / rebuttal table, p = 1 (o: the table at steps c·s, c calibrated on its step-500 row)")
+    ax.legend(fontsize=10, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    plots.save(fig, path)
+
+
+def table_phrase(t: dict) -> str:
+    """One reading of the rebuttal-table comparison, in words."""
+    if "time_scale" not in t:
+        return f"does not reproduce it: {t['why']}"
+    verdict = {True: "reproduces it", False: "does not reproduce it", None: "not tested"}[t["reproduces"]]
+    rows = ", ".join(f"{s}: {'beyond the run' if r['ratio'] is None else format(r['ratio'], '.2g') + '×'}"
+                     for s, r in t["rows"].items())
+    return (f"{verdict} (time scale {t['time_scale']:.3g}: the step-500 value is reached at step "
+            f"{t['calibration_step']:.0f}; ours/table at rows {rows}; {t['seeds_reproducing_alone']} of "
+            f"{t['n_seeds']} seeds alone)")
 
 
 def _fig6_differences(claims, out):
     c = {x["id"]: x["measured"] for x in claims}
-    t5, t5s, p1, kl, f13 = (c["p0.5-optimal-by-400"], c["p0.5-summed-optimal-by-400"], c["p1-not-solved"],
-                            c["kl-faster-random-walk"], c["fig13-broken-by-1000"])
+    held = {x["id"]: x["holds"] for x in claims}
+    t5, t5s, p1, p1s, kl, f13, tab, f11 = (
+        c["p0.5-optimal-by-400"], c["p0.5-summed-optimal-by-400"], c["p1-not-solved"], c["p1-not-solved-summed"],
+        c["kl-faster-random-walk"], c["fig13-broken-by-1000"], c["fig13-symmetry-until-700"], c["fig11-random-init"])
     lags = t5s["top_attention_lag_per_seed"]
+    f11m, f11s = f11["mean_loss"], f11["summed"]
+    readings = tab["readings"]
+    p1_mean = (f"not tested: {p1['not_tested']} (p = 1's final accuracy {describe(p1)})" if held["p1-not-solved"] is None
+               else f"final accuracy {describe(p1)} ({'holds' if held['p1-not-solved'] else 'fails'})")
     return [
         difference(
             "fig6-timing", "Random initialisation (Fig. 6): when p = 0.5 reaches the optimum",
@@ -127,15 +186,18 @@ def _fig6_differences(claims, out):
             f"attention on the parent {describe(t5s['parent_attention'])}. The most-attended token is the parent "
             f"x_(N-1) in {lags.count(1)} seeds and the grandparent x_(N-2) in {lags.count(2)} (for p = 0.5 predicting "
             f"x_(N-2) is optimal too: P(y = x_(N-2)) = 1/2), another token in {len(lags) - lags.count(1) - lags.count(2)}. "
-            f"Neither reading gives ~400 for every seed, and Fig. 11's parent attention holds only in some seeds",
-            claims=("p0.5-optimal-by-400", "p0.5-summed-optimal-by-400")),
+            f"Neither reading gives ~400 for every seed; Fig. 11's picture (claim fig11-random-init) holds in "
+            f"{f11s['seeds_ok']} of {f11s['n_seeds']} seeds at η = 10 and {f11m['seeds_ok']} of {f11m['n_seeds']} at "
+            f"η = 0.01", claims=("p0.5-optimal-by-400", "p0.5-summed-optimal-by-400")),
         difference(
-            "fig6-p1-summed", "p = 1 stays unsolved only under the mean-loss reading",
+            "fig6-p1-summed", "p = 1 under the reading that trains at all",
             "p = 1 does not reach 100% within 1000 iterations",
-            f"η = 0.01 (mean loss): final accuracy {describe(p1)} (holds)",
-            f"η = 10 (summed loss): final accuracy {describe(p1['summed_final_accuracy'])}, "
-            f"100% from step {describe(p1['summed_steps_to_optimal'])}: under the reading that moves p = 0.5, "
-            f"p = 1 is solved too"),
+            f"η = 0.01 (mean loss): {p1_mean}",
+            f"η = 10 (summed loss), where p = 0.5 ends at the optimum in {p1s['p0.5_seeds_at_opt']} of "
+            f"{p1s['p0.5_seeds']} seeds: p = 1's final accuracy is {describe(p1s)}, below 100% in "
+            f"{p1s['seeds_below_100']} seeds, "
+            f"at 100% from step {describe(p1s['steps_to_optimal'])}",
+            claims=("p1-not-solved-summed",)),
         difference(
             "fig6-kl", "KL does not fall faster for p = 0.5 than for p = 1",
             "KL falls much faster for the random walk (p = 0.5) than for p = 1",
@@ -145,16 +207,40 @@ def _fig6_differences(claims, out):
             f"{describe(kl['summed_kl_end_over_start_p1'])} for p = 1",
             claims=("kl-faster-random-walk",)),
         difference(
+            "fig13-table", "Fig. 13: the rebuttal's variance table against each reading of Fig. 6",
+            "the largest per-dimension variance of the weighted-average token across 1000 sequences is "
+            + ", ".join(f"{v:.3g}" for v in REBUTTAL_VAR.values()) + " at steps "
+            + ", ".join(map(str, REBUTTAL_VAR)) + " (authors' rebuttal, p = 1, random init)",
+            f"σ = 0.01, η = 0.01 (mean loss) {table_phrase(readings['p1'])}; σ = 0.01, η = 10 (summed loss) "
+            f"{table_phrase(readings['p1-summed'])}",
+            "other readings, fixed before comparing (p = 1, same seeds' data): " + "; ".join(
+                f"σ = {readings[k]['sigma']}, η = {readings[k]['eta']} {table_phrase(readings[k])}"
+                for k in TABLE_CONTROLS), claims=("fig13-symmetry-until-700",)),
+        difference(
             "fig13-symmetry", "Fig. 13: the symmetry is not broken by 1000 iterations",
             "by 1000 iterations V is no longer ∝ 1 1ᵀ (p = 1)",
             f"cos(V, 1 1ᵀ) at step 1000 (η = 0.01): {describe(f13['cos_V_ones_at_1000'], 4)}",
             f"at η = 10 (summed loss): {describe(f13['summed_cos_V_ones_at_1000'], 4)}",
             claims=("fig13-broken-by-1000",)),
+        difference(
+            "fig11-random-init", f"Fig. 11: V ∝ Πᵀ with the parent most attended in {f11s['seeds_ok']} of "
+            f"{f11s['n_seeds']} seeds (η = 10) and {f11m['seeds_ok']} of {f11m['n_seeds']} (η = 0.01)",
+            "under random init (p = 0.5) V recovers Πᵀ and the parent's softmax score is the largest and ≈ 1",
+            f"η = 0.01 (mean loss): {f11m['seeds_ok']} of {f11m['n_seeds']} seeds; cos(V, Πᵀ) "
+            f"{describe(f11m['value_cosine'])}, parent attention {describe(f11m['parent_attention'])}",
+            f"η = 10 (summed loss): {f11s['seeds_ok']} of {f11s['n_seeds']} seeds; cos(V, Πᵀ) "
+            f"{describe(f11s['value_cosine'])}, parent attention {describe(f11s['parent_attention'])}; the "
+            f"most-attended token sits {f11s['top_attention_lag_per_seed']} positions back (1 = the parent). In the "
+            f"{len(f11s['parent_seeds_value_cosine'])} seeds on the parent cos(V, Πᵀ) is "
+            + ", ".join(f"{x:.4f}" for x in f11s["parent_seeds_value_cosine"]) + " against the criterion's 0.9, "
+            "and V has a large near-uniform part (cos(V, 1 1ᵀ) "
+            + ", ".join(f"{x:.2f}" for x in f11s["parent_seeds_ones_cosine"]) + ")",
+            claims=("fig11-random-init",)),
     ]
 
 
 register(Experiment("fig6", "Shi & Cao Figs. 6, 11, 12, 13", "small random initialisation, p = 0.5 and p = 1",
-                    FIG6, _fig6, base=RANDOM, differences=_fig6_differences))
+                    FIG6 | TABLE_CONTROLS, _fig6, base=RANDOM, differences=_fig6_differences))
 
 
 # ---- Fig. 7 and Fig. 10: the fruit questions -------------------------------------------
