@@ -213,3 +213,16 @@ def test_fig6_analysis_and_differences_on_tiny_runs(tmp_path):
     diffs = {d["id"]: d for d in json.loads((tmp_path / "fig6" / "differences.json").read_text())}
     assert diffs["fig6-p1-summed"]["claims"] == ["p1-not-solved-summed"]
     assert "σ = 0.03" in diffs["fig13-table"]["control"] and (tmp_path / "fig6" / "fig13_table.png").exists()
+
+
+def test_comparisons_are_tested_only_under_readings_that_train():
+    """kl-faster-random-walk and fig13-broken-by-1000 are judged only under a reading of
+    Fig. 6 that trains p = 0.5 at all: none -> not tested, else all tested readings decide."""
+    from walkformer.experiments.fig6_criteria import over_trained_readings
+
+    assert over_trained_readings({"p1": True, "p1-summed": False}, {"p1": False, "p1-summed": False}) == (None, [])
+    assert over_trained_readings({"p1": True, "p1-summed": False}, {"p1": False, "p1-summed": True}) == (
+        False, ["p1-summed"])
+    assert over_trained_readings({"p1": False, "p1-summed": True}, {"p1": False, "p1-summed": True}) == (
+        True, ["p1-summed"])
+    assert over_trained_readings({"p1": True, "p1-summed": False}, {"p1": True, "p1-summed": True})[0] is False

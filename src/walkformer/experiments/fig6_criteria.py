@@ -59,6 +59,19 @@ def tested_where_solved(control: list[dict], runs: list[dict]) -> tuple[bool | N
     return all(a < 1.0 - tol1 for a in acc), measured
 
 
+def trains(control: list[dict]) -> bool:
+    """A reading trains at all if at least ``SOLVED_SHARE`` of its p = 0.5 seeds end at OPT."""
+    return sum(final_at_opt(r) for r in control) >= SOLVED_SHARE * len(control)
+
+
+def over_trained_readings(checks: dict[str, bool], trained: dict[str, bool]) -> tuple[bool | None, list[str]]:
+    """(holds, readings tested) for a comparison made under several readings of Fig. 6:
+    only the readings that train at all (``trained``) test it, and it holds if it holds
+    under every one of them; None when no reading trains (nothing to compare)."""
+    tested = [k for k in checks if trained[k]]
+    return (all(checks[k] for k in tested) if tested else None), tested
+
+
 # ---- Fig. 13 against the rebuttal table -------------------------------------------------
 def variance_curve(runs: list[dict]) -> tuple[np.ndarray, np.ndarray]:
     """(steps, v): v(t) = median over seeds of max_k Var_X(h_k) at each logged step t."""
