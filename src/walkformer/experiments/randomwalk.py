@@ -87,8 +87,9 @@ def _success(runs, out, exp, label, fig_name, paper_fig, sweep: dict | None = No
                       f"mean T0 at the smallest + {T0_MARGIN}, least-squares slope of T0 against log2 N <= {T0_SLOPE}")
         t0_figure(runs, sweep, out / f"{fig_name}_t0.png")
     else:
-        const = claim("constant-iterations", "the optimum is reached within a constant number of iterations",
-                      "a few iterations (Theorem 3.1: T0 = Θ(1))",
+        # one N cannot show that T0 does not grow with N (fig4 measures that): this is the bound at this N
+        const = claim("within-10-iterations", "the optimum is reached within 10 iterations at this N (whether T0 "
+                      "grows with N: fig4's constant-iterations)", "a few iterations (Theorem 3.1: T0 = Θ(1))",
                       stat(t_opt), all(t is not None and t <= 10 for t in t_opt),
                       "every seed within tolerance of OPT from step <= 10 on")
     return with_figure([
