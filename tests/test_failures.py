@@ -149,7 +149,7 @@ def fake_run(p, seed, acc_over_opt, lag, failed=None):
     """A finished (or failed) run as experiments.load_run gives it, with only what _p_sigma reads."""
     opt = max(p, 1 - p)
     att = [0.0] * 10
-    att[len(att) - 1 - lag] = 1.0  # beyond.top_lag: lag 1 = the last entry
+    att[len(att) - 1 - lag] = 1.0  # fig6_criteria.top_lag: lag 1 = the last entry
     summary = {"status": "failed" if failed else "ok", "failure": failed, "test_accuracy": acc_over_opt * opt,
                "optimal_accuracy": opt, "parent_attention": 1.0 if lag == 1 else 0.0, "steps": 0 if failed else 50}
     return {"summary": summary, "metrics": [{"attention": att}], "config": {"seed": seed, "eval": {"n_test": 1000}}}

@@ -24,7 +24,7 @@ import numpy as np
 from .. import failures, plots
 from ..rundir import write_json
 from . import Experiment, claim, describe, difference, register, stat
-from .beyond import top_lag
+from .fig6_criteria import top_lag
 from .common import PAPER, curve, finals, symmetry_break_step, tolerance
 
 FIG4 = PAPER | {"init.scheme": "gaussian", "train.eta": 1.0, "train.steps": 50}
@@ -74,7 +74,7 @@ def final_state(run) -> tuple[float, int] | None:
     """(final test accuracy, lag of the most-attended token: 1 = parent), None for a failed run."""
     if run["summary"]["status"] != "ok":
         return None
-    return run["summary"]["test_accuracy"], top_lag([run])[0]
+    return run["summary"]["test_accuracy"], top_lag(run)
 
 
 def same_state(zero, other, tol: float) -> bool:
@@ -143,7 +143,7 @@ def _p_sigma(runs, out, exp):
     # the zero-init runs that miss OPT: which token they attend at the end, against the
     # optimum of predicting from that token (lag L: the L-step kernel's largest entry)
     exceptions = [{"p": p, "seed": r["config"]["seed"], "test_accuracy": r["summary"]["test_accuracy"],
-                   "parent_attention": r["summary"]["parent_attention"], "top_attention_lag": top_lag([r])[0],
+                   "parent_attention": r["summary"]["parent_attention"], "top_attention_lag": top_lag(r),
                    "grandparent_optimum": p * p + (1 - p) * (1 - p)}
                   for p in PS if p < 1 for r, v in zip(runs[f"p{p}-s0.0"], cells[(p, 0.0)]) if not reach(v, p)]
     fixed = runs[f"p{CONTROL_P}-s0.0"]
