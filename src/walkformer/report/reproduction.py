@@ -58,6 +58,13 @@ class ExperimentDir:
     def held(self) -> int:
         return sum(c.get("holds") is True for c in self.measured)
 
+    def short(self) -> str:
+        """'4/5 hold', '3 identities' or '1/7 hold, 1 untested' for the papers' lists."""
+        ids, untested = sum(map(is_identity, self.claims)), len(self.claims) - len(self.measured)
+        parts = [f"{self.held}/{len(self.measured)} hold"] if self.measured else []
+        parts += [f"{ids} identit{'y' if ids == 1 else 'ies'}"] if ids and not self.measured else []
+        return ", ".join(parts + ([f"{untested - ids} untested"] if untested - ids else []))
+
     def tally(self) -> str:
         """'4/5 claims hold', plus the identities checked and the claims not tested, if any."""
         return tally([self])
@@ -214,7 +221,7 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
     for paper in PAPERS:
         mine = [e for e in exps if paper_of(e.figure) is paper]
         links = ", ".join(f'<a href="{esc(e.name)}/report.html">{esc(e.figure or e.name)}</a> '
-                          f'({e.held}/{len(e.measured)} hold)' for e in mine) or "none run here yet"
+                          f'({e.short()})' for e in mine) or "none run here yet"
         body.append(f'<div class="paper"><h3>{esc(paper.title)}</h3><p class="small">{esc(paper.authors)} · '
                     f'{esc(paper.venue)} · <a href="{esc(paper.url)}">{esc(paper.url)}</a></p><ul class="claims">'
                     + "".join(f"<li>{esc(c)}</li>" for c in paper.claims)
