@@ -51,12 +51,17 @@ def _pi_T(task, dtype):
     return cache[dtype]
 
 
+def unit_targets(truth: torch.Tensor, dim: int) -> torch.Tensor:
+    """Unit directions of f_OPT(X) = P(y | X) and of its elementwise square root along the
+    class axis ``dim``, stacked on a new leading axis (2, ...), for :func:`f_distances`."""
+    sq = truth.sqrt()
+    return torch.stack([truth / truth.norm(dim=dim, keepdim=True), sq / sq.norm(dim=dim, keepdim=True)])
+
+
 def _targets(task, batch, tT) -> torch.Tensor:
-    """Unit directions of f_OPT(X) = P(y | X) and of its elementwise square root, (2, K, B),
-    for :func:`f_distances`: fixed per batch, so cached on it."""
+    """:func:`unit_targets` of a test batch, (2, K, B): fixed per batch, so cached on it."""
     if getattr(batch, "_targets", None) is None:
-        sq = tT.sqrt()
-        batch._targets = torch.stack([tT / tT.norm(dim=0), sq / sq.norm(dim=0)])
+        batch._targets = unit_targets(tT, 0)
     return batch._targets
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from .metrics import f_distances
+from .metrics import f_distances, unit_targets
 
 
 def truths(tasks, test) -> torch.Tensor:
@@ -62,9 +62,7 @@ def evaluate_many(tasks, test, fw: dict, V: torch.Tensor, ut: torch.Tensor, c: t
     sel = torch.tensor(rows, device=dev)
     cols = [acc, parent_att, vcos, vsq, ones, spread.double(), kl]
     if directions:  # unit f_OPT = P(y | X) and its square root, (2, R, B, K)
-        sq = truth.sqrt()
-        targets = torch.stack([truth / truth.norm(dim=2, keepdim=True), sq / sq.norm(dim=2, keepdim=True)])
-        cols += list(f_distances(f, targets, 2))
+        cols += list(f_distances(f, unit_targets(truth, 2), 2))
     scalars = torch.stack(cols)[:, sel].tolist()  # (7 or 9, len(rows))
     if full:
         more = [x[sel].tolist() for x in (att, h[:, 0], h.var(1, unbiased=False), V)]
