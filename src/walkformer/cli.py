@@ -8,7 +8,8 @@
     walkformer keys
 
 Bad input is reported in one line naming the key, the value and what is allowed,
-with exit status 2. A run whose loss turns non-finite exits with status 1 and its
+with exit status 2; so is an output directory that another sweep or reproduce holds
+(``rundir.lock``). A run whose loss turns non-finite exits with status 1 and its
 directory says why.
 """
 
@@ -30,13 +31,14 @@ class _Parser(argparse.ArgumentParser):
 def _train(args) -> int:
     import torch
 
-    from .rundir import check_out
+    from .rundir import check_out, clean_staging
     from .train import run, save
 
     cfg = apply_overrides(Config(), args.overrides)
     explicit = {o.split("=", 1)[0].strip() for o in args.overrides}
     cfg = resolve(cfg, explicit)
     out = check_out(args.out)
+    clean_staging([out.absolute().parent])  # what killed runs left beside --out (.NAME.tmp-PID of dead pids)
     torch.set_num_threads(1)
     result = run(cfg, progress=not args.quiet)
     save(result, out)

@@ -225,29 +225,41 @@ def alone_is_faster(device: str) -> bool:
 
 
 def train_all(cfgs: list[Config], keep_metrics: bool = True, max_models: int = 64,
-              device: str = "cpu") -> list[Result]:
+              device: str = "cpu", on_result=None) -> list[Result]:
     """Results of ``cfgs`` in order, batched where that is faster (``alone_is_faster``).
     The dense ``autograd`` path trains alone; a batch that raises is retried one run at a
-    time so that only the runs that really fail are recorded as errors."""
+    time so that only the runs that really fail are recorded as errors.
+
+    ``on_result(i, result)`` is called as soon as run ``i`` is trained: after each run
+    trained alone, after each batched group (its runs train in lockstep), so that a
+    caller can save it before the next one starts."""
     results: list[Result | None] = [None] * len(cfgs)
+
+    def finished(i: int, r: Result) -> None:
+        results[i] = r
+        if on_result is not None:
+            on_result(i, r)
+
     for idx in plan(cfgs, max_models):
         group = [cfgs[i] for i in idx]
+        done = None  # None: one at a time, below
         try:
             if group[0].model.name == "gpt":
                 from .multirun_gpt import train_gpt_group
 
                 done = train_gpt_group(group, keep_metrics, device_for(device))
-            elif group[0].train.path != "fast" or group[0].model.name != "shi-cao" or alone_is_faster(device):
-                raise NotImplementedError  # one at a time, below
-            else:
+            elif group[0].train.path == "fast" and group[0].model.name == "shi-cao" and not alone_is_faster(device):
                 done = train_group(group, keep_metrics, device_for(device))
         except Exception:  # noqa: BLE001  (retried below, run by run)
-            done = []
-            for c in group:
-                try:
-                    done.append(run(c, keep_metrics=keep_metrics))
-                except Exception as e:  # noqa: BLE001
-                    done.append(crashed(c, e))
-        for i, r in zip(idx, done):
-            results[i] = r
+            done = None
+        if done is not None:
+            for i, r in zip(idx, done):
+                finished(i, r)
+            continue
+        for i, c in zip(idx, group):
+            try:
+                r = run(c, keep_metrics=keep_metrics)
+            except Exception as e:  # noqa: BLE001
+                r = crashed(c, e)
+            finished(i, r)
     return results

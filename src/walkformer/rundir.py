@@ -1,24 +1,34 @@
-"""Run directories: atomic files, staging, provenance.
+"""Run directories: atomic files, staging, provenance, verification, the directory lock.
 
-A run is written into a hidden staging directory beside its target and renamed into
-place when it ends (finished or failed), so a reader never sees half a run and an
-interrupted run leaves nothing at the target. Every file is written to a temporary
-name and ``os.replace``d.
+A run is written into a hidden staging directory beside its target (``.NAME.tmp-PID``)
+and renamed into place when it ends (finished or failed), so a reader never sees half a
+run and an interrupted run leaves nothing at the target. Every file is written to a
+temporary name and ``os.replace``d. The last file staged is ``manifest.json``: the size
+and SHA-256 of each run file, so :func:`damage` can tell a whole run from a damaged one
+without trusting it. :func:`lock` keeps one sweep or reproduction per output directory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
 import platform
+import re
 import shlex
 import shutil
+import socket
+import struct
+import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 from .config import Config, ConfigError, keys, get
 
 FILES = ("config.json", "summary.json", "metrics.jsonl", "params.safetensors")
+MANIFEST = "manifest.json"  # {"files": {name: {"bytes": n, "sha256": hex}}} of the FILES present, written last
 
 
 def atomic_write(path: Path | str, data: str | bytes) -> None:
@@ -104,6 +114,7 @@ class Staging:
 
     def __exit__(self, typ, exc, tb):
         if typ is None or (typ is not None and issubclass(typ, RunFailed)):
+            write_manifest(self.tmp)
             if self.out.is_dir() and not any(self.out.iterdir()):
                 self.out.rmdir()
             os.replace(self.tmp, self.out)
@@ -136,3 +147,217 @@ def load_params(run_dir: Path | str) -> dict:
         W0 = build_model(cfg, make_task(cfg), generator(cfg.seed, "init")).W0
         t["W"] = torch.outer(t["W_R"], t["W_q"]) + (W0 if W0 is not None else 0)
     return t
+
+
+# ---- verification: is a run directory whole? ------------------------------------------
+def digest(path: Path) -> dict:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return {"bytes": path.stat().st_size, "sha256": h.hexdigest()}
+
+
+def write_manifest(run: Path) -> None:
+    write_json(run / MANIFEST, {"files": {n: digest(run / n) for n in FILES if (run / n).is_file()}})
+
+
+def _safetensors_ok(path: Path) -> bool:
+    """The header parses and the file is exactly as long as it says (8 + n + data)."""
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+        if len(head) < 8:
+            return False
+        (n,) = struct.unpack("<Q", head)
+        if n > path.stat().st_size:
+            return False
+        meta = json.loads(fh.read(n))
+    end = max((t["data_offsets"][1] for k, t in meta.items() if k != "__metadata__"), default=0)
+    return path.stat().st_size == 8 + n + end
+
+
+def _parses(name: str, path: Path) -> bool:
+    if name == "params.safetensors":
+        return _safetensors_ok(path)
+    text = path.read_text()
+    if name == "metrics.jsonl":
+        return all(isinstance(json.loads(line), dict) for line in text.splitlines())
+    return isinstance(json.loads(text), dict)
+
+
+def damage(run: Path | str) -> str | None:
+    """None when ``run`` is a whole run directory, else why not (one line).
+
+    Whole: ``summary.json`` is a JSON object with a ``status``; ``config.json`` is there,
+    and so are ``metrics.jsonl`` and ``params.safetensors`` unless the run crashed before
+    it had a model (status ``error``). With a ``manifest.json`` each file must have its
+    recorded size and SHA-256; a run from before manifests (none) must parse instead:
+    JSON, JSON lines, a safetensors header whose length matches the file."""
+    run = Path(run)
+    if not run.is_dir():
+        return "missing" if not run.exists() else "not a directory"
+    try:
+        summary = json.loads((run / "summary.json").read_text())
+    except FileNotFoundError:
+        return "no summary.json"
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        return f"summary.json is not valid JSON ({type(e).__name__})"
+    if not isinstance(summary, dict) or "status" not in summary:
+        return "summary.json has no status"
+    need = FILES if summary["status"] != "error" else ("config.json", "summary.json")
+    missing = [n for n in need if not (run / n).is_file()]
+    if missing:
+        return f"{missing[0]} is missing"
+    try:
+        files = json.loads((run / MANIFEST).read_text())["files"] if (run / MANIFEST).exists() else None
+    except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return "manifest.json is not readable"
+    for n in need:
+        try:
+            if files is None:
+                if not _parses(n, run / n):
+                    return f"{n} does not parse"
+                continue
+            if n not in files:
+                return f"{n} is not in manifest.json"
+            size = (run / n).stat().st_size
+            if size != files[n]["bytes"]:
+                return f"{n} has {size} bytes, {files[n]['bytes']} recorded"
+            if digest(run / n)["sha256"] != files[n]["sha256"]:
+                return f"{n} does not match its recorded sha256"
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, struct.error) as e:
+            return f"{n} is not readable ({type(e).__name__})"
+    return None
+
+
+DAMAGED = ".damaged"
+
+
+def set_aside(run: Path, reason: str) -> Path:
+    """Move a damaged run to ``PARENT/.damaged/<name>-<UTC time>/`` with ``reason.txt``."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    dest = run.parent / DAMAGED / f"{run.name}-{stamp}"
+    n = 1
+    while dest.exists():
+        dest, n = run.parent / DAMAGED / f"{run.name}-{stamp}-{n}", n + 1
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if run.is_dir():
+        os.replace(run, dest)
+    else:  # a file where the run directory should be
+        dest.mkdir()
+        os.replace(run, dest / run.name)
+    atomic_write(dest / "reason.txt", f"{run.name}: {reason}\n")
+    return dest
+
+
+# ---- staging directories and files of dead processes ----------------------------------
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this host (a zombie does not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] not in ("Z", "X")
+    except (OSError, IndexError):
+        return True
+
+
+STAGED = re.compile(r"^\.(.+)\.tmp-(\d+)$")
+OURS = FILES + (MANIFEST, "results.parquet", "claims.json", "differences.json")  # with *.png: what we write
+
+
+def _ours(entry: Path) -> bool:
+    """A staging directory holding only run files, figures and their temporary names,
+    or the temporary name of one such file (``atomic_write``)."""
+    if entry.is_symlink():
+        return False
+    if entry.is_file():
+        name = STAGED.match(entry.name).group(1)
+        return name in OURS or name.endswith(".png")
+    return entry.is_dir() and all(e.is_file() and (e.name in OURS or e.suffix == ".png" or STAGED.match(e.name))
+                                  for e in entry.iterdir())
+
+
+def clean_staging(dirs) -> list[Path]:
+    """Remove the staging directories and temporary files (``.NAME.tmp-PID``) that
+    processes now dead left in ``dirs``; those of a live process are its work in
+    progress and stay. Only what holds nothing but files walkformer writes is touched
+    (``--out``'s parent may be any directory). Returns what was removed."""
+    gone = []
+    for d in {Path(p) for p in dirs}:
+        if not d.is_dir():
+            continue
+        for entry in d.iterdir():
+            m = STAGED.match(entry.name)
+            if m and not pid_alive(int(m.group(2))) and _ours(entry):
+                shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+                gone.append(entry)
+    return gone
+
+
+# ---- one sweep or reproduction per output directory ------------------------------------
+LOCK = ".walkformer.lock"
+
+
+class Busy(ConfigError):
+    """The output directory is in use by another walkformer process."""
+
+
+def _owner(info: dict) -> str:
+    return (f"pid {info.get('pid')} on {info.get('host')} ({info.get('command', '?')}, since "
+            f"{info.get('since', '?')})")
+
+
+@contextmanager
+def lock(out: Path | str, note=None):
+    """``with lock(DIR):`` hold ``DIR/.walkformer.lock`` (``fcntl.flock``, released by
+    the kernel when the holder dies); the file names the holder (pid, host, command).
+
+    Held by a live process: :class:`Busy` (one line, nothing written). Left by a dead
+    process of this host: taken over, with a ``note``. Left by another host, whose pids
+    we cannot check: Busy, saying to remove the file if that process is gone."""
+    import fcntl
+
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / LOCK
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            held, flocks = False, True
+        except BlockingIOError:
+            held, flocks = True, True
+        except OSError:  # a filesystem without locks: the file's content decides
+            held, flocks = False, False
+        try:
+            old = json.loads(os.pread(fd, 1 << 16, 0) or b"{}")
+        except ValueError:
+            old = {}
+        host = socket.gethostname()
+        if held:
+            raise Busy(f"--out={str(out)!r} is in use by {_owner(old)}: one sweep or reproduce per directory at a time")
+        if old.get("pid") is not None:
+            if old.get("host") != host:
+                raise Busy(f"--out={str(out)!r} is locked by {_owner(old)}; if that process is gone, remove {path}")
+            if not flocks and pid_alive(int(old["pid"])) and int(old["pid"]) != os.getpid():
+                raise Busy(f"--out={str(out)!r} is in use by {_owner(old)}: one sweep or reproduce per directory at a time")
+            if note is not None:
+                why = "no longer holds it" if pid_alive(int(old["pid"])) else "is gone"
+                note(f"took over the lock of {_owner(old)}: that process {why}")
+        me = {"pid": os.getpid(), "host": host, "command": shlex.join(["walkformer", *sys.argv[1:]]),
+              "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+        os.fsync(fd)
+        try:
+            yield path
+        finally:
+            os.ftruncate(fd, 0)  # an empty file: free (never unlinked, so no two processes lock two inodes)
+            if flocks:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -18,7 +18,10 @@ share a point share its run. Every point is resolved and validated before anythi
 runs: a bad spec costs one line (``ConfigError``), not a half-done sweep.
 ``DIR/results.parquet`` has one row per grid point, rebuilt from the run directories
 at the end of every sweep (written atomically), with ``status`` (ok, failed, error,
-missing) and ``failure`` (why not ok: ``failures.py``). A failed run's numbers are
+missing), ``failure`` (why not ok: ``failures.py``) and ``repaired`` (how many times
+the run's directory was found damaged, set aside to ``runs/.damaged/`` and trained
+again). One sweep at a time per ``DIR`` (``rundir.lock``); a run directory counts only
+when it verifies (``rundir.damage``). A failed run's numbers are
 those of the step it stopped at, not results: :func:`aggregate` (means over seeds)
 uses ``status == "ok"`` runs only and counts the others by failure.
 """
@@ -29,6 +32,7 @@ import hashlib
 import itertools
 import json
 import os
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -146,24 +150,31 @@ def run_id(cfg: Config) -> str:
 
 def table(cfgs: list[Config], runs: Path):
     """One row per run: run_id, every config key, the scalar summary fields, status,
-    failure (None when ok), error."""
+    failure (None when ok), error, repaired (damaged copies set aside in ``runs/.damaged``)."""
     import pandas as pd
 
     from .config import get, keys
+    from .rundir import DAMAGED
 
+    aside: dict[str, int] = {}
+    for d in (runs / DAMAGED).glob("*-*") if (runs / DAMAGED).is_dir() else ():
+        aside[d.name.split("-", 1)[0]] = aside.get(d.name.split("-", 1)[0], 0) + 1
     rows = []
     for c in cfgs:
         rid = run_id(c)
         row = {"run_id": rid} | {k: get(c, k) for k in keys()}
-        path = runs / rid / "summary.json"
-        if path.exists():
-            s = json.loads(path.read_text())
+        try:
+            s = json.loads((runs / rid / "summary.json").read_text())
+            status = s["status"]
+        except (OSError, ValueError, KeyError, TypeError):  # absent, or damaged after the sweep checked it
+            s = None
+        if s is not None:
             row |= {k: v for k, v in s.items() if not isinstance(v, (list, dict)) and k not in (
                 "status", "failure", "error", "traceback")}
-            row |= {"status": s["status"], "failure": failures.of(s), "error": s.get("error")}
+            row |= {"status": status, "failure": failures.of(s), "error": s.get("error")}
         else:
             row |= {"status": "missing", "failure": "missing", "error": None}
-        rows.append(row)
+        rows.append(row | {"repaired": aside.get(rid, 0)})
     return pd.DataFrame(rows)
 
 
@@ -213,7 +224,9 @@ def counts_line(df) -> str:
     results table, the runs that are not ok counted by failure."""
     ok = int((df["status"] == "ok").sum())
     why = failures.counts_text(failures.counts(failure_column(df)))
-    return f"{len(df)} runs: {ok} ok" + (f", {len(df) - ok} failed ({why})" if len(df) > ok else "")
+    fixed = int((df["repaired"] > 0).sum()) if "repaired" in df else 0
+    return (f"{len(df)} runs: {ok} ok" + (f", {len(df) - ok} failed ({why})" if len(df) > ok else "")
+            + (f"; {fixed} trained again after damage (runs/.damaged)" if fixed else ""))
 
 
 def write_table(df, path: Path) -> None:
@@ -229,6 +242,7 @@ def sweep(spec: Spec, out: Path | str, executor: str = "local", workers: int = 1
     """Run every missing point of ``spec`` under ``out``; returns the results DataFrame."""
     from .executors import EXECUTORS, execute
     from .multirun import DEVICES
+    from .rundir import clean_staging, lock
 
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor={executor!r} is not allowed: one of {', '.join(EXECUTORS)}")
@@ -242,11 +256,14 @@ def sweep(spec: Spec, out: Path | str, executor: str = "local", workers: int = 1
     out = Path(out)
     runs = out / "runs"
     try:
-        runs.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise ConfigError(f"--out={str(out)!r} is not allowed: cannot create {str(runs)!r} ({e.strerror})") from None
-    execute([(c, runs / run_id(c)) for c in cfgs], executor, workers, address, quiet, max_models, desc="sweep",
-            device=device)
-    df = table(cfgs, runs)
-    write_table(df, out / "results.parquet")
+        raise ConfigError(f"--out={str(out)!r} is not allowed: cannot create it ({e.strerror})") from None
+    with lock(out, note=lambda m: print(f"walkformer: note: {m}", file=sys.stderr)):
+        runs.mkdir(exist_ok=True)
+        clean_staging([out])  # a results table a killed sweep was writing
+        execute([(c, runs / run_id(c)) for c in cfgs], executor, workers, address, quiet, max_models, desc="sweep",
+                device=device)
+        df = table(cfgs, runs)
+        write_table(df, out / "results.parquet")
     return df
