@@ -177,12 +177,15 @@ def _safetensors_ok(path: Path) -> bool:
 
 
 def _parses(name: str, path: Path) -> bool:
-    if name == "params.safetensors":
-        return _safetensors_ok(path)
-    text = path.read_text()
-    if name == "metrics.jsonl":
-        return all(isinstance(json.loads(line), dict) for line in text.splitlines())
-    return isinstance(json.loads(text), dict)
+    try:
+        if name == "params.safetensors":
+            return _safetensors_ok(path)
+        text = path.read_text()
+        if name == "metrics.jsonl":
+            return all(isinstance(json.loads(line), dict) for line in text.splitlines())
+        return isinstance(json.loads(text), dict)
+    except (UnicodeDecodeError, ValueError, KeyError, TypeError, IndexError, struct.error):
+        return False
 
 
 def damage(run: Path | str) -> str | None:
