@@ -310,24 +310,29 @@ class Busy(ConfigError):
 
 
 def _owner(info: dict) -> str:
-    return (f"pid {info.get('pid')} on {info.get('host')} ({info.get('command', '?')}, since "
+    if info.get("pid") is None:
+        return "another walkformer process"
+    return (f"pid {info['pid']} on {info.get('host')} ({info.get('command', '?')}, since "
             f"{info.get('since', '?')})")
 
 
 @contextmanager
-def lock(out: Path | str, note=None):
+def lock(out: Path | str, note=lambda m: print(f"walkformer: note: {m}", file=sys.stderr)):
     """``with lock(DIR):`` hold ``DIR/.walkformer.lock`` (``fcntl.flock``, released by
     the kernel when the holder dies); the file names the holder (pid, host, command).
 
     Held by a live process: :class:`Busy` (one line, nothing written). Left by a dead
-    process of this host: taken over, with a ``note``. Left by another host, whose pids
+    process of this host: taken over, with a ``note`` (stderr). Left by another host, whose pids
     we cannot check: Busy, saying to remove the file if that process is gone."""
     import fcntl
 
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     path = out / LOCK
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise ConfigError(f"--out={str(out)!r} is not allowed: cannot create {str(path)!r} ({e.strerror})") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -338,7 +343,9 @@ def lock(out: Path | str, note=None):
             held, flocks = False, False
         try:
             old = json.loads(os.pread(fd, 1 << 16, 0) or b"{}")
-        except ValueError:
+        except ValueError:  # not ours, or cut short: no owner to name
+            old = {}
+        if not isinstance(old, dict) or not isinstance(old.get("pid"), int):
             old = {}
         host = socket.gethostname()
         if held:
@@ -346,11 +353,10 @@ def lock(out: Path | str, note=None):
         if old.get("pid") is not None:
             if old.get("host") != host:
                 raise Busy(f"--out={str(out)!r} is locked by {_owner(old)}; if that process is gone, remove {path}")
-            if not flocks and pid_alive(int(old["pid"])) and int(old["pid"]) != os.getpid():
+            if not flocks and pid_alive(old["pid"]) and old["pid"] != os.getpid():
                 raise Busy(f"--out={str(out)!r} is in use by {_owner(old)}: one sweep or reproduce per directory at a time")
-            if note is not None:
-                why = "no longer holds it" if pid_alive(int(old["pid"])) else "is gone"
-                note(f"took over the lock of {_owner(old)}: that process {why}")
+            why = "no longer holds it" if pid_alive(old["pid"]) else "is gone"
+            note(f"took over the lock of {_owner(old)}: that process {why}")
         me = {"pid": os.getpid(), "host": host, "command": shlex.join(["walkformer", *sys.argv[1:]]),
               "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
         os.ftruncate(fd, 0)

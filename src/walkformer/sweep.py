@@ -32,8 +32,8 @@ import hashlib
 import itertools
 import json
 import os
-import sys
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -156,9 +156,7 @@ def table(cfgs: list[Config], runs: Path):
     from .config import get, keys
     from .rundir import DAMAGED
 
-    aside: dict[str, int] = {}
-    for d in (runs / DAMAGED).glob("*-*") if (runs / DAMAGED).is_dir() else ():
-        aside[d.name.split("-", 1)[0]] = aside.get(d.name.split("-", 1)[0], 0) + 1
+    aside = Counter(d.name.split("-", 1)[0] for d in (runs / DAMAGED).glob("*-*"))  # <run id>-<time>
     rows = []
     for c in cfgs:
         rid = run_id(c)
@@ -259,7 +257,7 @@ def sweep(spec: Spec, out: Path | str, executor: str = "local", workers: int = 1
         out.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise ConfigError(f"--out={str(out)!r} is not allowed: cannot create it ({e.strerror})") from None
-    with lock(out, note=lambda m: print(f"walkformer: note: {m}", file=sys.stderr)):
+    with lock(out):
         runs.mkdir(exist_ok=True)
         clean_staging([out])  # a results table a killed sweep was writing
         execute([(c, runs / run_id(c)) for c in cfgs], executor, workers, address, quiet, max_models, desc="sweep",

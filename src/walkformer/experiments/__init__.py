@@ -168,27 +168,30 @@ def run_all(exps: list[Experiment], out: Path, workers: int = 2, seeds: int | No
     model (``multirun``), in ``workers`` processes; each gets the numbers it gets alone.
     One reproduction at a time per ``out`` (``rundir.lock``); damaged run directories
     are set aside and trained again (``executors.execute``)."""
-    import sys
+    from ..rundir import lock
 
-    from ..rundir import lock, write_json
+    with lock(out):
+        return _run_all(exps, out, workers, seeds, quiet)
 
-    with lock(out, note=lambda m: print(f"walkformer: note: {m}", file=sys.stderr)):
-        jobs = [job for e in exps for job in e.jobs(out, seeds)]
-        if jobs:  # the exact presets have none, and then need neither the executors nor torch
-            from ..executors import execute
 
-            execute(jobs, workers=workers, quiet=quiet, desc="reproduce")
-        claims = {}
-        for e in exps:
-            runs = {label: [load_run(p) for c, p in e.jobs(out, seeds) if p.parent.name == label]
-                    for label in e.variants}
-            d = out / e.name
-            d.mkdir(parents=True, exist_ok=True)
-            # --seeds reaches presets that draw their own seeds inside analyse (the exact canonical model)
-            claims[e.name] = e.analyse(runs, d, replace(e, seeds=seeds) if seeds and e.seeds else e)
-            write_json(d / "claims.json", claims[e.name])
-            if e.differences is not None:
-                write_json(d / "differences.json", e.differences(claims[e.name], out))
+def _run_all(exps: list[Experiment], out: Path, workers: int, seeds: int | None, quiet: bool) -> dict[str, list[dict]]:
+    jobs = [job for e in exps for job in e.jobs(out, seeds)]
+    if jobs:  # the exact presets have none, and then need neither the executors nor torch
+        from ..executors import execute
+
+        execute(jobs, workers=workers, quiet=quiet, desc="reproduce")
+    from ..rundir import write_json
+
+    claims = {}
+    for e in exps:
+        runs = {label: [load_run(p) for c, p in e.jobs(out, seeds) if p.parent.name == label] for label in e.variants}
+        d = out / e.name
+        d.mkdir(parents=True, exist_ok=True)
+        # --seeds reaches presets that draw their own seeds inside analyse (the exact canonical model)
+        claims[e.name] = e.analyse(runs, d, replace(e, seeds=seeds) if seeds and e.seeds else e)
+        write_json(d / "claims.json", claims[e.name])
+        if e.differences is not None:
+            write_json(d / "differences.json", e.differences(claims[e.name], out))
     return claims
 
 
