@@ -115,8 +115,8 @@ def test_killing_the_main_process_ends_its_workers_and_keeps_finished_runs(tmp_p
     one row per run and the uninterrupted sweep's numbers."""
     spec, out = spec_file(tmp_path, LONG), tmp_path / "out"
     proc = start_sweep(spec, out, workers=2)
-    wait_for(lambda: len(children(proc.pid)) == 2 and len(summaries(out)) >= 1, proc, "a run finished")
-    workers = children(proc.pid)
+    wait_for(lambda: len(children(proc.pid)) >= 2 and len(summaries(out)) >= 1, proc, "a run finished")
+    workers = children(proc.pid)  # the two pool workers (and any helper process multiprocessing starts)
     os.kill(proc.pid, sig)
     rc = proc.wait()
     assert rc == (-signal.SIGKILL if sig == signal.SIGKILL else 130), proc.stderr.read()
