@@ -56,7 +56,7 @@ def train_gpt_group(cfgs: list[Config], keep_metrics: bool = True, device: str =
         loss_t = model.losses(x, y)  # (R,)
         loss = loss_t.detach().cpu().tolist()
         finite = torch.tensor([math.isfinite(v) for v in loss], device=device)
-        big = torch.stack([p.detach().abs().flatten(1).amax(1) for p in model.params.values()]).amax(0)  # (R,)
+        big = torch.stack([p.detach().abs().reshape(R, -1).amax(1) for p in model.params.values()]).amax(0)  # (R,)
         blown = finite & (big > PARAM_BOUND)  # train.PARAM_BOUND
         due = step % ev.every == 0 or step == tr.steps
         log = (active & (~finite | blown | due)).cpu()
