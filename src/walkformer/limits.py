@@ -67,6 +67,7 @@ def memory_terms(cfg, rows: int | None = None) -> list[tuple[str, float, tuple[s
     t, m, tr, ev = cfg.task, cfg.model, cfg.train, cfg.eval
     s = 8 if cfg.dtype == "float64" else 4
     L = n_logged(ev, tr.steps)
+    logs = ("train.steps", "eval.per_decade" if ev.grid == "log" else "eval.every")
     if m.name == "canonical":
         return [("one line per step", 1000.0 * tr.steps, ("train.steps",))]
     if m.name == "gpt":
@@ -75,7 +76,7 @@ def memory_terms(cfg, rows: int | None = None) -> list[tuple[str, float, tuple[s
                 ("training activations", 1.0 * ly * (16 * B * N * d + 3 * B * H * N * N) * s,
                  ("task.N", "train.batch", "model.d")),
                 ("evaluation", 2.0 * ly * 16 * H * N * N * s + 56.0 * ev.n_test * N, ("task.N", "eval.n_test")),
-                ("metrics", (L * (4.0 * ly + 10) + N) * PYFLOAT, ("train.steps", "eval.every"))]
+                ("metrics", (L * (4.0 * ly + 10) + N) * PYFLOAT, logs)]
     K, N = t.K, t.N
     M = 0 if m.pos == "none" else m.M
     D = K + M
@@ -85,7 +86,7 @@ def memory_terms(cfg, rows: int | None = None) -> list[tuple[str, float, tuple[s
             ("key-query W", 2.0 * D * D * s, ("task.K", "model.M")),
             ("positions", 2.0 * (M * N + N * N) * s, ("task.N", "model.M")),
             ("value head", 4.0 * (K * K + 2 * K * m.m) * s, ("task.K", "model.m")),
-            ("metrics", L * (K * K + N + 20.0) * PYFLOAT, ("train.steps", "eval.every", "task.K"))]
+            ("metrics", L * (K * K + N + 20.0) * PYFLOAT, logs + ("task.K",))]
 
 
 @functools.lru_cache(maxsize=256)

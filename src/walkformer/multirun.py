@@ -33,7 +33,8 @@ from .metrics_batched import evaluate_many, truths
 from .models import build_model, geometry, initial_params
 from .models.batched import Batches, BatchedShiCao, load_state
 from .tasks import make_task
-from .train import PARAM_BOUND, Result, _failure, datasets, generator, run, summarise, torch_dtype, unbounded
+from .train import (PARAM_BOUND, Result, _failure, datasets, generator, run, shicao_rate, summarise, torch_dtype,
+                    unbounded)
 
 SHAPE_KEYS = ("task.name", "task.K", "task.N", "model.name", "model.pos", "model.M", "model.normalize",
               "model.head", "train.n_train", "train.data", "train.path", "train.steps", "eval.n_test",
@@ -196,7 +197,7 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cp
             last[r] = step
         for r in torch.nonzero((active & blown).cpu()).flatten().tolist():
             why[r], last[r] = at_step(step), step
-            errors[r] = unbounded(step, float(loss[r]), float(big[r]), f"train.eta (now {cfgs[r].train.eta:g})",
+            errors[r] = unbounded(step, float(loss[r]), float(big[r]), shicao_rate(cfgs[r]),
                                   f"init.sigma (now {cfgs[r].init.sigma:g})")
         active = active & finite & ~blown
         if step == tr.steps:

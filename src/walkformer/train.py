@@ -50,6 +50,11 @@ def shicao_params(model) -> list:
     return [getattr(model, k, None) for k in (("V", "A", "Rk", "a") if hasattr(model, "Rk") else ("V", "_W", "A"))]
 
 
+def shicao_rate(cfg: Config) -> str:
+    """What sets the size of a Shi & Cao step: η, and ε through |∂L/∂z| = 1/(z + ε) ≤ 1/ε."""
+    return f"train.eta (now {cfg.train.eta:g}) or raise train.eps (now {cfg.train.eps:g})"
+
+
 def unbounded(step: int, loss: float, big: float, rate: str, scale: str) -> str:
     """The message of a run whose parameters left ``PARAM_BOUND`` at θ^(step) (``failures.at_step``)."""
     where = (f"at the initial parameters; change {scale}" if step == 0 else f"the parameters diverged; lower {rate}")
@@ -143,7 +148,7 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
             failure, error = _failure(cfg, model, train_batch, step, loss)
             break
         if big > PARAM_BOUND:
-            failure, error = failures.at_step(step), unbounded(step, loss, big, f"train.eta (now {tr.eta:g})",
+            failure, error = failures.at_step(step), unbounded(step, loss, big, shicao_rate(cfg),
                                                                f"init.sigma (now {cfg.init.sigma:g})")
             break
         if step == tr.steps:
