@@ -86,6 +86,12 @@ def test_sweep_and_reproduce_out_names_no_directory(capsys, empty, cmd, out):
     assert listing(empty) == ["afile", "s.toml"]
 
 
+def test_reproduce_seeds_above_the_run_ceiling(capsys, empty):
+    refused(capsys, empty, "reproduce", "fig4", "--out", "o", "--seeds", 10**9, needles=("--seeds=1000000000",
+                                                                                        "at most 100000"))
+    assert listing(empty) == []
+
+
 # ---- 3. specs that are not UTF-8 or not TOML -------------------------------------------------
 @pytest.mark.parametrize("data,needle", [(b'\xff\xfe[grid]\n"task.p" = [0.5]\n', "not UTF-8"),
                                          ("[grid]\n\"task.p\" = [0.5\n".encode(), "not valid TOML"),

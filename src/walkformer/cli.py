@@ -96,6 +96,13 @@ def _reproduce(args) -> int:
         raise ConfigError(f"reproduce NAME={args.name!r} is not allowed: one of all, {', '.join(REGISTRY)}{hint}")
     if args.seeds is not None and args.seeds < 1:
         raise ConfigError(f"--seeds={args.seeds} is not allowed: seeds >= 1")
+    if args.seeds is not None:
+        from .limits import MAX_RUNS
+
+        n = sum(min(args.seeds, e.variant_seeds.get(v, args.seeds)) for e in exps for v in e.variants)
+        if n > MAX_RUNS:
+            raise ConfigError(f"--seeds={args.seeds} is not allowed: it makes {n} runs, at most {MAX_RUNS} "
+                              f"(a sweep spec with --yes runs more)")
     if args.workers < 1:
         raise ConfigError(f"--workers={args.workers} is not allowed: workers >= 1")
     out = Path(out_dir(args.out, own=False))
