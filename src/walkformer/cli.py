@@ -4,12 +4,13 @@
     walkformer reproduce NAME|all --out DIR [--seeds S] [--workers W]
     walkformer reproduce --list
     walkformer report DIR [--no-animation]
-    walkformer sweep SPEC --out DIR [--executor local|ray] [--workers N] [--address ADDR] [--device auto|cpu|cuda]
+    walkformer sweep SPEC --out DIR [--executor local|ray] [--workers N] [--address ADDR] [--device auto|cpu|cuda] [--yes]
     walkformer keys
 
 Bad input is reported in one line naming the key, the value and what is allowed,
-with exit status 2; so is an output directory that another sweep or reproduce holds
-(``rundir.lock``). A run whose loss turns non-finite exits with status 1 and its
+with exit status 2, before anything is trained or written (docs/reliability.md); so is
+an output directory that another sweep or reproduce holds (``rundir.lock``). A run
+whose loss turns non-finite, or whose parameters diverge, exits with status 1 and its
 directory says why.
 """
 
@@ -28,12 +29,30 @@ class _Parser(argparse.ArgumentParser):
         raise ConfigError(message)
 
 
+def out_dir(value: str, own: bool) -> str:
+    """``--out`` must name a directory: not empty, not an existing file; a run's own
+    directory (``own``: ``train``, which replaces it on success) must have a name of its
+    own, so not ``.``, ``..`` or ``/`` (a sweep or reproduction writes inside ``.``)."""
+    from pathlib import Path
+
+    p = Path(value)
+    if not value.strip():
+        raise ConfigError(f"--out={value!r} is not allowed: a directory name (it is empty)")
+    if p.exists() and not p.is_dir():
+        raise ConfigError(f"--out={value!r} is not allowed: a directory, and it is an existing file")
+    if own and p.name in ("", ".", ".."):
+        raise ConfigError(f"--out={value!r} is not allowed: a new or empty directory with a name of its own "
+                          f"(e.g. --out runs/r1); {value!r} names no run directory")
+    return value
+
+
 def _train(args) -> int:
     import torch
 
     from .rundir import check_out, clean_staging
     from .train import run, save
 
+    out_dir(args.out, own=True)
     cfg = apply_overrides(Config(), args.overrides)
     explicit = {o.split("=", 1)[0].strip() for o in args.overrides}
     cfg = resolve(cfg, explicit)
@@ -79,8 +98,20 @@ def _reproduce(args) -> int:
         raise ConfigError(f"reproduce NAME={args.name!r} is not allowed: one of all, {', '.join(REGISTRY)}{hint}")
     if args.seeds is not None and args.seeds < 1:
         raise ConfigError(f"--seeds={args.seeds} is not allowed: seeds >= 1")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if args.seeds is not None:
+        from .limits import MAX_RUNS
+
+        n = sum(min(args.seeds, e.variant_seeds.get(v, args.seeds)) for e in exps for v in e.variants)
+        if n > MAX_RUNS:
+            raise ConfigError(f"--seeds={args.seeds} is not allowed: it makes {n} runs, at most {MAX_RUNS} "
+                              f"(a sweep spec with --yes runs more)")
+    if args.workers < 1:
+        raise ConfigError(f"--workers={args.workers} is not allowed: workers >= 1")
+    out = Path(out_dir(args.out, own=False))
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"--out={args.out!r} is not allowed: cannot create it ({e.strerror})") from None
     claims = run_all(exps, out, workers=args.workers, seeds=args.seeds, quiet=args.quiet)
     wn = max(map(len, claims), default=0)
     for name, cs in claims.items():
@@ -104,7 +135,12 @@ def _report(args) -> int:
 def _sweep(args) -> int:
     from .sweep import counts_line, load, sweep
 
+    out_dir(args.out, own=False)
     spec = load(args.spec)
+    if spec.notes:  # also with --quiet: the grid is not what the spec lists
+        print(f"walkformer: note: {'; '.join(spec.notes)}", file=sys.stderr)
+    if args.yes:
+        spec.max_runs = None
     df = sweep(spec, args.out, executor=args.executor, workers=args.workers, address=args.address,
                quiet=args.quiet, max_models=args.max_models, device=args.device)
     print(f"{counts_line(df)} -> {args.out}/results.parquet")
@@ -137,6 +173,7 @@ def main(argv=None) -> int:
     w.add_argument("--address", default=None, help="Ray cluster to join (default: start a local Ray)")
     w.add_argument("--max-models", type=int, default=64, help="most runs trained together in one batch")
     w.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu or cuda")
+    w.add_argument("--yes", action="store_true", help="run a grid of more than 100,000 runs")
     w.add_argument("--quiet", action="store_true")
     sub.add_parser("keys", help="list every config key with its default")
     try:

@@ -17,6 +17,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import limits
+
 # The three random streams of a run, each seeded from ``seed`` alone (so the test set
 # does not move when n_train changes, and init.seed can vary the initialisation only).
 STREAMS = {"data": 1, "test": 2, "init": 3}
@@ -25,6 +27,11 @@ STREAMS = {"data": 1, "test": 2, "init": 3}
 def stream_seed(seed: int, stream: str) -> int:
     """The integer seed of one stream (``data``, ``test`` or ``init``) of run ``seed``."""
     return seed * 1_000_003 + STREAMS[stream]
+
+
+# The largest seed whose every stream seed fits the generators: torch's manual_seed takes
+# an unsigned 64-bit integer (numpy's default_rng any size), so seed·1_000_003 + 3 < 2⁶⁴.
+MAX_SEED = (2**64 - 1 - max(STREAMS.values())) // 1_000_003  # 18_446_688_733_643 ≈ 1.8e13
 
 # Sizes implied by the question-answering tasks of Sec. 6: (vocabulary K, length N).
 QA_SHAPES = {"qa1": (19, 17), "qa2": (19, 19)}
@@ -169,6 +176,8 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any] | list[str]) -> Confi
             if "=" not in item:
                 raise ConfigError(f"{item!r}: overrides are key=value, e.g. task.p=0.3")
             k, v = item.split("=", 1)
+            if k.strip() in pairs:
+                raise ConfigError(f"{k.strip()} is given twice ({pairs[k.strip()]!r}, then {v!r}): give each key once")
             pairs[k.strip()] = v
         overrides = pairs
     cfg = copy_config(cfg)
@@ -296,8 +305,9 @@ def validate(cfg: Config) -> None:
         _fail("task.p", t.p, "a probability in [0, 1]")
     if not (finite(i.sigma) and i.sigma >= 0):
         _fail("init.sigma", i.sigma, "sigma >= 0")
-    if tr.steps < 0:
-        _fail("train.steps", tr.steps, "steps >= 0")
+    if not 0 <= tr.steps <= limits.MAX_STEPS:
+        _fail("train.steps", tr.steps, f"0 <= steps <= {limits.MAX_STEPS:.0e} (10⁹ steps take hours at the "
+              "fastest step measured, ~10 µs)")
     if ev.n_test < 1:
         _fail("eval.n_test", ev.n_test, "n_test >= 1")
     if ev.every < 1:
@@ -310,12 +320,13 @@ def validate(cfg: Config) -> None:
         _fail("eval.f_distance", ev.f_distance, f"false with model.name={m.name} (its trainer has no f_OPT)")
     if ev.grid == "log" and ev.every != 1:
         _fail("eval.every", ev.every, "1 with eval.grid=log (the log grid alone sets the logged steps)")
-    if cfg.seed < 0:
-        _fail("seed", cfg.seed, "seed >= 0")
-    if i.seed < -1 or (i.seed != -1 and m.name != "shi-cao"):
-        _fail("init.seed", i.seed, "-1 (the run's seed) or, with model.name=shi-cao, a seed >= 0")
+    if not 0 <= cfg.seed <= MAX_SEED:
+        _fail("seed", cfg.seed, f"0 <= seed <= {MAX_SEED} (the range the random generators take)")
+    if i.seed < -1 or i.seed > MAX_SEED or (i.seed != -1 and m.name != "shi-cao"):
+        _fail("init.seed", i.seed, f"-1 (the run's seed) or, with model.name=shi-cao, 0 <= seed <= {MAX_SEED}")
     if t.name == "binary":
         _validate_binary(cfg, finite)
+        check_size(cfg)
         return
     if t.K < 3:
         _fail("task.K", t.K, "K >= 3 (a circle needs two distinct neighbours)")
@@ -341,7 +352,30 @@ def validate(cfg: Config) -> None:
         _fail("train.n_train", tr.n_train, "n_train >= 1")
     if m.head == "relu" and i.scheme == "zero":
         _fail("init.scheme", i.scheme, "gaussian with model.head=relu (A = V = 0 is a saddle whose gradient is zero)")
+    check_size(cfg)
 
+
+def check_size(cfg: Config) -> None:
+    """Refuse a run that cannot fit: more population paths than ``MAX_POPULATION_ROWS``, or
+    an upper bound on its memory (``limits.py``) above the machine's total memory."""
+    rows = None
+    if cfg.train.data == "population" and cfg.model.name == "shi-cao":
+        _check_memory(cfg, 0)  # K, M and N alone first: counting the paths builds the (K, K) Π
+        rows, most = limits.population_rows(cfg.task.name, cfg.task.K, cfg.task.N, cfg.task.p)
+        if rows > most:
+            _fail("train.data", "population", f"at most {most} paths, and task.K={cfg.task.K}, task.N={cfg.task.N} "
+                  f"give {rows}+ (use a smaller N or train.data=fixed)")
+    _check_memory(cfg, rows)
+
+
+def _check_memory(cfg: Config, rows: int | None) -> None:
+    total, terms = limits.machine_memory(), limits.memory_terms(cfg, rows)
+    need = sum(b for _, b, _ in terms)
+    if total is not None and need > total:
+        what, b, ks = max(terms, key=lambda x: x[1])
+        at = ", ".join(f"{k}={get(cfg, k)}" for k in ks)
+        raise ConfigError(f"{at}: a run needs about {limits.gib(need)} ({what}: {limits.gib(b)}), more than this "
+                          f"machine's {limits.gib(total)} of memory; allowed: a run that fits (see limits.py)")
 
 def _validate_binary(cfg: Config, finite) -> None:
     """Checks for task.name=binary (models gpt and canonical)."""

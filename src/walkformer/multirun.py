@@ -28,12 +28,13 @@ import traceback
 import torch
 
 from .config import Config, logged
-from .failures import CRASHED
+from .failures import CRASHED, at_step
 from .metrics_batched import evaluate_many, truths
 from .models import build_model, geometry, initial_params
 from .models.batched import Batches, BatchedShiCao, load_state
 from .tasks import make_task
-from .train import Result, _failure, datasets, generator, run, summarise, torch_dtype
+from .train import (PARAM_BOUND, Result, _failure, datasets, generator, run, shicao_rate, summarise, torch_dtype,
+                    unbounded)
 
 SHAPE_KEYS = ("task.name", "task.K", "task.N", "model.name", "model.pos", "model.M", "model.normalize",
               "model.head", "train.n_train", "train.data", "train.path", "train.steps", "eval.n_test",
@@ -177,8 +178,11 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cp
         finite = torch.isfinite(loss)
         for g in grads.values():
             finite &= torch.isfinite(g).flatten(1).all(1)
+        big = torch.stack([t.abs().flatten(1).amax(1) for t in (model.V, model.A, model.Rk, model.a)
+                           if t is not None]).amax(0)  # (R,) max |θ| (train.PARAM_BOUND)
+        blown = finite & (big > PARAM_BOUND)
         due = logged(c0.eval, step, tr.steps)
-        log = (active & (~finite | due)).cpu()
+        log = (active & (~finite | blown | due)).cpu()
         failed = torch.nonzero((active & ~finite).cpu()).flatten().tolist()
         if bool(log.any()):
             rows = torch.nonzero(log).flatten().tolist()
@@ -191,7 +195,11 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cp
         for r in failed:
             why[r], errors[r] = _failure(cfgs[r], model.single(r), train.parts[r], step, float(loss[r]))
             last[r] = step
-        active = active & finite
+        for r in torch.nonzero((active & blown).cpu()).flatten().tolist():
+            why[r], last[r] = at_step(step), step
+            errors[r] = unbounded(step, float(loss[r]), float(big[r]), shicao_rate(cfgs[r]),
+                                  f"init.sigma (now {cfgs[r].init.sigma:g})")
+        active = active & finite & ~blown
         if step == tr.steps:
             break
         model.step(grads, eta, active)

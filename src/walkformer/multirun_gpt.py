@@ -19,6 +19,7 @@ import torch
 from .config import Config
 from .models.batched_gpt import BatchedGPT, BatchedOptimizer
 from .tasks.binary import sample_many
+from .train import PARAM_BOUND, unbounded
 from .train_binary import binary_metrics, build_gpt, gpt_summary, make_binary_task, nonfinite
 
 # what must be equal for runs to share a batch (p, q, seed, init, lr, momentum, tie may differ)
@@ -55,8 +56,10 @@ def train_gpt_group(cfgs: list[Config], keep_metrics: bool = True, device: str =
         loss_t = model.losses(x, y)  # (R,)
         loss = loss_t.detach().cpu().tolist()
         finite = torch.tensor([math.isfinite(v) for v in loss], device=device)
+        big = torch.stack([p.detach().abs().reshape(R, -1).amax(1) for p in model.params.values()]).amax(0)  # (R,)
+        blown = finite & (big > PARAM_BOUND)  # train.PARAM_BOUND
         due = step % ev.every == 0 or step == tr.steps
-        log = (active & (~finite | due)).cpu()
+        log = (active & (~finite | blown | due)).cpu()
         if bool(log.any()):
             idx = torch.nonzero(log).flatten()
             with torch.no_grad():
@@ -69,7 +72,9 @@ def train_gpt_group(cfgs: list[Config], keep_metrics: bool = True, device: str =
                 metrics[r].append({"step": step, "train_loss": loss[r], "lr": lrs[r]} | line)
         for r in torch.nonzero((active & ~finite).cpu()).flatten().tolist():
             errors[r], last[r] = nonfinite(step, loss[r]), step
-        active = active & finite
+        for r in torch.nonzero((active & blown).cpu()).flatten().tolist():
+            errors[r], last[r] = unbounded(step, loss[r], float(big[r]), "train.lr", "init.c or init.scheme"), step
+        active = active & finite & ~blown
         if step == tr.steps or not bool(active.any()):
             break
         torch.where(active, loss_t, torch.zeros_like(loss_t)).sum().backward()

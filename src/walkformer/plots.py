@@ -138,12 +138,16 @@ def loss_axes(ax, unigram: float, bigram: float, title: str) -> None:
 
 
 def plot_binary_run(result, path: Path | str) -> None:
-    """One binary-chain run: test loss with references, and (gpt) predicted P(1 | x_n = 0)."""
+    """One binary-chain run: test loss with references, and (gpt) predicted P(1 | x_n = 0)
+    at the last step, or, for a gpt run that failed before it, p̂ and q̂ over the steps;
+    (canonical) e, w and b over the steps. Non-finite values are left out of the limits."""
     m, s = result.metrics, result.summary
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.3))
     steps = [x["step"] for x in m]
-    axes[0].plot(steps, [x["test_loss"] for x in m], label="test loss")
-    lo, hi = s["bigram_loss"], max(s["unigram_loss"], min(max(x["test_loss"] for x in m), 2 * s["unigram_loss"]))
+    dot = {"marker": "o", "ms": 4} if len(steps) < 4 else {}  # a run that stopped early: points, not a line
+    axes[0].plot(steps, [x["test_loss"] for x in m], label="test loss", **dot)
+    seen = [x["test_loss"] for x in m if isinstance(x["test_loss"], float) and np.isfinite(x["test_loss"])]
+    lo, hi = s["bigram_loss"], max(s["unigram_loss"], min(max(seen, default=0.0), 2 * s["unigram_loss"]))
     axes[0].set_ylim(lo - 0.1 * (hi - lo) - 1e-3, hi + 0.1 * (hi - lo) + 1e-3)
     loss_axes(axes[0], s["unigram_loss"], s["bigram_loss"], f"p = {s['p']}, q = {s['q']}")
     ax = axes[1]
@@ -157,8 +161,9 @@ def plot_binary_run(result, path: Path | str) -> None:
         ax.set_title(f"at step {steps[-1]}")
         ax.legend(fontsize=8)
     else:
-        for k in ("e", "w", "b"):
-            ax.plot(steps, [x[k] for x in m], label=k)
+        for k in ("e", "w", "b") if "e" in m[-1] else ("p_hat", "q_hat"):
+            ax.plot(steps, [np.nan if x.get(k) is None else x[k] for x in m], label=k, **dot)
         ax.set_xlabel("iteration")
+        ax.set_title(f"run failed at step {steps[-1]}" if s.get("status") == "failed" else "")
         ax.legend(fontsize=8)
     save(fig, path)

@@ -15,7 +15,13 @@ A spec (see ``examples/sweep_p_sigma.toml``)::
 The run of a grid point lives in ``DIR/runs/<id>``, ``id`` a hash of its resolved
 config (seed included), so re-running a spec skips what is finished, and two specs that
 share a point share its run. Every point is resolved and validated before anything
-runs: a bad spec costs one line (``ConfigError``), not a half-done sweep.
+runs: a bad spec costs one line (``ConfigError``), not a half-done sweep. A spec must
+be UTF-8 TOML; a key given twice (``"task.p"`` and ``[base.task] p``) is an error,
+values repeated in a grid list (``[0.5, 0.5]``, ``[1, 1.0]`` for a float key) are
+merged with a note (``Spec.notes``). A grid of more than ``limits.MAX_RUNS`` runs
+(counted from its shape, before anything is expanded) is refused unless
+``Spec.max_runs`` is lifted (``walkformer sweep --yes``); every single value is checked
+before the full product, so a bad value costs one line within a second.
 ``DIR/results.parquet`` has one row per grid point, rebuilt from the run directories
 at the end of every sweep (written atomically), with ``status`` (ok, failed, error,
 missing), ``failure`` (why not ok: ``failures.py``) and ``repaired`` (how many times
@@ -32,13 +38,14 @@ import hashlib
 import itertools
 import json
 import os
+import math
 import tomllib
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import failures
-from .config import Config, ConfigError, _leaves, apply_overrides, flatten, resolve
+from . import failures, limits
+from .config import MAX_SEED, Config, ConfigError, _leaves, _parse, apply_overrides, resolve
 
 TOP = ("preset", "variant", "seeds", "base", "grid")
 
@@ -46,8 +53,15 @@ TOP = ("preset", "variant", "seeds", "base", "grid")
 @dataclass
 class Spec:
     base: dict  # dotted key -> value (preset's base, its variant, then [base])
-    grid: dict  # dotted key -> non-empty list of values
+    grid: dict  # dotted key -> non-empty list of distinct values
     seeds: list
+    notes: list = field(default_factory=list)  # what parsing merged (repeated grid values), for the user
+    max_runs: int | None = limits.MAX_RUNS  # most runs expand() accepts (None: no ceiling)
+
+    @property
+    def n_runs(self) -> int:
+        """Grid points × seeds, from the grid's shape (nothing expanded)."""
+        return math.prod(len(v) for v in self.grid.values()) * len(self.seeds)
 
 
 def _check_type(key: str, value, where: str) -> None:
@@ -63,6 +77,28 @@ def _check_type(key: str, value, where: str) -> None:
     apply_overrides(Config(), {key: value})  # int for float ok; float for int, bool for int: errors
 
 
+def _flatten(d: dict, where: str, prefix: str = "") -> dict:
+    """``config.flatten`` that refuses a key given twice (``"task.p" = 1`` and ``[task] p = 2``)."""
+    out = {}
+    for k, v in d.items():
+        for kk, vv in (_flatten(v, where, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v}).items():
+            if kk in out:
+                raise ConfigError(f"{where}: {kk} is given twice ({out[kk]!r} and {vv!r}): give each key once")
+            out[kk] = vv
+    return out
+
+
+def _distinct(key: str, vals: list, notes: list) -> list:
+    """``vals`` with repeats (equal once parsed: 1 and 1.0 for a float key) dropped, noted in ``notes``."""
+    typ, out = _leaves(Config())[key][1], {}
+    for v in vals:
+        out.setdefault(_parse(key, v, typ), v)
+    if len(out) < len(vals):
+        notes.append(f"grid {key}: {len(vals)} values, {len(out)} distinct ({', '.join(map(repr, vals))}); "
+                     f"repeats merged")
+    return list(out.values())
+
+
 def parse(text: str, name: str = "spec") -> Spec:
     """Parse and type-check a spec (no grid point is resolved yet: see :func:`expand`)."""
     try:
@@ -72,6 +108,9 @@ def parse(text: str, name: str = "spec") -> Spec:
     for k in raw:
         if k not in TOP:
             raise ConfigError(f"{name}: unknown top-level key {k!r}; allowed: {', '.join(TOP)}")
+    for k in ("preset", "variant"):
+        if k in raw and not isinstance(raw[k], str):
+            raise ConfigError(f"{name}: {k}={raw[k]!r} is not allowed: a name in quotes")
     base = {}
     if "preset" in raw:
         from .experiments import REGISTRY
@@ -89,52 +128,84 @@ def parse(text: str, name: str = "spec") -> Spec:
         raise ConfigError(f"{name}: variant={raw['variant']!r} needs a preset")
     if not isinstance(raw.get("base", {}), dict):
         raise ConfigError(f"{name}: base must be a table of key = value")
-    extra = flatten(raw.get("base", {}))
+    extra = _flatten(raw.get("base", {}), "base")
     for k, v in extra.items():
         _check_type(k, v, "base")
     grid = raw.get("grid")
     if not isinstance(grid, dict) or not grid:
         raise ConfigError(f"{name}: the grid is empty; give at least one key = [values] under [grid]")
-    grid = flatten(grid)
+    grid, notes = _flatten(grid, "grid"), []
     for k, vals in grid.items():
         if not isinstance(vals, list) or not vals:
             raise ConfigError(f"grid: {k}={vals!r} is not allowed: a non-empty list of values")
         for v in vals:
             _check_type(k, v, "grid")
+        grid[k] = _distinct(k, vals, notes)
     seeds = raw.get("seeds", 1)
     if isinstance(seeds, int) and not isinstance(seeds, bool) and seeds >= 1:
-        seeds = list(range(seeds))
-    elif not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool) and s >= 0
-                                                         for s in seeds) and len(set(seeds)) == len(seeds)):
-        raise ConfigError(f"seeds={seeds!r} is not allowed: a count >= 1 or a list of distinct seeds >= 0")
-    return Spec(base | extra, grid, seeds)
+        seeds = range(seeds)  # not materialised: the run ceiling is checked first
+    return Spec(base | extra, grid, check_seeds(seeds), notes)
+
+
+def check_seeds(seeds):
+    """``seeds`` (a list, or ``range(n)`` for a count), or a ConfigError: distinct
+    integers in [0, MAX_SEED], the range the random generators take."""
+    if isinstance(seeds, range) and seeds.start == 0 and seeds.step == 1 and 1 <= len(seeds) <= MAX_SEED + 1:
+        return seeds
+    if not (isinstance(seeds, list) and seeds and all(isinstance(s, int) and not isinstance(s, bool)
+                                                      and 0 <= s <= MAX_SEED for s in seeds)
+            and len(set(seeds)) == len(seeds)):
+        shown = len(seeds) if isinstance(seeds, range) else seeds
+        raise ConfigError(f"seeds={shown!r} is not allowed: a count in [1, {MAX_SEED + 1}] or a list of distinct "
+                          f"seeds in [0, {MAX_SEED}] (the range the random generators take)")
+    return seeds
 
 
 def load(path: Path | str) -> Spec:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8")
     except OSError as e:
         raise ConfigError(f"SPEC={str(path)!r} is not allowed: cannot read it ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"SPEC={str(path)!r} is not allowed: not UTF-8 text (byte {e.start}: {e.reason}); "
+                          f"a spec is a UTF-8 TOML file") from None
     return parse(text, path.name)
 
 
+def _point(spec: Spec, point: dict) -> Config:
+    """The resolved config of one grid point (seed 0), or a ConfigError naming the point."""
+    over = spec.base | point
+    try:
+        return resolve(apply_overrides(Config(), over), explicit=set(over))
+    except ConfigError as e:
+        at = ", ".join(f"{k}={v!r}" for k, v in point.items())
+        raise ConfigError(f"grid point {at}: {e}") from None
+
+
 def expand(spec: Spec) -> list[Config]:
-    """Every grid point × seed, resolved and validated, in grid order (duplicates dropped)."""
-    keys = list(spec.grid)
+    """Every grid point × seed, resolved and validated, in grid order (duplicates dropped).
+
+    First the size, from the grid's shape (``spec.max_runs``); then every single value
+    (the other keys at their first value: Σ len, not Π len, configs), so that a bad value
+    fails fast; then the full product. Seeds share their point's resolved config (only
+    ``seed`` differs, and the spec's seeds are checked by :func:`parse`)."""
+    keys, seeds = list(spec.grid), check_seeds(spec.seeds)
+    if spec.max_runs is not None and spec.n_runs > spec.max_runs:
+        shape = " × ".join(f"{len(spec.grid[k])} {k}" for k in keys)
+        raise ConfigError(f"grid: {shape} × {len(spec.seeds)} seeds = {spec.n_runs} runs is not allowed: at most "
+                          f"{spec.max_runs} runs (check the grid; pass --yes to run more)")
+    first = {k: spec.grid[k][0] for k in keys}
+    for k in keys:
+        for v in spec.grid[k][1:]:
+            _point(spec, first | {k: v})
     out, seen = [], set()
     for values in itertools.product(*(spec.grid[k] for k in keys)):
-        point = dict(zip(keys, values))
-        over = spec.base | point
-        try:
-            cfg = resolve(apply_overrides(Config(), over), explicit=set(over))
-        except ConfigError as e:
-            at = ", ".join(f"{k}={v!r}" for k, v in point.items())
-            raise ConfigError(f"grid point {at}: {e}") from None
-        for s in spec.seeds:
-            c = resolve(apply_overrides(cfg, {"seed": s}), explicit=set(over) | {"seed"})  # keep model defaults off
-            if run_id(c) not in seen:
-                seen.add(run_id(c))
+        cfg = _point(spec, dict(zip(keys, values)))
+        for s in seeds:
+            c = replace(cfg, seed=s)
+            if (rid := run_id(c)) not in seen:
+                seen.add(rid)
                 out.append(c)
     return out
 

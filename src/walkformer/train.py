@@ -9,8 +9,10 @@ with L the weighted mean of −log(e_y^T f + ε) over
 - ``population``: every sequence with its probability (small K and N), so ∇L is the
   exact expected gradient of the theory.
 
-Metrics at step t are those of θ^(t) (step 0 is the initialisation). Same config and
-seed give bit-identical results: three seeded generators (data, test, init) are
+Metrics at step t are those of θ^(t) (step 0 is the initialisation). A run stops as
+failed (``failures.py``) when its loss or a gradient is not finite, or when a parameter
+exceeds :data:`PARAM_BOUND` in absolute value (float64 can hold θ ~ 1e300 with a finite,
+meaningless loss). Same config and seed give bit-identical results: three seeded generators (data, test, init) are
 derived from ``seed``; one torch thread.
 """
 
@@ -29,6 +31,36 @@ from .metrics import evaluate
 from .models import Batch, build_model
 from .models.shicao import all_finite
 from .tasks import make_task
+
+# |θ| beyond which a run has diverged even if its loss is finite. For the linear head
+# |e_yᵀf| ≤ max|V| (h = X S is a sub-probability vector), and one GD step moves V by at most
+# η/ε per sequence (|∂L/∂z| = 1/(z + ε) ≤ 1/ε for z ≥ 0), so even η = 10³, ε = 10⁻⁶ and
+# 10⁹ steps (limits.MAX_STEPS) stay below 10¹⁸; a run at 10¹⁰⁰ predicts f ~ 10¹⁰⁰ (a loss
+# below −230 nats). float32 overflows (3.4e38) first, which the finiteness check catches.
+PARAM_BOUND = 1e100
+
+
+def param_max(tensors) -> float:
+    """max |θ| over ``tensors`` (None and empty ones skipped)."""
+    return max((float(t.abs().max()) for t in tensors if t is not None and t.numel()), default=0.0)
+
+
+def shicao_params(model) -> list:
+    """The trained tensors of a Shi & Cao model: V, A and W's factors Rk, a (fast path), or V, W, A (dense)."""
+    return [getattr(model, k, None) for k in (("V", "A", "Rk", "a") if hasattr(model, "Rk") else ("V", "_W", "A"))]
+
+
+def shicao_rate(cfg: Config) -> str:
+    """What sets the size of a Shi & Cao step: η, and ε through |∂L/∂z| = 1/(z + ε) ≤ 1/ε."""
+    return f"train.eta (now {cfg.train.eta:g}) or raise train.eps (now {cfg.train.eps:g})"
+
+
+def unbounded(step: int, loss: float, big: float, rate: str, scale: str) -> str:
+    """The message of a run whose parameters left ``PARAM_BOUND`` at θ^(step) (``failures.at_step``)."""
+    where = (f"at the initial parameters; change {scale}" if step == 0 else f"the parameters diverged; lower {rate}")
+    return (f"step {step}: max |θ| = {big:.3g} > {PARAM_BOUND:.0e} (train loss {loss:.4g} is finite but "
+            f"meaningless): {where}")
+
 
 def generator(seed: int, stream: str) -> torch.Generator:
     return torch.Generator().manual_seed(stream_seed(seed, stream))
@@ -106,13 +138,18 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
         else:
             (loss, grads), fw = model.grads(train_batch, tr.eps), None
         finite = model.finite(loss, grads) if hasattr(model, "finite") else all_finite(loss, grads)
-        if due or not finite:
+        big = param_max(shicao_params(model)) if finite else 0.0
+        if due or not finite or big > PARAM_BOUND:
             line = {"step": step, "train_loss": loss}
             line |= evaluate(model, task, test, tr.eps, full=keep_metrics or step == tr.steps, fw=fw,
                              directions=cfg.eval.f_distance)
             metrics.append(line)
         if not finite:
             failure, error = _failure(cfg, model, train_batch, step, loss)
+            break
+        if big > PARAM_BOUND:
+            failure, error = failures.at_step(step), unbounded(step, loss, big, shicao_rate(cfg),
+                                                               f"init.sigma (now {cfg.init.sigma:g})")
             break
         if step == tr.steps:
             break

@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 import time
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -103,7 +104,7 @@ def nonfinite(step: int, loss: float, scale: str = "init.c or init.scheme", rate
 
 
 def run_gpt(cfg: Config, progress: bool = False, keep_metrics: bool = True):
-    from .train import Result, generator, progress_bar
+    from .train import PARAM_BOUND, Result, generator, param_max, progress_bar, unbounded
 
     task = make_binary_task(cfg)
     model = build_gpt(cfg, generator(cfg.seed, "init"))
@@ -122,7 +123,8 @@ def run_gpt(cfg: Config, progress: bool = False, keep_metrics: bool = True):
         loss_t = F.binary_cross_entropy_with_logits(logits, y.to(dtype))
         loss = float(loss_t.detach())
         finite = math.isfinite(loss)
-        if step % ev.every == 0 or step == tr.steps or not finite:
+        big = param_max([p.detach() for p in model.parameters()]) if finite else 0.0  # train.PARAM_BOUND
+        if step % ev.every == 0 or step == tr.steps or not finite or big > PARAM_BOUND:
             model.eval()
             line = {"step": step, "train_loss": loss, "lr": opt.lr_at(step)}
             line |= evaluate_gpt(model, task, x_test, full=step == tr.steps)
@@ -130,6 +132,9 @@ def run_gpt(cfg: Config, progress: bool = False, keep_metrics: bool = True):
             model.train()
         if not finite:
             error = nonfinite(step, loss)
+            break
+        if big > PARAM_BOUND:
+            error = unbounded(step, loss, big, "train.lr", "init.c or init.scheme")
             break
         if step == tr.steps:
             break
@@ -172,20 +177,25 @@ class _Params:
 def run_canonical(cfg: Config, progress: bool = False, keep_metrics: bool = True):
     """Exact population training of (e, w, b) by ``models.canonical.train_canonical``."""
     from .models.canonical import initial_point, train_canonical
-    from .train import Result
+    from .train import PARAM_BOUND, Result, unbounded
 
     task = make_binary_task(cfg)
     e0, w0, b0 = initial_point(cfg.init.scheme, cfg.init.sigma, cfg.init.c, cfg.seed)
     t0 = time.perf_counter()
-    lines = train_canonical(cfg.task.p, cfg.task.q, e0, w0, b0, cfg.train.lr, cfg.train.steps,
-                            optimizer=cfg.train.optimizer, momentum=cfg.train.momentum)
+    with np.errstate(all="ignore"):  # an overflowing run is found below and recorded, not warned about
+        lines = train_canonical(cfg.task.p, cfg.task.q, e0, w0, b0, cfg.train.lr, cfg.train.steps,
+                                optimizer=cfg.train.optimizer, momentum=cfg.train.momentum)
     seconds = time.perf_counter() - t0
     every = cfg.eval.every
     metrics = [{"step": ln["step"], "e": ln["e"], "w": ln["w"], "b": ln["b"], "train_loss": ln["loss"],
                 "test_loss": ln["loss"], "energy": ln.get("energy")} for ln in lines if ln["step"] % every == 0 or ln is lines[-1]]
     last = lines[-1]
-    bad = next((ln for ln in lines if not all(math.isfinite(ln[k]) for k in ("e", "w", "b", "loss"))), None)
-    error = None if bad is None else nonfinite(bad["step"], bad["loss"], "init.sigma or init.c")
+    bad = next((ln for ln in lines if not all(math.isfinite(ln[k]) and abs(ln[k]) <= PARAM_BOUND
+                                              for k in ("e", "w", "b", "loss"))), None)
+    error = None if bad is None else (
+        nonfinite(bad["step"], bad["loss"], "init.sigma or init.c")
+        if not all(math.isfinite(bad[k]) for k in ("e", "w", "b", "loss")) else
+        unbounded(bad["step"], bad["loss"], max(abs(bad[k]) for k in "ewb"), "train.lr", "init.sigma or init.c"))
     summary = {"unigram_loss": task.unigram_loss, "bigram_loss": task.bigram_loss, "pi1": task.pi1,
                "p": task.p, "q": task.q, "e0": e0, "w0": w0, "b0": b0,
                "e": last["e"], "w": last["w"], "b": last["b"], "train_loss": last["loss"],

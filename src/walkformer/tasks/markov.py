@@ -19,6 +19,19 @@ import torch
 MAX_POPULATION_ROWS = 1 << 20
 
 
+def population_size(Pi, mu, N: int, cap: int = MAX_POPULATION_ROWS) -> int:
+    """The number of length-N paths of positive probability, 1ᵀ_{μ>0} A^{N-1} 1 with
+    A = [Π > 0], without enumerating them (O(N K²)); counting stops at the first
+    length whose count exceeds ``cap`` (then a number > cap, not the total, is returned)."""
+    A = (np.asarray(Pi) > 0).astype(np.float64)
+    c = (np.asarray(mu) > 0).astype(np.float64)
+    for _ in range(1, N):
+        if c.sum() > cap:
+            break
+        c = c @ A
+    return int(c.sum())
+
+
 class MarkovChain:
     """Next-state prediction on a finite Markov chain.
 
@@ -91,16 +104,14 @@ class MarkovChain:
         The weights are the path probabilities and sum to 1, so a weighted mean over
         these rows *is* the population expectation of the theory.
         """
+        if (n := population_size(self.Pi, self.mu, self.N)) > MAX_POPULATION_ROWS:
+            raise ValueError(f"train.data=population: {n}+ paths for K={self.K}, N={self.N}; "
+                             f"allowed up to {MAX_POPULATION_ROWS} (use smaller N or train.data=fixed)")
         paths = np.flatnonzero(self.mu > 0)[:, None]  # (R, 1)
         prob = self.mu[paths[:, 0]]
         for _ in range(1, self.N):
             nxt = self.Pi[paths[:, -1]]  # (R, K)
             r, j = np.nonzero(nxt > 0)
-            if len(r) > MAX_POPULATION_ROWS:
-                raise ValueError(
-                    f"train.data=population: {len(r)}+ paths for K={self.K}, N={self.N}; "
-                    f"allowed up to {MAX_POPULATION_ROWS} (use smaller N or train.data=fixed)"
-                )
             paths = np.concatenate([paths[r], j[:, None]], axis=1)
             prob = prob[r] * nxt[r, j]
         s = torch.from_numpy(paths)
