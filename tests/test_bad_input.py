@@ -1,5 +1,5 @@
 """Bad input: one line on stderr naming the key, the value and what is allowed, exit
-status 2, nothing written, before any work (docs/reliability-inputs.md); divergence in
+status 2, nothing written, before any work (docs/reliability.md); divergence in
 float64 (parameters beyond train.PARAM_BOUND) fails the run; a failed run always writes
 its directory, figure included."""
 
