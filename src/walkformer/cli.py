@@ -103,6 +103,10 @@ def _sweep(args) -> int:
     from .sweep import counts_line, load, sweep
 
     spec = load(args.spec)
+    if args.executor == "ray":
+        from .executors import check_ray_address
+
+        check_ray_address(args.address)  # a Ray address that does not answer: one line in seconds, nothing written
     df = sweep(spec, args.out, executor=args.executor, workers=args.workers, address=args.address,
                quiet=args.quiet, max_models=args.max_models, device=args.device)
     print(f"{counts_line(df)} -> {args.out}/results.parquet")
