@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from walkformer.executors import TOKEN_HELP, _ray_env
+from walkformer.executors import TOKEN_HELP, RayEnv
 from walkformer.sweep import load, sweep
 
 BIN = Path(sys.executable).parent
@@ -81,12 +81,12 @@ def test_usage_statistics_stay_off_unless_the_user_turns_them_on(monkeypatch, us
     if user:
         monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", user)
     monkeypatch.setenv("HOME", "/nonexistent")  # no token here ...
-    with _ray_env("127.0.0.1:6379"):
+    with RayEnv("127.0.0.1:6379"):
         assert os.environ["RAY_USAGE_STATS_ENABLED"] == (user or "0") and "RAY_AUTH_MODE" not in os.environ
     monkeypatch.setenv("RAY_AUTH_TOKEN", "0" * 64)  # ... and now one: joining turns token authentication on
-    with _ray_env("127.0.0.1:6379"):
+    with RayEnv("127.0.0.1:6379"):
         assert os.environ["RAY_AUTH_MODE"] == "token" and os.environ["RAY_py_gcs_connect_timeout_s"] == "10"
-    with _ray_env(None):  # a local Ray: Ray decides itself
+    with RayEnv(None):  # a local Ray: Ray decides itself
         assert "RAY_AUTH_MODE" not in os.environ and os.environ["RAY_USAGE_STATS_ENABLED"] == (user or "0")
     assert os.environ.get("RAY_USAGE_STATS_ENABLED") == user and "RAY_AUTH_MODE" not in os.environ  # restored
 

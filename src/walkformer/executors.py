@@ -23,10 +23,8 @@ the missing ones.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
-from contextlib import contextmanager, nullcontext
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
@@ -123,7 +121,7 @@ def _ray(batches, workers: int, address: str | None, max_models: int, bar, devic
     import ray
 
     started = not ray.is_initialized()  # else the caller's Ray session, used as it is
-    with _ray_env(address) if started else nullcontext():
+    with RayEnv(address, active=started):
         if started:
             _ray_init(address, workers)
         try:
@@ -205,17 +203,17 @@ def check_ray_address(address: str | None, timeout: float = PROBE_S) -> None:
 
 def _has_ray_token() -> bool:
     """Whether this machine holds a Ray authentication token where Ray looks for one."""
-    from pathlib import Path
+    import os
 
     env = os.environ
     path = env.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token"
     return bool(env.get("RAY_AUTH_TOKEN")) or Path(path).is_file()
 
 
-@contextmanager
-def _ray_env(address: str | None):
-    """Ray's environment while this sweep runs, each variable only where the user has not
-    set it, and restored afterwards:
+class RayEnv:
+    """Ray's environment while a sweep runs (a context manager; ``active=False``: the
+    caller's own Ray session, left alone), each variable only where the user has not set
+    it, and restored afterwards:
 
     - ``RAY_USAGE_STATS_ENABLED=0``: no usage statistics leave the machine;
     - joining a cluster, ``RAY_AUTH_MODE=token`` where this machine has a token: Ray turns
@@ -226,20 +224,31 @@ def _ray_env(address: str | None):
     - joining, one attempt of ``JOIN_S`` seconds to reach the cluster's GCS
       (``RAY_gcs_server_port_wait_time_s=1``, ``RAY_py_gcs_connect_timeout_s``), not
       Ray's 20 attempts of up to 30 s each."""
-    env = {"RAY_USAGE_STATS_ENABLED": "0"}
-    if address is not None:
-        env |= {"RAY_gcs_server_port_wait_time_s": "1", "RAY_py_gcs_connect_timeout_s": str(JOIN_S)}
-        if _has_ray_token():
-            env["RAY_AUTH_MODE"] = "token"
-    ours = {k: v for k, v in env.items() if k not in os.environ}
-    os.environ.update(ours)
-    _ray_config()
-    try:
-        yield
-    finally:
-        for k in ours:
+
+    def __init__(self, address: str | None, active: bool = True):
+        env = {"RAY_USAGE_STATS_ENABLED": "0"} if active else {}
+        if active and address is not None:
+            env |= {"RAY_gcs_server_port_wait_time_s": "1", "RAY_py_gcs_connect_timeout_s": str(JOIN_S)}
+            if _has_ray_token():
+                env["RAY_AUTH_MODE"] = "token"
+        self.env = env
+
+    def __enter__(self):
+        import os
+
+        self.ours = {k: v for k, v in self.env.items() if k not in os.environ}
+        os.environ.update(self.ours)
+        if self.env:
+            _ray_config()
+        return self
+
+    def __exit__(self, *exc):
+        import os
+
+        for k in self.ours:
             os.environ.pop(k, None)
-        _ray_config()
+        if self.env:
+            _ray_config()
 
 
 def _ray_config() -> None:
