@@ -103,10 +103,6 @@ def _sweep(args) -> int:
     from .sweep import counts_line, load, sweep
 
     spec = load(args.spec)
-    if args.executor == "ray":
-        from .executors import check_ray_address
-
-        check_ray_address(args.address)  # a Ray address that does not answer: one line in seconds, nothing written
     df = sweep(spec, args.out, executor=args.executor, workers=args.workers, address=args.address,
                quiet=args.quiet, max_models=args.max_models, device=args.device)
     print(f"{counts_line(df)} -> {args.out}/results.parquet")
@@ -150,6 +146,10 @@ def main(argv=None) -> int:
         if args.cmd == "report":
             return _report(args)
         if args.cmd == "sweep":
+            if args.executor == "ray":  # a Ray address that does not answer: one line in seconds, nothing written
+                from .executors import check_ray_address
+
+                check_ray_address(args.address)
             return _sweep(args)
         d = Config()
         from .config import get
