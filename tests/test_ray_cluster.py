@@ -159,8 +159,12 @@ class Cluster:
         return node
 
     def __enter__(self):
-        self.start("--head", f"--port={self.port}", "--include-dashboard=false", name="head")
-        self.worker = self.start(f"--address=127.0.0.1:{self.port}", name="worker")
+        try:
+            self.start("--head", f"--port={self.port}", "--include-dashboard=false", name="head")
+            self.worker = self.start(f"--address=127.0.0.1:{self.port}", name="worker")
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *exc):
