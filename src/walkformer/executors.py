@@ -194,10 +194,11 @@ def check_ray_address(address: str | None, timeout: float = PROBE_S) -> None:
         socket.create_connection((host, port), timeout=timeout).close()
     except OSError as e:
         why = f"no answer within {timeout:g} s" if isinstance(e, TimeoutError) else (e.strerror or str(e))
-        where = f"{host}:{port}" + (f", where Ray sends {address}" if f"{host}:{port}" != address else "")
+        if f"{host}:{port}" != address.removeprefix("ray://"):
+            why += f"; Ray connects there for {address}"
         what = ("a Ray head runs there (it serves Ray Client on port 10001)" if address.startswith("ray://")
                 else f"`ray start --head --port={port}` runs on that machine")
-        raise ConfigError(f"--address={address!r}: nothing answers at {where} ({why}); check that {what} "
+        raise ConfigError(f"--address={address!r}: nothing answers at {host}:{port} ({why}); check that {what} "
                           "and that this machine can reach that port") from None
 
 
