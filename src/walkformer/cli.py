@@ -185,6 +185,10 @@ def main(argv=None) -> int:
         if args.cmd == "report":
             return _report(args)
         if args.cmd == "sweep":
+            if args.executor == "ray":  # a Ray address that does not answer: one line in seconds, nothing written
+                from .executors import check_ray_address
+
+                check_ray_address(args.address)
             return _sweep(args)
         d = Config()
         from .config import get

@@ -10,10 +10,14 @@ compatible runs (``multirun.plan``) and hands the batches to an executor:
   each; ``workers=1`` runs in this process). The workers die with this process, SIGKILL
   included (:func:`_die_with_parent`), and an exception here (Ctrl-C) kills them;
 - ``ray``: Ray tasks (``num_cpus=1`` each, and a quarter of a GPU where the cluster has
-  GPUs and ``device`` is not ``cpu``). Without ``address`` a local Ray instance
-  with ``workers`` CPUs is started; with one (``ray://host:10001`` or ``auto``) the
-  driver joins that cluster. Workers send the finished run directories back as bytes and
-  this process writes them, so the cluster needs no shared filesystem.
+  GPUs and ``device`` is not ``cpu``). Without ``address`` a new local Ray instance
+  with ``workers`` CPUs is started (never a cluster that happens to run here); with one
+  (``HOST:PORT`` of the head, ``ray://HOST:10001`` or ``auto``) the driver joins that
+  cluster, after ``check_ray_address`` made sure something answers there (one line in
+  seconds, not a hang). Workers send the finished run directories back as bytes and
+  this process writes them, so the cluster needs no shared filesystem. Ray's usage
+  statistics stay off unless the user's environment turns them on
+  (docs/reliability-ray.md).
 
 Every run directory is staged and renamed into place (``rundir.Staging``) as soon as
 ``multirun.train_all`` returns it: a run trained alone (the C path on the CPU) is on
@@ -205,22 +209,165 @@ def _pool(batches, workers: int, max_models: int, device: str, bar) -> None:
 def _ray(batches, workers: int, address: str | None, max_models: int, bar, device: str) -> None:
     import ray
 
-    started = not ray.is_initialized()
-    if started:
-        kw = {"address": address} if address else {"num_cpus": max(workers, 1), "include_dashboard": False}
-        ray.init(log_to_driver=False, configure_logging=False, **kw)
-    try:
-        # Ray hides GPUs from tasks that do not ask for one; four batches share a GPU
-        gpu = 0.25 if device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0 else 0
-        task = ray.remote(num_cpus=1, num_gpus=gpu)(run_batch)
-        pending = {task.remote([c for c, _ in b], None, max_models, device): b for b in batches}
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            for ref in ready:
-                b = pending.pop(ref)
-                for (c, p), files in zip(b, ray.get(ref)):
-                    _install(files, p)
-                bar.update(len(b))
-    finally:
+    started = not ray.is_initialized()  # else the caller's Ray session, used as it is
+    with RayEnv(address, active=started):
         if started:
-            ray.shutdown()
+            _ray_init(address, workers)
+        try:
+            # Ray hides GPUs from tasks that do not ask for one; four batches share a GPU
+            gpu = 0.25 if device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0 else 0
+            task = ray.remote(num_cpus=1, num_gpus=gpu)(run_batch)
+            pending = {task.remote([c for c, _ in b], None, max_models, device): b for b in batches}
+            while pending:
+                ready, _ = ray.wait(list(pending), num_returns=1)
+                for ref in ready:
+                    b = pending.pop(ref)
+                    for (c, p), files in zip(b, ray.get(ref)):
+                        _install(files, p)
+                    bar.update(len(b))
+        finally:
+            if started:
+                ray.shutdown()
+
+
+PROBE_S = 5  # seconds a Ray address has to accept a TCP connection
+JOIN_S = 10  # seconds ray.init may then spend being let into the cluster
+TOKEN_HELP = ("set RAY_AUTH_MODE=token and give this machine the cluster's token (RAY_AUTH_TOKEN, "
+              "RAY_AUTH_TOKEN_PATH or a copy of the head's ~/.ray/auth_token)")
+
+
+def _ray_target(address: str) -> tuple[str, int]:
+    """The (host, port) Ray will connect to for ``address``: ``HOST:PORT`` the head's GCS
+    (Ray replaces a loopback host by this machine's address, so that is what must answer),
+    ``ray://HOST[:PORT]`` its Ray Client server (port 10001 by default), ``auto`` the
+    cluster Ray itself picks (``RAY_ADDRESS``, else the last ``ray start`` here)."""
+    from .config import ConfigError
+
+    try:
+        from ray._private.services import canonicalize_bootstrap_address
+    except ImportError:
+        raise ConfigError("--executor=ray needs Ray: pip install 'ray[default]'") from None
+    if address == "auto":
+        try:
+            return _ray_target(canonicalize_bootstrap_address("auto"))
+        except ConfigError:
+            raise
+        except Exception as e:  # Ray: "Could not find any running Ray instance. ..."
+            raise ConfigError(f"--address=auto: no Ray cluster found on this machine ({str(e).split('. ')[0]}); "
+                              "start one with `ray start --head` or give its HOST:PORT") from None
+    client = address.startswith("ray://")
+    rest = address[len("ray://"):] if client else address
+    host, colon, port = rest.rpartition(":")
+    if client and not colon:
+        host, port = rest, "10001"
+    if not host.strip("[]") or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ConfigError(f"--address={address!r} is not allowed: HOST:PORT of the Ray head (ray start --head "
+                          "--port=PORT), ray://HOST:PORT of its Ray Client server (port 10001) or auto")
+    if not client:
+        host, _, port = canonicalize_bootstrap_address(rest).rpartition(":")
+    return host.strip("[]"), int(port)
+
+
+def check_ray_address(address: str | None, timeout: float = PROBE_S) -> None:
+    """Fail in at most ``timeout`` seconds, with one line (``ConfigError``: exit 2), where
+    nothing accepts a connection at the Ray cluster ``address`` (None: a local Ray, nothing
+    to check). ``walkformer sweep`` calls it before it writes anything."""
+    import socket
+
+    from .config import ConfigError
+
+    if address is None:
+        return
+    host, port = _ray_target(address)
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as e:
+        why = f"no answer within {timeout:g} s" if isinstance(e, TimeoutError) else (e.strerror or str(e))
+        if f"{host}:{port}" != address.removeprefix("ray://"):
+            why += f"; Ray connects there for {address}"
+        what = ("a Ray head runs there (it serves Ray Client on port 10001)" if address.startswith("ray://")
+                else f"`ray start --head --port={port}` runs on that machine")
+        raise ConfigError(f"--address={address!r}: nothing answers at {host}:{port} ({why}); check that {what} "
+                          "and that this machine can reach that port") from None
+
+
+def _has_ray_token() -> bool:
+    """Whether this machine holds a Ray authentication token where Ray looks for one."""
+    import os
+
+    env = os.environ
+    path = env.get("RAY_AUTH_TOKEN_PATH") or Path.home() / ".ray" / "auth_token"
+    return bool(env.get("RAY_AUTH_TOKEN")) or Path(path).is_file()
+
+
+class RayEnv:
+    """Ray's environment while a sweep runs (a context manager; ``active=False``: the
+    caller's own Ray session, left alone), each variable only where the user has not set
+    it, and restored afterwards:
+
+    - ``RAY_USAGE_STATS_ENABLED=0``: no usage statistics leave the machine;
+    - joining a cluster, ``RAY_AUTH_MODE=token`` where this machine has a token: Ray turns
+      token authentication on by itself for a new local instance and for ``auto`` but not
+      for an explicit address, so without it joining a token cluster (``ray start --head``
+      makes one wherever ``~/.ray/auth_token`` exists) fails; a token-mode driver also
+      joins a cluster without authentication;
+    - joining, one attempt of ``JOIN_S`` seconds to reach the cluster's GCS
+      (``RAY_gcs_server_port_wait_time_s=1``, ``RAY_py_gcs_connect_timeout_s``), not
+      Ray's 20 attempts of up to 30 s each."""
+
+    def __init__(self, address: str | None, active: bool = True):
+        env = {"RAY_USAGE_STATS_ENABLED": "0"} if active else {}
+        if active and address is not None:
+            env |= {"RAY_gcs_server_port_wait_time_s": "1", "RAY_py_gcs_connect_timeout_s": str(JOIN_S)}
+            if _has_ray_token():
+                env["RAY_AUTH_MODE"] = "token"
+        self.env = env
+
+    def __enter__(self):
+        import os
+
+        self.ours = {k: v for k, v in self.env.items() if k not in os.environ}
+        os.environ.update(self.ours)
+        if self.env:
+            _ray_config()
+        return self
+
+    def __exit__(self, *exc):
+        import os
+
+        for k in self.ours:
+            os.environ.pop(k, None)
+        if self.env:
+            _ray_config()
+
+
+def _ray_config() -> None:
+    """Make Ray's cached configuration (read from ``RAY_*`` when Ray is imported) see the
+    environment as it is now, as Ray itself does when it turns token authentication on."""
+    from ray._raylet import Config
+
+    Config.initialize("")
+
+
+def _ray_init(address: str | None, workers: int) -> None:
+    """Start a local Ray (``address`` None) or join the cluster at ``address``; a cluster
+    that does not let this driver in is one line (``ConfigError``) saying what to check."""
+    import ray
+
+    from .config import ConfigError
+
+    if address is None:  # "local": a new instance, even where `ray start` left a cluster's address in /tmp/ray
+        ray.init(address="local", num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False,
+                 configure_logging=False)
+        return
+    check_ray_address(address)
+    try:
+        ray.init(address=address, log_to_driver=False, configure_logging=False)
+    except (ConnectionError, RuntimeError) as e:
+        cause = f"{e} {e.__cause__}"
+        if "InvalidAuthToken" in cause or "Unauthenticated" in cause:
+            raise ConfigError(f"--address={address!r}: the Ray cluster there refused this driver's "
+                              f"authentication; {TOKEN_HELP}") from None
+        raise ConfigError(f"--address={address!r}: something answers there but it let no Ray driver in within "
+                          f"{JOIN_S} s ({str(e).splitlines()[0]}); check the address (the head prints it: "
+                          "ray start --address='HOST:PORT') and that both ends run the same Ray version") from None
