@@ -2,7 +2,7 @@
 nothing written; a real two-node cluster on loopback (a head and a second raylet, started
 here with token authentication and stopped by pid) runs a sweep equal to the local one,
 also when the second node is killed mid-sweep. The commands are those of
-docs/reliability-ray.md."""
+docs/reliability.md."""
 
 import os
 import secrets

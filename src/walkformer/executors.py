@@ -17,7 +17,7 @@ compatible runs (``multirun.plan``) and hands the batches to an executor:
   seconds, not a hang). Workers send the finished run directories back as bytes and
   this process writes them, so the cluster needs no shared filesystem. Ray's usage
   statistics stay off unless the user's environment turns them on
-  (docs/reliability-ray.md).
+  (docs/reliability.md).
 
 Every run directory is staged and renamed into place (``rundir.Staging``) as soon as
 ``multirun.train_all`` returns it: a run trained alone (the C path on the CPU) is on
