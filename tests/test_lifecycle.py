@@ -110,6 +110,18 @@ def _stat(pid: int) -> str:
         return str(e)
 
 
+def holders(path: Path) -> dict[int, str]:
+    """The processes that have ``path`` open (Linux /proc), with what /proc says of them."""
+    target, out = str(path.resolve()), {}
+    for fd in Path("/proc").glob("[0-9]*/fd/*"):
+        try:
+            if os.readlink(fd) == target and rundir.pid_alive(int(fd.parts[2])):
+                out[int(fd.parts[2])] = _stat(int(fd.parts[2]))
+        except (OSError, ValueError):
+            continue
+    return out
+
+
 def summaries(out: Path) -> list[Path]:
     return list((out / "runs").glob("*/summary.json"))
 
@@ -133,6 +145,11 @@ def test_killing_the_main_process_ends_its_workers_and_keeps_finished_runs(tmp_p
         time.sleep(0.05)
     alive = {w: _stat(w) for w in workers if rundir.pid_alive(w)}
     assert not alive, f"a worker outlived its sweep: {alive}"
+    # every process of the sweep is gone, also any we did not see as a child: none holds its lock
+    lockfile = out / rundir.LOCK
+    while time.time() < deadline and holders(lockfile):
+        time.sleep(0.05)
+    assert not holders(lockfile), f"processes still hold the sweep's lock: {holders(lockfile)}"
     finished = {p.parent.name: p.stat().st_mtime_ns for p in summaries(out)}
     assert 1 <= len(finished) < 12, f"the kill must land part-way, after a run was saved: {len(finished)} saved"
     if sig == signal.SIGINT:
@@ -202,6 +219,43 @@ def test_a_stale_lock_is_taken_over_and_another_hosts_lock_is_not(tmp_path, caps
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "pid 1 on elsewhere" in err and "remove" in err
     assert sorted(p.name for p in out.rglob("*")) == before
+
+
+HOLD = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+time.sleep(float(sys.argv[2]))
+"""
+
+
+@pytest.mark.skipif(not LINUX, reason="fcntl.flock")
+def test_a_dead_owners_lock_held_by_its_ending_workers_is_waited_for(tmp_path, monkeypatch, capsys):
+    """Right after a sweep is killed its workers (which share its lock) may need a moment to
+    end: a lock whose named owner is dead is waited for (rundir.STRAGGLERS), then taken
+    over; one that stays held longer is refused in one line that says who is gone."""
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    path = tmp_path / rundir.LOCK
+    for linger, ok in ((0.5, True), (30.0, False)):
+        path.write_text(json.dumps({"pid": dead.pid, "host": socket.gethostname(), "command": "walkformer sweep"}))
+        straggler = subprocess.Popen([sys.executable, "-c", HOLD, str(path), str(linger)], stdout=subprocess.PIPE,
+                                     text=True)
+        assert straggler.stdout.readline().strip() == "held"
+        monkeypatch.setattr(rundir, "STRAGGLERS", 3.0)
+        try:
+            if ok:
+                with rundir.lock(tmp_path):
+                    assert straggler.poll() is not None  # it got the lock only once the straggler had ended
+                assert f"took over the lock of pid {dead.pid}" in capsys.readouterr().err
+            else:
+                with pytest.raises(rundir.Busy, match="left behind"):
+                    with rundir.lock(tmp_path):
+                        pass
+        finally:
+            straggler.kill()
+            straggler.wait()
 
 
 def test_reproduce_takes_the_same_lock(tmp_path, capsys):

@@ -316,6 +316,31 @@ def _owner(info: dict) -> str:
             f"{info.get('since', '?')})")
 
 
+STRAGGLERS = 5.0  # seconds a lock whose owner is dead may stay held by its ending workers
+
+
+def _flock(fd: int) -> tuple[bool, bool]:
+    """(held by another process, the filesystem takes flock locks), trying once."""
+    import fcntl
+
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return False, True
+    except BlockingIOError:
+        return True, True
+    except OSError:  # a filesystem without locks: the file's content decides
+        return False, False
+
+
+def _owner_of(fd: int) -> dict:
+    """The owner a lock file names ({} if none can be read)."""
+    try:
+        old = json.loads(os.pread(fd, 1 << 16, 0) or b"{}")
+    except ValueError:  # not ours, or cut short: no owner to name
+        return {}
+    return old if isinstance(old, dict) and isinstance(old.get("pid"), int) else {}
+
+
 @contextmanager
 def lock(out: Path | str, note=lambda m: print(f"walkformer: note: {m}", file=sys.stderr)):
     """``with lock(DIR):`` hold ``DIR/.walkformer.lock`` (``fcntl.flock``, released by
@@ -334,20 +359,19 @@ def lock(out: Path | str, note=lambda m: print(f"walkformer: note: {m}", file=sy
     except OSError as e:
         raise ConfigError(f"--out={str(out)!r} is not allowed: cannot create {str(path)!r} ({e.strerror})") from None
     try:
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            held, flocks = False, True
-        except BlockingIOError:
-            held, flocks = True, True
-        except OSError:  # a filesystem without locks: the file's content decides
-            held, flocks = False, False
-        try:
-            old = json.loads(os.pread(fd, 1 << 16, 0) or b"{}")
-        except ValueError:  # not ours, or cut short: no owner to name
-            old = {}
-        if not isinstance(old, dict) or not isinstance(old.get("pid"), int):
-            old = {}
+        held, flocks = _flock(fd)
+        old = _owner_of(fd)
         host = socket.gethostname()
+        # the owner is gone but its workers (which share the lock) may still be ending: they
+        # die within a second of it (executors._die_with_parent), so wait for them a little
+        deadline = time.time() + STRAGGLERS
+        orphaned = lambda: old.get("host") == host and "pid" in old and not pid_alive(old["pid"])  # noqa: E731
+        while held and orphaned() and time.time() < deadline:
+            time.sleep(0.05)
+            held, flocks = _flock(fd)
+        if held and orphaned():
+            raise Busy(f"--out={str(out)!r} is still locked by processes that {_owner(old)} (gone) left behind: "
+                       f"end them (e.g. fuser {path}) and run again")
         if held:
             raise Busy(f"--out={str(out)!r} is in use by {_owner(old)}: one sweep or reproduce per directory at a time")
         if old.get("pid") is not None:
