@@ -98,6 +98,58 @@ def test_ray_executor_gives_the_local_table(tmp_path):
     assert sorted(p.name for p in (tmp_path / "ray" / "runs").iterdir()) == sorted(local["run_id"])
 
 
+
+@pytest.mark.slow
+def test_ray_saves_each_run_as_it_finishes_not_per_batch(tmp_path, monkeypatch):
+    """Four Ray tasks of three one-at-a-time runs: in each worker a run starts training
+    only once the run it trained before is on the driver's disk (it waits up to 30 s and
+    logs whether it came), so runs reach the disk while their batch still trains (with a
+    task's files sent when it ends, every such wait times out). The table equals the local one."""
+    ray = pytest.importorskip("ray")
+    from walkformer import multirun
+
+    monkeypatch.setattr(multirun, "alone_is_faster", lambda device: True)  # the same path as the workers'
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
+    spec = load(write_spec(tmp_path, seeds=2, steps=5))
+    local = sweep(spec, tmp_path / "local", workers=1, quiet=True, max_models=3)
+    runs, log = tmp_path / "ray" / "runs", tmp_path / "trained.log"
+
+    def hook():  # in each Ray worker process, before it runs a task
+        import time
+
+        from walkformer import executors, multirun
+
+        real, before = multirun.run, []
+
+        def run(c, **kw):
+            deadline, came = time.time() + 30, True
+            while before and not executors.done(runs / run_id(before[-1])):
+                if time.time() > deadline:
+                    came = False
+                    break
+                time.sleep(0.02)
+            with open(log, "a") as fh:
+                fh.write(f"{run_id(c)} {run_id(before[-1]) if before else '-'} {came}\n")
+            before.append(c)
+            return real(c, **kw)
+
+        multirun.run, multirun.alone_is_faster = run, lambda device: True
+
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False,
+             runtime_env={"worker_process_setup_hook": hook})
+    try:
+        remote = sweep(spec, tmp_path / "ray", executor="ray", workers=2, quiet=True, max_models=3)
+    finally:
+        ray.shutdown()
+    lines = [line.split() for line in log.read_text().splitlines()]
+    assert sorted(rid for rid, _, _ in lines) == sorted(local["run_id"])  # each run trained once, alone
+    waited = [(rid, prev, came) for rid, prev, came in lines if prev != "-"]
+    assert len(waited) >= 8  # at least two runs after the first in each of the four tasks
+    assert all(came == "True" for _, _, came in waited), f"runs that started before the previous one was saved: {waited}"
+    same_table(local, remote)
+    assert sorted(p.name for p in runs.iterdir()) == sorted(local["run_id"])
+
+
 BAD = [
     ('[grid]\n"task.pp" = [0.1]', "did you mean task.p"),
     ('[base]\n"train.stpes" = 3\n[grid]\n"task.p" = [0.5]', "did you mean train.steps"),

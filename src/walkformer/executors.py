@@ -14,16 +14,17 @@ compatible runs (``multirun.plan``) and hands the batches to an executor:
   with ``workers`` CPUs is started (never a cluster that happens to run here); with one
   (``HOST:PORT`` of the head, ``ray://HOST:10001`` or ``auto``) the driver joins that
   cluster, after ``check_ray_address`` made sure something answers there (one line in
-  seconds, not a hang). Workers send the finished run directories back as bytes and
-  this process writes them, so the cluster needs no shared filesystem. Ray's usage
-  statistics stay off unless the user's environment turns them on
-  (docs/reliability.md).
+  seconds, not a hang). Each task is a Ray generator (:func:`stream_batch`) that sends
+  every finished run directory back as bytes the moment it is trained, and this process
+  writes it at once, so the cluster needs no shared filesystem. Ray's usage statistics
+  stay off unless the user's environment turns them on (docs/reliability.md).
 
 Every run directory is staged and renamed into place (``rundir.Staging``) as soon as
-``multirun.train_all`` returns it: a run trained alone (the C path on the CPU) is on
-disk the moment it ends, a batched group (runs in lockstep) when the group ends. So a
-job killed at any moment loses at most the runs in flight, leaves no half run, and a
-re-run redoes exactly the missing ones.
+``multirun.train_all`` returns it, on either executor: a run trained alone (the C path
+on the CPU) is on disk the moment it ends (with Ray: the moment it reaches the driver),
+a batched group (runs in lockstep) when the group ends. So a job killed at any moment
+loses at most the runs in flight, leaves no half run, and a re-run redoes exactly the
+missing ones.
 """
 
 from __future__ import annotations
@@ -60,26 +61,54 @@ def save_result(result, path: Path, figures: bool = False) -> None:
         rundir.write_json(tmp / "summary.json", result.summary)
 
 
-def run_batch(cfgs: list[Config], paths: list[str] | None, max_models: int = 64, device: str = "cpu"):
+def run_batch(cfgs: list[Config], paths: list[str], max_models: int = 64, device: str = "cpu") -> int:
     """Train ``cfgs`` (batched where faster) and write each run to its path as soon as it
-    is trained. With ``paths=None`` the run directories are returned as
-    ``[{file name: bytes}]`` instead (Ray workers)."""
+    is trained; returns how many."""
     import torch
 
     from .multirun import train_all
 
     torch.set_num_threads(1)
-    if paths is not None:
-        train_all(cfgs, keep_metrics=True, max_models=max_models, device=device,
-                  on_result=lambda i, r: save_result(r, Path(paths[i])))
-        return len(cfgs)
-    results = train_all(cfgs, keep_metrics=True, max_models=max_models, device=device)
-    out = []
+    train_all(cfgs, keep_metrics=True, max_models=max_models, device=device,
+              on_result=lambda i, r: save_result(r, Path(paths[i])))
+    return len(cfgs)
+
+
+def run_files(result) -> dict[str, bytes]:
+    """The run directory of ``result`` as ``{file name: bytes}`` (what a Ray worker sends)."""
     with tempfile.TemporaryDirectory() as tmp:
-        for i, r in enumerate(results):
-            save_result(r, Path(tmp) / str(i))
-            out.append({f.name: f.read_bytes() for f in (Path(tmp) / str(i)).iterdir()})
-    return out
+        save_result(result, Path(tmp) / "run")
+        return {f.name: f.read_bytes() for f in (Path(tmp) / "run").iterdir()}
+
+
+def stream_batch(cfgs: list[Config], max_models: int = 64, device: str = "cpu"):
+    """Train ``cfgs`` as :func:`run_batch` does and yield ``(i, run_files(result))`` of each
+    run the moment it is trained: as a Ray generator task, each run reaches the driver
+    while the rest of the batch trains. ``train_all`` calls back; it runs in a thread that
+    hands its runs to this generator, which re-raises what the thread raised."""
+    import queue
+    import threading
+
+    import torch
+
+    from .multirun import train_all
+
+    torch.set_num_threads(1)
+    out: queue.Queue = queue.Queue()
+
+    def train():
+        try:
+            train_all(cfgs, keep_metrics=True, max_models=max_models, device=device,
+                      on_result=lambda i, r: out.put((i, run_files(r))))
+            out.put(None)
+        except BaseException as e:  # noqa: BLE001  (raised below, in the task)
+            out.put(e)
+
+    threading.Thread(target=train, daemon=True, name="train").start()
+    while (item := out.get()) is not None:
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 def _install(files: dict[str, bytes], path: Path) -> None:
@@ -207,6 +236,9 @@ def _pool(batches, workers: int, max_models: int, device: str, bar) -> None:
 
 
 def _ray(batches, workers: int, address: str | None, max_models: int, bar, device: str) -> None:
+    """The batches as Ray generator tasks (:func:`stream_batch`): each run is written here
+    as soon as it arrives, whichever task it comes from; a task Ray retries after losing
+    its node sends nothing twice into a run directory."""
     import ray
 
     started = not ray.is_initialized()  # else the caller's Ray session, used as it is
@@ -216,15 +248,23 @@ def _ray(batches, workers: int, address: str | None, max_models: int, bar, devic
         try:
             # Ray hides GPUs from tasks that do not ask for one; four batches share a GPU
             gpu = 0.25 if device != "cpu" and ray.cluster_resources().get("GPU", 0) > 0 else 0
-            task = ray.remote(num_cpus=1, num_gpus=gpu)(run_batch)
-            pending = {task.remote([c for c, _ in b], None, max_models, device): b for b in batches}
-            while pending:
-                ready, _ = ray.wait(list(pending), num_returns=1)
-                for ref in ready:
-                    b = pending.pop(ref)
-                    for (c, p), files in zip(b, ray.get(ref)):
-                        _install(files, p)
-                    bar.update(len(b))
+            task = ray.remote(num_cpus=1, num_gpus=gpu, num_returns="streaming")(stream_batch)
+            streams = {task.remote([c for c, _ in b], max_models, device): b for b in batches}
+            while streams:
+                ready, _ = ray.wait(list(streams), num_returns=1)
+                for gen in ready:
+                    try:
+                        ref = next(gen)
+                    except StopIteration:  # the task ended and every run of it was read
+                        del streams[gen]
+                        continue
+                    i, files = ray.get(ref)
+                    path = streams[gen][i][1]
+                    # A task Ray retries (its node died) trains its runs again; Ray drops what
+                    # the first attempt sent, and a run already installed is never rewritten.
+                    if not done(path):
+                        _install(files, path)
+                        bar.update(1)
         finally:
             if started:
                 ray.shutdown()
