@@ -198,7 +198,7 @@ def test_bad_executor_and_missing_spec(tmp_path, capsys):
 
 
 def test_example_spec(tmp_path):
-    """The README's example: 3 p × 3 σ × 3 seeds, run here with fewer sequences and steps."""
+    """The example of docs/sweeps.md: 3 p × 3 σ × 3 seeds, run here with fewer sequences and steps."""
     spec = load(Path(__file__).parents[1] / "examples" / "sweep_p_sigma.toml")
     assert len(expand(spec)) == 27 and spec.base["task.N"] == 97
     spec.base |= {"train.steps": 3, "train.n_train": 40, "eval.n_test": 40, "model.M": 100}

@@ -18,7 +18,7 @@ All are plain floats or lists so a line of ``metrics.jsonl`` is one ``json.dumps
 - ``kl``: mean over test sequences of KL(P(y | X) ‖ q), with q the model's output made a
   distribution as q_k = (f_k⁺ + ε) / Σ_j (f_j⁺ + ε), f⁺ = max(f, 0), ε the loss's
   constant: the same ε that makes the loss finite keeps q > 0, and f = 0 gives the
-  uniform q. (The paper does not say how it normalised; see README.)
+  uniform q. (The paper does not say how it normalised; see docs/results-random-walks.md.)
 - ``h_example``, ``h_var``: the weighted-average token h = X S of the first test
   sequence and the per-dimension variance of h across test sequences (Fig. 13).
 """
