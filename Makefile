@@ -18,7 +18,6 @@ $(STAMP): pyproject.toml
 
 reproduce: $(STAMP)
 	$(BIN)/walkformer reproduce all --out out
-	$(BIN)/walkformer report out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

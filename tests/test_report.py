@@ -314,3 +314,68 @@ def test_identities_and_untested_claims_are_shown_apart_and_not_counted(tmp_path
 
     with pytest.raises(ValueError, match="kind"):
         claim("f", "t", "x", {}, True, "c", kind="lemma")
+
+
+# ---- the front page: papers, cards, numbers (issue 17) -----------------------------------
+def test_three_papers_and_each_preset_under_its_own(repro):
+    from walkformer.report.papers import PAPERS, paper_of
+
+    assert [p.key for p in PAPERS] == ["shicao", "l2g", "awm"]
+    text = (repro / "index.html").read_text()
+    for p in PAPERS:
+        assert f"<h3>{p.title}</h3>" in text
+    assert "Attention with Markov" in text
+    for name, e in REGISTRY.items():
+        want = "awm" if name.startswith("awm-") else "l2g" if name.startswith("l2g-") else "shicao"
+        assert paper_of(e.figure) is not None and paper_of(e.figure).key == want, (name, e.figure)
+
+
+def test_difference_cards_shared_by_presets_have_distinct_titles(repro):
+    from types import SimpleNamespace
+
+    from walkformer.report.reproduction import difference_cards
+
+    diffs = json.loads((repro / "fig5" / "differences.json").read_text())
+    claims = json.loads((repro / "fig5" / "claims.json").read_text())
+    exps = [SimpleNamespace(name=n, figure=f, claims=claims, differences=diffs)
+            for n, f in (("fig5", "Shi & Cao Fig. 5"), ("fig9", "Shi & Cao Fig. 9"))]
+    titles = re.findall(r'<div class="card [a-z]+"><h3>(.*?) <span', difference_cards(exps, front=True))
+    assert len(titles) == 2 * len(diffs) and len(set(titles)) == len(titles)
+    assert all(t.startswith("Shi &amp; Cao Fig. 9: ") for t in titles[len(diffs):])
+
+
+def test_round_off_spread_is_not_printed_as_noise():
+    from walkformer.experiments import describe
+    from walkformer.report.html import measured
+
+    eq = {"mean": 0.5446, "std": 4.8e-16, "min": 0.5446 - 1e-15, "max": 0.5446 + 1e-15, "n_seeds": 20}
+    text = describe(eq, 4)
+    assert "±" not in text and "e-16" not in text and text.startswith("0.5446 in all 20 seeds")
+    assert "e-16" not in measured(eq)
+    real = {"mean": 0.5446, "std": 0.012, "min": 0.52, "max": 0.56, "n_seeds": 20}
+    assert describe(real, 4) == "0.5446 ± 0.0120 (0.5200–0.5600, 20 seeds)"  # a real spread still shows
+
+
+def test_long_measured_values_fold_into_details():
+    from walkformer.report.html import measured
+
+    grid = {f"p{p}-q{q}": p / 10 for p in range(2, 7) for q in range(2, 7)}
+    cell = measured({"max_abs_error": 0.0785, "cells": 25, "p_hat": grid})
+    assert "max abs error: 0.0785" in cell.split("<details")[0]  # the short numbers stay in view
+    assert cell.count("<details") == 1 and "<summary>25 values, 0.2–0.6</summary>" in cell
+    assert "p2-q2: 0.2" in cell.split("<summary>")[1]  # every value is still there, folded
+    assert "<details" not in measured({"p": 0.4, "q": 0.2, "abs_error": 0.0785})
+    assert "<details" in measured(list(range(30)))
+
+
+def test_reproduce_writes_its_pages_and_one_front_page(tmp_path, monkeypatch):
+    tiny = dataclasses.replace(REGISTRY["fig5"], base=SMALL | {"train.steps": 4}, seeds=1)
+    monkeypatch.setitem(REGISTRY, "fig5", tiny)
+    (tmp_path / "report.html").write_text("a stale duplicate of index.html")
+    assert cli("reproduce", "fig5", "--out", tmp_path, "--workers", 1, "--quiet") == 0
+    assert (tmp_path / "fig5" / "report.html").exists() and (tmp_path / "index.html").exists()
+    assert not (tmp_path / "report.html").exists()
+    out = tmp_path / "no-pages"
+    assert cli("reproduce", "fig5", "--out", out, "--workers", 1, "--quiet", "--no-report") == 0
+    assert (out / "fig5" / "claims.json").exists() and not (out / "index.html").exists()
+    assert not (out / "fig5" / "report.html").exists()

@@ -1,7 +1,7 @@
 """The ``walkformer`` command.
 
     walkformer train --out DIR [key=value ...]
-    walkformer reproduce NAME|all --out DIR [--seeds S] [--workers W]
+    walkformer reproduce NAME|all --out DIR [--seeds S] [--workers W] [--no-report]
     walkformer reproduce --list
     walkformer report DIR [--no-animation]
     walkformer sweep SPEC --out DIR [--executor local|ray] [--workers N] [--address ADDR] [--device auto|cpu|cuda] [--yes]
@@ -119,6 +119,11 @@ def _reproduce(args) -> int:
             mark = {True: "holds ", False: "FAILS ", None: "untested"}[c["holds"]]
             print(f"{mark:8s} {name:{wn}s} {c['id']}" + (" (identity)" if is_identity(c) else ""))
     print(f"{tally([c for cs in claims.values() for c in cs])}; claims.json and figures under {out}/")
+    if not args.no_report:  # the pages of what ran, and the front page of everything under --out
+        from .report import build
+
+        pages = build(out, quiet=args.quiet, names=[e.name for e in exps])
+        print(f"report: {pages[0]}")
     return 0
 
 
@@ -161,6 +166,7 @@ def main(argv=None) -> int:
     r.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: the preset's)")
     r.add_argument("--workers", type=int, default=2)
     r.add_argument("--quiet", action="store_true")
+    r.add_argument("--no-report", action="store_true", help="do not write the HTML pages (walkformer report DIR does)")
     rp = sub.add_parser("report", help="write the HTML report of a run, sweep, experiment or reproduction DIR")
     rp.add_argument("dir")
     rp.add_argument("--no-animation", action="store_true", help="skip the animated GIFs (faster)")

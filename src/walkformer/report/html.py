@@ -48,6 +48,7 @@ figure { margin: 1rem 0 1.6rem; page-break-inside: avoid; } figure img { max-wid
 pre.cmd { background: #f3f5f8; border: 1px solid var(--line); padding: .5rem .7rem; white-space: pre-wrap;
           word-break: break-all; font-size: .85rem; margin: .2rem 0; }
 button.copy { font-size: .8rem; padding: .1rem .5rem; cursor: pointer; }
+details.measured summary { cursor: pointer; color: var(--muted); }
 ul.claims { padding-left: 1.1rem; font-size: .93rem; } ul.claims li { margin: .3rem 0; }
 .papers { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1rem; }
 .paper { border: 1px solid var(--line); border-radius: .4rem; padding: 0 .9rem; }
@@ -149,19 +150,38 @@ def is_stat(v) -> bool:
     return isinstance(v, dict) and "n_seeds" in v and "mean" in v
 
 
-def measured(m) -> str:
+LONG = 6  # a dict or list nested in a measured value with more entries than this is folded
+
+
+def measured(m, depth: int = 0) -> str:
     """A claim's ``measured`` as HTML: the main statistic (mean ± spread over seeds) first,
-    the other numbers below it."""
+    the other numbers below it. A long dict or list (e.g. one number per grid cell) is
+    folded into a ``<details>`` element whose one-line summary gives its count and range."""
     if is_stat(m):
         extra = {k: v for k, v in m.items() if k not in ("mean", "std", "min", "max", "n_seeds", "n_never")}
-        return f"<b>{esc(describe(m))}</b>" + (f'<div class="small">{measured(extra)}</div>' if extra else "")
+        return f"<b>{esc(describe(m))}</b>" + (f'<div class="small">{measured(extra, depth + 1)}</div>' if extra else "")
+    if isinstance(m, (dict, list)) and len(m) > (LONG if depth else 2 * LONG):
+        return folded(m, depth)
     if isinstance(m, dict):
-        return "<br>".join(f"{esc(k.replace('_', ' '))}: {measured(v)}" for k, v in m.items())
+        return "<br>".join(f"{esc(k.replace('_', ' '))}: {measured(v, depth + 1)}" for k, v in m.items())
     if isinstance(m, list):
-        return esc(", ".join(number(v) for v in m))
+        return esc(", ".join(number(v) for v in m)) if all(not isinstance(v, (dict, list)) for v in m) \
+            else "; ".join(measured(v, depth + 1) for v in m)
     if isinstance(m, bool):
         return "yes" if m else "no"
     return esc(number(m) if isinstance(m, (int, float)) else m)
+
+
+def folded(m: dict | list, depth: int) -> str:
+    """``<details>`` with a one-line summary: "25 values, 0.2–0.8" (numbers) or "25 entries"."""
+    values = list(m.values()) if isinstance(m, dict) else m
+    nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
+    span = f", {number(min(nums))}–{number(max(nums))}" if nums and len(nums) == len(values) else ""
+    what = "values" if span else "entries"
+    inner = (("<br>".join(f"{esc(k.replace('_', ' '))}: {measured(v, depth + 1)}" for k, v in m.items()))
+             if isinstance(m, dict) else esc(", ".join(number(v) for v in m)) if span
+             else "; ".join(measured(v, depth + 1) for v in m))
+    return f'<details class="measured"><summary>{len(m)} {what}{span}</summary>{inner}</details>'
 
 
 def holds_cell(h, identity: bool = False) -> str:

@@ -39,7 +39,7 @@ PAPERS = (
     Paper("l2g", "Local to Global: Learning Dynamics and Effect of Initialization for Transformers",
           "Makkuva, Bondaschi, Ekbote, Girish, Nagle, Kim, Gastpar", "NeurIPS 2024",
           "https://arxiv.org/abs/2406.03072",
-          ("Makkuva", "Local to Global", "Local-to-Global", "L2G", "Attention with Markov", "AwM"),
+          ("Local to Global", "Local-to-Global", "L2G"),
           ("On a binary first-order Markov chain with flip probabilities p, q, a single-layer transformer has "
            "global minima at the bigram (Markov) predictor and, depending on the data and the architecture, "
            "bad local minima at the unigram (stationary) predictor.",
@@ -48,6 +48,14 @@ PAPERS = (
            "minimum, for p + q < 1 to the bigram global minimum.",
            "The parameters become low rank (rank one) during training, and an initialisation chosen from the "
            "analysis reaches the global minimum in both regimes.")),
+    Paper("awm", "Attention with Markov: A Framework for Principled Analysis of Transformers via Markov Chains",
+          "Makkuva, Bondaschi, Girish, Nagle, Jaggi, Kim, Gastpar", "ICLR 2025",
+          "https://arxiv.org/abs/2402.04161", ("Attention with Markov", "AwM"),
+          ("On a binary first-order Markov chain (flip probabilities p, q) a single-layer transformer has "
+           "global minima at the bigram (Markov) predictor for every p, q.",
+           "With tied embeddings and p + q > 1 it also has a bad local minimum at the unigram (stationary) "
+           "predictor, where training gets trapped; untied, or for p + q < 1, that point is escapable.",
+           "Models with two or more layers reliably reach the bigram predictor.")),
 )
 
 

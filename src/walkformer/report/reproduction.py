@@ -120,7 +120,10 @@ def difference_cards(exps: list[ExperimentDir], front: bool) -> str:
             else:
                 cls, badge = "agrees", "agrees in this run"
             where = f'<a href="{e.name + "/" if front else ""}report.html">{esc(e.name)}</a>'
-            out.append(f'<div class="card {cls}"><h3>{esc(d.get("title", d.get("id", "")))} '
+            title = d.get("title", d.get("id", ""))
+            if front:  # several presets share one difference (fig5, fig9): say which one each card is about
+                title = f"{e.figure or e.name}: {title}"
+            out.append(f'<div class="card {cls}"><h3>{esc(title)} '
                        f'<span class="badge {"no" if cls == "differs" else "yes" if cls == "agrees" else "note"}">'
                        f'{esc(badge)}</span></h3><p class="small">experiment {where}</p>'
                        f'<p><b>Paper:</b> {esc(d.get("paper", "—"))}</p>'
