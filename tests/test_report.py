@@ -379,3 +379,15 @@ def test_reproduce_writes_its_pages_and_one_front_page(tmp_path, monkeypatch):
     assert cli("reproduce", "fig5", "--out", out, "--workers", 1, "--quiet", "--no-report") == 0
     assert (out / "fig5" / "claims.json").exists() and not (out / "index.html").exists()
     assert not (out / "fig5" / "report.html").exists()
+
+
+def test_heatmap_colour_scale_can_be_shared():
+    from walkformer import plots
+
+    fig, (a, b) = plots.plt.subplots(1, 2)
+    plots.heatmap(a, [[0.62, 0.68], [0.65, 0.66]], "V", vmin=0.0, vmax=55.0)
+    plots.heatmap(b, [[1.0, 50.0], [3.0, 55.0]], "V", vmin=0.0, vmax=55.0)
+    assert a.images[0].get_clim() == b.images[0].get_clim() == (0.0, 55.0)
+    plots.heatmap(b, [[0.62, 0.68], [0.65, 0.66]], "own scale")
+    assert b.images[-1].get_clim() == (0.62, 0.68)  # the default still spans the panel's own range
+    plots.plt.close(fig)

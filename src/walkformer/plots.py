@@ -22,9 +22,11 @@ REFERENCE_LOSSES = {"bayes_loss": "Bayes-optimal loss", "bigram_loss": "bigram l
                     "unigram_loss": "unigram loss"}
 
 
-def heatmap(ax, M, title: str, labels_from: int = 1) -> None:
+def heatmap(ax, M, title: str, labels_from: int = 1, vmin: float | None = None, vmax: float | None = None) -> None:
+    """``vmin``/``vmax`` fix the colour scale (pass the same to panels the reader compares);
+    by default each panel spans its own range."""
     M = np.asarray(M)
-    im = ax.imshow(M, cmap="viridis")
+    im = ax.imshow(M, cmap="viridis", vmin=vmin, vmax=vmax)
     ax.set_title(title)
     ticks = range(M.shape[0]) if M.shape[0] <= 20 else range(0, M.shape[0], 5)
     ax.set_xticks(list(ticks), [str(i + labels_from) for i in ticks], fontsize=10)
