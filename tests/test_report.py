@@ -391,3 +391,10 @@ def test_heatmap_colour_scale_can_be_shared():
     plots.heatmap(b, [[0.62, 0.68], [0.65, 0.66]], "own scale")
     assert b.images[-1].get_clim() == (0.62, 0.68)  # the default still spans the panel's own range
     plots.plt.close(fig)
+
+
+def test_short_nested_measured_dict_stays_on_one_line():
+    from walkformer.report.html import measured
+
+    cell = measured({"cells": 25, "worst_cell": {"p": 0.4, "q": 0.2, "abs_error": 0.0785}})
+    assert "worst cell: p: 0.4, q: 0.2, abs error: 0.0785" in cell

@@ -48,7 +48,7 @@ figure { margin: 1rem 0 1.6rem; page-break-inside: avoid; } figure img { max-wid
 pre.cmd { background: #f3f5f8; border: 1px solid var(--line); padding: .5rem .7rem; white-space: pre-wrap;
           word-break: break-all; font-size: .85rem; margin: .2rem 0; }
 button.copy { font-size: .8rem; padding: .1rem .5rem; cursor: pointer; }
-details.measured summary { cursor: pointer; color: var(--muted); }
+details.measured summary { cursor: pointer; color: var(--muted); } details.measured { margin-left: 1rem; }
 ul.claims { padding-left: 1.1rem; font-size: .93rem; } ul.claims li { margin: .3rem 0; }
 .papers { display: grid; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); gap: 1rem; }
 .paper { border: 1px solid var(--line); border-radius: .4rem; padding: 0 .9rem; }
@@ -162,8 +162,9 @@ def measured(m, depth: int = 0) -> str:
         return f"<b>{esc(describe(m))}</b>" + (f'<div class="small">{measured(extra, depth + 1)}</div>' if extra else "")
     if isinstance(m, (dict, list)) and len(m) > (LONG if depth else 2 * LONG):
         return folded(m, depth)
-    if isinstance(m, dict):
-        return "<br>".join(f"{esc(k.replace('_', ' '))}: {measured(v, depth + 1)}" for k, v in m.items())
+    if isinstance(m, dict):  # a nested dict of plain numbers on one line: "p: 0.4, q: 0.2, abs error: 0.0785"
+        sep = ", " if depth and not any(isinstance(v, (dict, list)) for v in m.values()) else "<br>"
+        return lines([f"{esc(k.replace('_', ' '))}: {measured(v, depth + 1)}" for k, v in m.items()], sep)
     if isinstance(m, list):
         return esc(", ".join(number(v) for v in m)) if all(not isinstance(v, (dict, list)) for v in m) \
             else "; ".join(measured(v, depth + 1) for v in m)
@@ -172,13 +173,18 @@ def measured(m, depth: int = 0) -> str:
     return esc(number(m) if isinstance(m, (int, float)) else m)
 
 
+def lines(items: list[str], sep: str = "<br>") -> str:
+    """Join with ``sep``, but no line break after a folded block (it ends its own line)."""
+    return "".join(x + ("" if i == len(items) - 1 or x.endswith("</details>") else sep) for i, x in enumerate(items))
+
+
 def folded(m: dict | list, depth: int) -> str:
     """``<details>`` with a one-line summary: "25 values, 0.2–0.8" (numbers) or "25 entries"."""
     values = list(m.values()) if isinstance(m, dict) else m
     nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
     span = f", {number(min(nums))}–{number(max(nums))}" if nums and len(nums) == len(values) else ""
     what = "values" if span else "entries"
-    inner = (("<br>".join(f"{esc(k.replace('_', ' '))}: {measured(v, depth + 1)}" for k, v in m.items()))
+    inner = (lines([f"{esc(k.replace('_', ' '))}: {measured(v, depth + 1)}" for k, v in m.items()])
              if isinstance(m, dict) else esc(", ".join(number(v) for v in m)) if span
              else "; ".join(measured(v, depth + 1) for v in m))
     return f'<details class="measured"><summary>{len(m)} {what}{span}</summary>{inner}</details>'
