@@ -12,8 +12,9 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	# torch==2.13.0 is pinned in pyproject.toml (the CPU build on our machines' disk)
-	$(BIN)/pip install --quiet "torch==2.13.0" -e '.[test]'
+	# torch==2.13.0: the CPU build on our machines' disk (pyproject.toml declares a range;
+	# an unpinned torch downloads a multi-GB CUDA build). The tests need every extra.
+	$(BIN)/pip install --quiet "torch==2.13.0" -e '.[test,sweep,ray]'
 	touch $(STAMP)
 
 reproduce: $(STAMP)

@@ -11,7 +11,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -184,25 +183,21 @@ def test_sweep_page_reads_results_parquet(run_dir, tmp_path):
     assert cli("report", sweep) == 0
     page = (sweep / "report.html").read_text()
     assert "<th>task.p</th>" in page and 'href="a/"' in page and page.count("<tr>") == 3
-    assert "no phase diagram" in page
+    assert "Missing or unreadable" not in page  # a sweep without phase diagrams lacks nothing
 
 
 # ---- in Chromium --------------------------------------------------------------------------
-def ensure_chromium() -> None:
-    """Install Debian's chromium and chromium-driver when missing (as root); fail loudly if
-    that is impossible, so CI never skips the browser test silently."""
-    if CHROMIUM.exists() and DRIVER.exists():
+def ensure_chromium(env=os.environ, paths=(CHROMIUM, DRIVER)) -> None:
+    """Chromium and its driver are installed by .ci/run (as root, apt-get); a test never
+    installs them. Absent: the browser test FAILS under CI (``CI=true``), so CI can never
+    skip it silently, and is skipped with its reason elsewhere."""
+    absent = [str(p) for p in paths if not Path(p).exists()]
+    if not absent:
         return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        pytest.fail(f"{CHROMIUM} and {DRIVER} are needed: apt-get install chromium chromium-driver (as root)")
-    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    cmd = ["apt-get", "install", "-y", "-q", "-o", "DPkg::Lock::Timeout=300", "chromium", "chromium-driver"]
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
-    if done.returncode != 0:
-        subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, timeout=600)
-        done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
-    if done.returncode != 0 or not (CHROMIUM.exists() and DRIVER.exists()):
-        pytest.fail(f"could not install chromium chromium-driver: {done.stderr.strip()[-500:]}")
+    why = f"{', '.join(absent)} absent: apt-get install chromium chromium-driver (as root; .ci/run does it)"
+    if env.get("CI", "").lower() == "true":
+        pytest.fail(f"CI=true and {why}")
+    pytest.skip(why)
 
 
 @pytest.fixture(scope="session")

@@ -191,6 +191,10 @@ def main(argv=None) -> int:
         if args.cmd == "report":
             return _report(args)
         if args.cmd == "sweep":
+            from .sweep import require  # the optional extras, before any work
+
+            require("ray" if args.executor == "ray" else "sweep",
+                    "--executor=ray" if args.executor == "ray" else "walkformer sweep")
             if args.executor == "ray":  # a Ray address that does not answer: one line in seconds, nothing written
                 from .executors import check_ray_address
 

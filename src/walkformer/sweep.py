@@ -48,6 +48,20 @@ from . import failures, limits
 from .config import MAX_SEED, Config, ConfigError, _leaves, _parse, apply_overrides, resolve
 
 TOP = ("preset", "variant", "seeds", "base", "grid")
+EXTRAS = {"sweep": ("pandas", "pyarrow"), "ray": ("pandas", "pyarrow", "ray")}  # pip extra -> its modules
+
+
+def require(extra: str, what: str) -> None:
+    """One-line ``ConfigError`` naming the pip extra to install when a module of
+    ``extra`` (pyproject.toml's optional dependencies) cannot be imported."""
+    import importlib
+
+    for name in EXTRAS[extra]:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            raise ConfigError(f"{what} needs {name}, which is not installed: "
+                              f"pip install 'walkformer[{extra}]'") from None
 
 
 @dataclass
@@ -315,6 +329,7 @@ def sweep(spec: Spec, out: Path | str, executor: str = "local", workers: int = 1
 
     if executor not in EXECUTORS:
         raise ConfigError(f"--executor={executor!r} is not allowed: one of {', '.join(EXECUTORS)}")
+    require("ray" if executor == "ray" else "sweep", f"a sweep with executor={executor!r}")
     if device not in DEVICES:
         raise ConfigError(f"--device={device!r} is not allowed: one of {', '.join(DEVICES)}")
     if workers < 1:

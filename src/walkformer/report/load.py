@@ -128,7 +128,7 @@ def results_table(path: Path, problems: list[str]):
 
         df = pd.read_parquet(p)
     except ImportError as e:
-        problems.append(f"results.parquet needs pandas and pyarrow to be read ({e}); the table below is "
+        problems.append(f"results.parquet needs pandas and pyarrow to be read (pip install 'walkformer[sweep]'); the table below is "
                         f"built from the run directories instead")
         return None
     except Exception as e:

@@ -133,6 +133,57 @@ def _is_dir(root: Path, name: str) -> bool:
         return False
 
 
+FIRST_COLS = ("run_id", "run")  # a results table's run column, always shown first
+LAST_COLS = ("status", "failure")  # after the grid keys, before the results
+ERROR_CHARS = 80  # an error's cell: its first line, cut here; the whole text on hover
+
+
+def _plain(v):
+    """A parquet cell as a Python value (numpy scalars unwrapped, NaN as None)."""
+    v = v.item() if hasattr(v, "item") and getattr(v, "size", 1) == 1 else v
+    return None if isinstance(v, float) and v != v else v
+
+
+def sweep_columns(cols: list[str], records: list[dict]) -> tuple[list[str], dict]:
+    """(shown, fixed): the run column, the grid keys (config keys that vary), status and
+    failure, the results (``sweep.RESULTS``), then any other column that varies; ``fixed``:
+    key -> value of the columns with one value in every run (all-empty ones left out)."""
+    from ..config import keys
+    from ..sweep import RESULTS
+
+    def varies(c):
+        return len({repr(r.get(c)) for r in records}) > 1
+
+    always = [c for c in cols if c in FIRST_COLS or c in LAST_COLS or (c == "error" and varies(c))]
+    fixed = {c: records[0].get(c) for c in cols if c not in always and not varies(c)
+             and records and records[0].get(c) is not None}
+    rest = [c for c in cols if c not in always and c not in fixed and varies(c)]
+    cfg = set(keys())
+    grid = [c for c in rest if c in cfg and c not in ("seed", "init.seed")]
+    grid += [c for c in rest if c in ("seed", "init.seed")]  # the grid keys proper first
+    res = [c for c in RESULTS if c in rest]
+    other = [c for c in rest if c not in grid and c not in res]
+    first = [c for c in cols if c in FIRST_COLS]
+    last = [c for c in LAST_COLS if c in cols]
+    shown = first + grid + last + res + [c for c in other if c != "error"] + (["error"] if "error" in always else [])
+    return shown, fixed
+
+
+def _cell(root: Path, col: str, v) -> str:
+    if col == "error" and isinstance(v, str) and v:
+        text = v.strip()
+        line = text.splitlines()[0] if text else ""
+        short = line[:ERROR_CHARS].rstrip() + ("…" if len(line) > ERROR_CHARS or "\n" in text else "")
+        return f'<td class="error"><span style="white-space:nowrap" title="{esc(v)}">{esc(short)}</span></td>'
+    if col == "failure" and isinstance(v, str):  # undefined-at-init on one line
+        return f'<td><span style="white-space:nowrap">{esc(v)}</span></td>'
+    if isinstance(v, str) and _is_dir(root, v):
+        return html.td(f'<a href="{esc(v)}/">{esc(v)}</a>', raw=True)
+    if isinstance(v, (bool, int, float, str)) or v is None:
+        return html.td(v)
+    return html.td(str(v))
+
+
 def sweep_page(path: Path) -> str:
     problems: list[str] = []
     body = [f"<h1>Sweep {esc(path.name)}</h1>", f'<p class="muted">{esc(path.resolve())}</p>']
@@ -141,8 +192,6 @@ def sweep_page(path: Path) -> str:
     table = results_table(path, problems)
     if not (path / "results.parquet").exists():
         problems.append("results.parquet is missing: the table is built from the run directories")
-    if not pngs:
-        problems.append("no phase diagram (*.png) in the sweep directory")
     body.append(html.missing(problems, "Missing or unreadable"))
     why = failures.counts(failures.of(load_run(p, metrics=False).summary) for p in paths)
     n_bad = sum(why.values())
@@ -158,20 +207,13 @@ def sweep_page(path: Path) -> str:
     body.append("<h2>Runs</h2><p class=\"small\">Click a column header to sort.</p>")
     if table is not None:
         cols, records = table
-        rows = []
-        for rec in records:
-            cells = []
-            for c in cols:
-                v = rec[c]
-                v = v.item() if hasattr(v, "item") and getattr(v, "size", 1) == 1 else v
-                if isinstance(v, str) and _is_dir(path, v):
-                    cells.append(html.td(f'<a href="{esc(v)}/">{esc(v)}</a>', raw=True))
-                elif isinstance(v, (bool, int, float, str)) or v is None:
-                    cells.append(html.td(None if isinstance(v, float) and v != v else v))
-                else:
-                    cells.append(html.td(str(v)))
-            rows.append(cells)
-        body.append(html.table(cols, rows))
+        records = [{c: _plain(r[c]) for c in cols} for r in records]
+        shown, fixed = sweep_columns(cols, records)
+        if fixed:
+            body.append('<p class="small"><b>fixed</b> (the same in every run): '
+                        + esc(", ".join(f"{k}={html.number(v)}" for k, v in fixed.items())) + "</p>")
+        rows = [[_cell(path, c, rec[c]) for c in shown] for rec in records]
+        body.append(html.table(shown, rows))
     elif paths:
         cols, rows = runs_table(path, paths, path)
         body.append(html.table(cols, rows))
