@@ -123,7 +123,7 @@ def holders(path: Path) -> dict[int, str]:
 
 
 def summaries(out: Path) -> list[Path]:
-    return list((out / "runs").glob("*/summary.json"))
+    return list((out / "runs").glob("[!.]*/summary.json"))
 
 
 # ---- 1 and 3: workers die with the sweep; runs are saved as they finish ---------------------------
@@ -322,7 +322,7 @@ def test_runs_from_before_manifests_count_if_they_parse(tmp_path):
     sweep(load(spec), out, workers=1, quiet=True)
     for m in (out / "runs").glob(f"*/{rundir.MANIFEST}"):
         m.unlink()
-    runs = sorted((out / "runs").glob("*/summary.json"))
+    runs = sorted((out / "runs").glob("[!.]*/summary.json"))
     mtimes = [p.stat().st_mtime_ns for p in runs]
     ok = [p.parent for p in runs if json.loads(p.read_text())["status"] == "ok"]
     cut(ok[0] / "params.safetensors")

@@ -197,10 +197,10 @@ def test_a_two_node_cluster_gives_the_local_table_also_when_a_node_dies(tmp_path
         p = walkformer(*args, "--out", str(tmp_path / "killed"), env=cluster.env)
         try:
             runs, deadline = tmp_path / "killed" / "runs", time.time() + 300
-            while not list(runs.glob("*/summary.json")) and p.poll() is None and time.time() < deadline:
+            while not list(runs.glob("[!.]*/summary.json")) and p.poll() is None and time.time() < deadline:
                 time.sleep(0.05)
             stop(cluster.worker)  # the second node dies mid-sweep, its task part-way
-            saved = {q.parent.name: q.stat().st_mtime_ns for q in runs.glob("*/summary.json")}
+            saved = {q.parent.name: q.stat().st_mtime_ns for q in runs.glob("[!.]*/summary.json")}
             assert len(saved) < len(local), "the kill must land mid-sweep"
             _, err = finish(p, 300)
         finally:

@@ -71,11 +71,11 @@ def test_killed_sweep_resumes_without_loss_or_duplicates(tmp_path):
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     runs = out / "runs"
     deadline = time.time() + 120
-    while time.time() < deadline and len(list(runs.glob("*/summary.json"))) < 3 and proc.poll() is None:
+    while time.time() < deadline and len(list(runs.glob("[!.]*/summary.json"))) < 3 and proc.poll() is None:
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
-    finished = {p.parent.name: p.stat().st_mtime_ns for p in runs.glob("*/summary.json")}
+    finished = {p.parent.name: p.stat().st_mtime_ns for p in runs.glob("[!.]*/summary.json")}
     assert 3 <= len(finished) < 18, "the kill must land part-way"
     assert not (out / "results.parquet").exists()
     assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--quiet"]) == 0
