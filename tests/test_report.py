@@ -345,7 +345,7 @@ def test_round_off_spread_is_not_printed_as_noise():
 
     eq = {"mean": 0.5446, "std": 4.8e-16, "min": 0.5446 - 1e-15, "max": 0.5446 + 1e-15, "n_seeds": 20}
     text = describe(eq, 4)
-    assert "±" not in text and "e-16" not in text and text.startswith("0.5446 in all 20 seeds")
+    assert "±" not in text and "e-16" not in text and text.startswith("0.5446 (all 20 seeds within")
     assert "e-16" not in measured(eq)
     real = {"mean": 0.5446, "std": 0.012, "min": 0.52, "max": 0.56, "n_seeds": 20}
     assert describe(real, 4) == "0.5446 ± 0.0120 (0.5200–0.5600, 20 seeds)"  # a real spread still shows

@@ -117,7 +117,7 @@ def describe(s: dict, digits: int = 3) -> str:
     """One line for a :func:`stat`: ``0.505 ± 0.013 (0.490–0.530, 10 seeds)``, with
     ``digits`` significant digits on the mean (integers stay integers); seeds for which
     it never happened are counted. A spread below the mean's last shown digit is not
-    printed as ``± 4.8e-16``: ``0.5446 in all 20 seeds (equal to 2e-15)``."""
+    printed as ``± 4.8e-16``: ``0.5446 (all 20 seeds within 2e-15)``."""
     never, n = s.get("n_never", 0), s["n_seeds"]
     if s.get("mean") is None:
         return f"never ({never}/{n} seeds)"
@@ -136,7 +136,7 @@ def describe(s: dict, digits: int = 3) -> str:
     if s["min"] == s["max"]:
         return f"{f(s['mean'])} in all {n - never} seeds{tail}" if n - never > 1 else f"{f(s['mean'])} (1 seed{tail})"
     if not (sci or round(s["std"], dec)):  # a spread below the last shown digit (round-off): no "± 4.8e-16"
-        return f"{f(s['mean'])} in all {n - never} seeds (equal to {s['max'] - s['min']:.0e}){tail}"
+        return f"{f(s['mean'])} (all {n - never} seeds within {s['max'] - s['min']:.0e}){tail}"
     sd = f(s["std"])
     dash = " to " if s["min"] < 0 else "–"  # "-0.14 to -0.07", not "-0.14–-0.07"
     return f"{f(s['mean'])} ± {sd} ({f(s['min'])}{dash}{f(s['max'])}, {n - never} seeds{tail})"
