@@ -33,8 +33,8 @@ from .metrics_batched import evaluate_many, truths
 from .models import build_model, geometry, initial_params
 from .models.batched import Batches, BatchedShiCao, load_state
 from .tasks import make_task
-from .train import (PARAM_BOUND, Result, _failure, datasets, generator, run, shicao_rate, summarise, torch_dtype,
-                    unbounded)
+from .train import (PARAM_BOUND, Result, _failure, datasets, generator, run, shicao_params, shicao_rate,
+                    shicao_scale, summarise, torch_dtype, unbounded)
 
 SHAPE_KEYS = ("task.name", "task.K", "task.N", "model.name", "model.pos", "model.M", "model.normalize",
               "model.head", "train.n_train", "train.data", "train.path", "train.steps", "eval.n_test",
@@ -178,7 +178,7 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cp
         finite = torch.isfinite(loss)
         for g in grads.values():
             finite &= torch.isfinite(g).flatten(1).all(1)
-        big = torch.stack([t.abs().flatten(1).amax(1) for t in (model.V, model.A, model.Rk, model.a)
+        big = torch.stack([t.abs().flatten(1).amax(1) for t in shicao_params(model)
                            if t is not None]).amax(0)  # (R,) max |θ| (train.PARAM_BOUND)
         blown = finite & (big > PARAM_BOUND)
         due = logged(c0.eval, step, tr.steps)
@@ -197,8 +197,7 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cp
             last[r] = step
         for r in torch.nonzero((active & blown).cpu()).flatten().tolist():
             why[r], last[r] = at_step(step), step
-            errors[r] = unbounded(step, float(loss[r]), float(big[r]), shicao_rate(cfgs[r]),
-                                  f"init.sigma (now {cfgs[r].init.sigma:g})")
+            errors[r] = unbounded(step, float(loss[r]), float(big[r]), shicao_rate(cfgs[r]), shicao_scale(cfgs[r]))
         active = active & finite & ~blown
         if step == tr.steps:
             break

@@ -55,6 +55,11 @@ def shicao_rate(cfg: Config) -> str:
     return f"train.eta (now {cfg.train.eta:g}) or raise train.eps (now {cfg.train.eps:g})"
 
 
+def shicao_scale(cfg: Config) -> str:
+    """What sets the size of a Shi & Cao model's initial parameters."""
+    return f"init.sigma (now {cfg.init.sigma:g})"
+
+
 def unbounded(step: int, loss: float, big: float, rate: str, scale: str) -> str:
     """The message of a run whose parameters left ``PARAM_BOUND`` at θ^(step) (``failures.at_step``)."""
     where = (f"at the initial parameters; change {scale}" if step == 0 else f"the parameters diverged; lower {rate}")
@@ -97,8 +102,8 @@ def _failure(cfg: Config, model, batch, step: int, loss) -> tuple[str, str]:
            f"{float(fy.min()):.3g}), where the log-loss is undefined" if bool(bad.any())
            else "the loss or its gradient overflows")
     if kind == failures.UNDEFINED_AT_INIT:
-        cure = (f"raise train.eps above {-float(fy.min()):.3g} or lower init.sigma (now {cfg.init.sigma:g})"
-                if bool(bad.any()) else f"lower init.sigma (now {cfg.init.sigma:g})")
+        cure = (f"raise train.eps above {-float(fy.min()):.3g} or lower {shicao_scale(cfg)}"
+                if bool(bad.any()) else f"lower {shicao_scale(cfg)}")
         return kind, (f"step 0: train loss is {loss}: at the initial parameters {why}; {cure} "
                       f"(train.eta plays no part before the first step)")
     cure = f"lower train.eta (now {cfg.train.eta:g})" + (" or raise train.eps" if bool(bad.any()) else "")
@@ -148,8 +153,7 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
             failure, error = _failure(cfg, model, train_batch, step, loss)
             break
         if big > PARAM_BOUND:
-            failure, error = failures.at_step(step), unbounded(step, loss, big, shicao_rate(cfg),
-                                                               f"init.sigma (now {cfg.init.sigma:g})")
+            failure, error = failures.at_step(step), unbounded(step, loss, big, shicao_rate(cfg), shicao_scale(cfg))
             break
         if step == tr.steps:
             break
