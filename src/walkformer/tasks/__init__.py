@@ -5,6 +5,8 @@ and labels ``y`` of shape (B,) (the state s_N). States are 0-based here; the pap
 numbers them 1..K.
 
 - :class:`MarkovChain` (``markov.py``): any row-stochastic Π and initial law μ.
+- :class:`ChainTask` (``chain.py``): ``task.name=chain``, any finite Markov source with a
+  lag and an order, its table from ``graphs.py`` (a graph, a seed, or a given matrix).
 - :func:`circle_walk` (``circle.py``): the random walk on a circle of Shi & Cao.
 - :class:`FruitQA` (``qa.py``): the two question-answering tasks of Sec. 6.
 - :class:`BinaryChain` (``binary.py``): the binary chain of Makkuva et al. with
@@ -18,8 +20,10 @@ from .circle import CircleWalk, circle_walk, circle_transition
 from .qa import FruitQA, VOCAB
 from .binary import BinaryChain
 from .bag import bag_accuracy
+from .chain import ChainTask, make_chain
 
-__all__ = ["MarkovChain", "CircleWalk", "circle_walk", "circle_transition", "FruitQA", "VOCAB", "BinaryChain", "bag_accuracy", "make_task"]
+__all__ = ["MarkovChain", "CircleWalk", "circle_walk", "circle_transition", "FruitQA", "VOCAB", "BinaryChain", "bag_accuracy", "ChainTask",
+           "make_chain", "make_task"]
 
 
 def make_task(cfg):
@@ -29,4 +33,6 @@ def make_task(cfg):
         return circle_walk(t.K, t.N, t.p)
     if t.name == "binary":
         return BinaryChain(t.p, t.q, t.N)
+    if t.name == "chain":
+        return make_chain(cfg)
     return FruitQA(t.name)
