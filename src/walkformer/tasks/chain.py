@@ -105,15 +105,7 @@ class ChainTask:
 
     def __init__(self, table, N: int, lag: int = 1, order: int = 1, init_law: str = "uniform",
                  walk: MarkovChain | None = None):
-        _integer("task.lag", lag, 1)
-        _integer("task.order", order, 1)
-        _integer("task.N", N, 2)
-        if order * lag > N - 1:
-            what = "the parent x_{N-lag}" if order == 1 else f"the context x_{{N-order·lag}}..x_{{N-lag}}"
-            raise ConfigError(f"task.lag={lag} is not allowed: order·lag <= task.N − 1 = {N - 1} "
-                              f"(task.order={order}), so that {what} is observed")
-        if init_law not in INIT_LAWS:
-            raise ConfigError(f"task.init_law={init_law!r} is not allowed: one of {' | '.join(INIT_LAWS)}")
+        check_shape(N, lag, order, init_law)
         self.table = graphs.stochastic(table, "table", f"<array of shape {np.shape(table)}>", order)  # (K^k, K)
         self.K, self.N, self.lag, self.order, self.init_law = self.table.shape[1], N, lag, order, init_law
         self.Pi = self.table if order == 1 else None  # (K, K) or None
@@ -236,14 +228,25 @@ def _integer(key: str, x, least: int) -> None:
         raise ConfigError(f"{key}={x!r} is not allowed: an integer >= {least}")
 
 
+def check_shape(N: int, lag: int, order: int, init_law: str) -> None:
+    """The checks that need no table: integers, kℓ <= N − 1, the init law's name."""
+    for key, x, least in (("task.N", N, 2), ("task.lag", lag, 1), ("task.order", order, 1)):
+        _integer(key, x, least)
+    if order * lag > N - 1:
+        what = "the parent x_{N-lag}" if order == 1 else "the context x_{N-order·lag}..x_{N-lag}"
+        raise ConfigError(f"task.lag={lag} is not allowed: order·lag <= task.N − 1 = {N - 1} "
+                          f"(task.order={order}), so that {what} is observed")
+    if init_law not in INIT_LAWS:
+        raise ConfigError(f"task.init_law={init_law!r} is not allowed: one of {' | '.join(INIT_LAWS)}")
+
+
 def make_chain(cfg) -> ChainTask:
     """The ``task.name=chain`` task of ``cfg`` (every check runs here; nothing is sampled).
     Keys are read with their defaults, so this works before the task.* keys exist."""
     t = cfg.task
     get = lambda key, default: getattr(t, key, default)  # noqa: E731
     N, lag, order, law = get("N", 97), get("lag", 1), get("order", 1), get("init_law", "uniform")
-    for key, x, least in (("task.N", N, 2), ("task.lag", lag, 1), ("task.order", order, 1)):
-        _integer(key, x, least)
+    check_shape(N, lag, order, law)
     table = graphs.transition_table(t)
     walk = None
     if get("graph", "circle") == "circle":  # doubly stochastic: stationary = uniform, both laws one task

@@ -204,14 +204,14 @@ def stochastic(T: np.ndarray, key: str, value, order: int = 1) -> np.ndarray:
     want = "square" if order == 1 else f"(K^k, K) = ({K**order}, {K}) for task.order={order}"
     _need(T.shape[0] == K**order, key, value, f"a {want} table (got shape {T.shape})")
     if (~np.isfinite(T)).any():
-        _need(False, key, value, f"finite entries (entry {tuple(np.argwhere(~np.isfinite(T))[0])} is not)")
+        _need(False, key, value, f"finite entries (entry {tuple(map(int, np.argwhere(~np.isfinite(T))[0]))} is not)")
     if (T < 0).any():
-        i = tuple(np.argwhere(T < 0)[0])
-        _need(False, key, value, f"non-negative entries (entry {i} is {T[i]})")
+        i = tuple(map(int, np.argwhere(T < 0)[0]))
+        _need(False, key, value, f"non-negative entries (entry {i} is {float(T[i])!r})")
     sums = T.sum(1)
     off = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOL)
     if len(off):
-        _need(False, key, value, f"rows summing to 1 within {ROW_SUM_TOL:g} (row {off[0]} sums to {sums[off[0]]!r})")
+        _need(False, key, value, f"rows summing to 1 within {ROW_SUM_TOL:g} (row {int(off[0])} sums to {float(sums[off[0]])!r})")
     return T / sums[:, None]
 
 
