@@ -172,8 +172,10 @@ class ChainTask:
     def sample_states(self, n: int, gen: torch.Generator) -> torch.Tensor:
         """(n, N) states s_1..s_N: the n·ℓ sub-chains drawn by one ``walk.sample_states``
         call (row b·ℓ + r is sub-chain r of sequence b), then interleaved."""
-        sub = self.states(self.walk.sample_states(n * self.lag, gen)).view(n, self.lag, -1)  # (n, ℓ, L_0)
-        return self.interleave(list(sub.unbind(1)))
+        sub = self.states(self.walk.sample_states(n * self.lag, gen))  # (n·ℓ, L_0)
+        if self.lag == 1:
+            return sub  # (n, N)
+        return self.interleave(list(sub.view(n, self.lag, -1).unbind(1)))
 
     def sample(self, n: int, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
         """``n`` sequences: tokens (n, N−1) and labels (n,)."""
