@@ -13,7 +13,7 @@ import torch
 from test_tasks import chi2_pvalue
 
 from walkformer.config import ConfigError
-from walkformer.tasks import BinaryChain, circle_walk, make_task
+from walkformer.tasks import BinaryChain, MarkovChain, circle_walk, make_task
 from walkformer.tasks.chain import check
 from walkformer.tasks.graphs import regular
 
@@ -102,6 +102,14 @@ def test_sampled_transitions_and_first_contexts_match_the_table(case, gen):
             assert chi2_pvalue(counts[c], counts[c].sum() * task.table[c]) > 1e-4
     first = np.concatenate([s[:, r : r + k * lag : lag] @ weights for r in range(lag)])
     assert chi2_pvalue(np.bincount(first, minlength=C), len(first) * task.mu) > 1e-4
+
+
+@pytest.mark.parametrize("order", [2, 3])
+def test_context_walk_draws_what_the_dense_chain_on_contexts_draws(order):
+    task = make_task(task_cfg(graph="dirichlet", alpha=0.3, order=order, N=12, init_law="stationary"))
+    dense = MarkovChain(task.walk.Pi, task.walk.mu, task.walk.N)
+    a = task.walk.sample_states(500, torch.Generator().manual_seed(7))
+    assert torch.equal(a, dense.sample_states(500, torch.Generator().manual_seed(7)))
 
 
 @pytest.mark.parametrize("law", ["uniform", "stationary"])

@@ -23,7 +23,8 @@ s_1..s_{kℓ}) form its first context c ~ μ, drawn independently per sub-chain:
     P[c, (c·K + s) mod K^k] = T[c, s]                 (drop the oldest state, append s)
 
 so every sub-chain is a :class:`~walkformer.tasks.markov.MarkovChain` on contexts: it
-samples, enumerates (``population``) and gives the laws μ P^t for this task.
+samples, enumerates (``population``) and gives the laws μ P^t for this task
+(:class:`ContextWalk` draws the same samples from T directly, for speed).
 
 **The Bayes-optimal answer.** The model sees x_1..x_{N-1} and predicts y = s_N. Given the
 past, s_N depends only on its context c_N = (x_{N-kℓ}, .., x_{N-ℓ}) (all observed: kℓ <= N−1
@@ -90,6 +91,29 @@ def stationary_law(P: np.ndarray, key: str = "task.init_law") -> np.ndarray:
     return pi / pi.sum()
 
 
+class ContextWalk(MarkovChain):
+    """The chain on contexts P = ``contexts_chain(table, k)`` (given), sampled from the (K^k, K)
+    table itself: O(K) per draw instead of O(K^k). The successors of context c fill the
+    block (cK mod K^k) + 0..K−1 of P's row in the order of s, so the same uniforms give the
+    same contexts as ``MarkovChain(P, mu, n).sample_states`` (a test checks it)."""
+
+    def __init__(self, P: np.ndarray, table: np.ndarray, mu: np.ndarray, n: int):
+        super().__init__(P, mu, n)
+        self._next = torch.from_numpy(np.cumsum(table, axis=1))  # (K^k, K) inverse-CDF of the next state
+        self._next[:, -1] = 1.0 + 1e-12
+
+    def sample_states(self, n: int, gen: torch.Generator) -> torch.Tensor:
+        """(n, L) contexts c_1..c_L (L = ``self.N``); c_{j+1} = (c_j·K + s) mod K^k, s ~ T[c_j]."""
+        C, K = self._next.shape
+        u = torch.rand(n, self.N, generator=gen, dtype=torch.float64)  # (n, L), as MarkovChain draws them
+        c = torch.empty(n, self.N, dtype=torch.long)
+        c[:, 0] = torch.searchsorted(self._cum0, u[:, 0].contiguous(), right=True)
+        for j in range(1, self.N):
+            s = torch.searchsorted(self._next[c[:, j - 1]], u[:, j : j + 1].contiguous(), right=True)[:, 0]  # (n,)
+            c[:, j] = (c[:, j - 1] * K + s) % C
+        return c
+
+
 class ChainTask:
     """Next-state prediction on ℓ interleaved k-th order Markov chains (module docstring).
 
@@ -113,7 +137,8 @@ class ChainTask:
         if walk is None:
             P = contexts_chain(self.table, order)
             mu = np.full(len(P), 1.0 / len(P)) if init_law == "uniform" else stationary_law(P)
-            walk = MarkovChain(P, mu, self.lengths[0] - order + 1)
+            n = self.lengths[0] - order + 1
+            walk = MarkovChain(P, mu, n) if order == 1 else ContextWalk(P, self.table, mu, n)
         self.walk = walk  # the chain on contexts, long enough for sub-chain 0 (the longest)
 
     # ---- Bayes-optimal answer, in closed form -------------------------------------------
