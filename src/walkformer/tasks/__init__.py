@@ -22,8 +22,8 @@ from .binary import BinaryChain
 from .bag import bag_accuracy
 from .chain import ChainTask, make_chain
 
-__all__ = ["MarkovChain", "CircleWalk", "circle_walk", "circle_transition", "FruitQA", "VOCAB", "BinaryChain", "bag_accuracy", "ChainTask",
-           "make_chain", "make_task"]
+__all__ = ["MarkovChain", "CircleWalk", "circle_walk", "circle_transition", "FruitQA", "VOCAB", "BinaryChain",
+           "bag_accuracy", "ChainTask", "make_chain", "make_task"]
 
 
 def make_task(cfg):
