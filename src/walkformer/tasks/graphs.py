@@ -105,7 +105,8 @@ def regular(K: int, d: int, seed: int) -> np.ndarray:
     _need(isinstance(d, (int, np.integer)) and 1 <= d <= K - 1, "task.degree", d,
           f"an integer in [1, K−1] = [1, {K - 1}] for task.K={K}")
     _need(K * d % 2 == 0, "task.degree", d, f"K·d even (each edge has two ends), and task.K={K}")
-    _need(d >= 2 or K == 2, "task.degree", d, f"d >= 2 for task.K={K} (a 1-regular graph on K > 2 nodes is disconnected)")
+    _need(d >= 2 or K == 2, "task.degree", d,
+          f"d >= 2 for task.K={K} (a 1-regular graph on K > 2 nodes is disconnected)")
     rng = np.random.default_rng(seed)
     dense = 2 * d > K - 1  # draw the sparser complement
     for _ in range(1000):
@@ -211,7 +212,8 @@ def stochastic(T: np.ndarray, key: str, value, order: int = 1) -> np.ndarray:
     sums = T.sum(1)
     off = np.flatnonzero(np.abs(sums - 1.0) > ROW_SUM_TOL)
     if len(off):
-        _need(False, key, value, f"rows summing to 1 within {ROW_SUM_TOL:g} (row {int(off[0])} sums to {float(sums[off[0]])!r})")
+        i = int(off[0])
+        _need(False, key, value, f"rows summing to 1 within {ROW_SUM_TOL:g} (row {i} sums to {float(sums[i])!r})")
     return T / sums[:, None]
 
 
@@ -222,7 +224,8 @@ def transition_table(t) -> np.ndarray:
     text, K, p = getattr(t, "matrix", ""), getattr(t, "K", 6), getattr(t, "p", 0.5)
     _need(graph in GRAPHS, "task.graph", graph, "one of " + " | ".join(GRAPHS))
     _need(graph == "matrix" or not text, "task.matrix", text, f"only with task.graph=matrix (got task.graph={graph})")
-    _need(graph != "matrix" or bool(text), "task.graph", graph, "matrix only with task.matrix set (inline rows or a path)")
+    _need(graph != "matrix" or bool(text), "task.graph", graph,
+          "matrix only with task.matrix set (inline rows or a path)")
     _need(order == 1 or graph in ORDERED, "task.order", order,
           f"1 for task.graph={graph} (a first-order walk); a k-th order table needs task.graph=dirichlet or matrix")
     seed = getattr(t, "graph_seed", 0)
