@@ -225,7 +225,7 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
     if not_run:
         problems.append(f"not run here: {', '.join(not_run)} (walkformer reproduce NAME --out {path})")
     versions = next(((load_run(r, metrics=False).config or {}).get("versions") for e in exps for r in e.runs[:1]), None)
-    body = ['<nav><a href="#papers">papers</a><a href="#claims">claims</a><a href="#differences">where we differ</a>'
+    body = ['<nav><a href="#claims">claims</a><a href="#differences">where we differ</a><a href="#papers">papers</a>'
             '<a href="#experiments">experiments</a></nav>',
             "<h1>walkformer: the reproduction</h1>",
             f'<p class="muted">{esc(path.resolve())} · page written '
@@ -237,6 +237,14 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
             f'<p class="small">{esc(tally(exps))}. Identities (one formula checked against another) and '
             "claims a run could not test are listed with the claims but not counted.</p>",
             html.missing(problems, "Missing or unreadable")]
+    body += ['<h2 id="claims">Claims: the paper against our measurement</h2>',
+             '<p class="small">One line per experiment; click it for its claims. Measured values are over seeds '
+             '(mean ± standard deviation, range); "holds" is computed from them with the criterion under each '
+             "claim. Click a column header to sort.</p>", "".join(experiment_line(e) for e in exps)]
+    body += ['<h2 id="differences">Where we differ from the paper</h2>',
+             '<p class="small">One line per difference; click it for the numbers we measured and the controlled '
+             "experiment that explains it, computed by the experiment from its claims (differences.json).</p>",
+             difference_cards(exps, front=True)]
     body.append('<h2 id="papers">The papers and what they claim</h2>')
     body.append('<div class="papers">')
     for paper in PAPERS:
@@ -252,14 +260,6 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
     if others:
         body.append("<h3>Other experiments</h3><p>" + ", ".join(
             f'<a href="{esc(e.name)}/report.html">{esc(e.heading())}</a>' for e in others) + "</p>")
-    body += ['<h2 id="claims">Claims: the paper against our measurement</h2>',
-             '<p class="small">One line per experiment; click it for its claims. Measured values are over seeds '
-             '(mean ± standard deviation, range); "holds" is computed from them with the criterion under each '
-             "claim. Click a column header to sort.</p>", "".join(experiment_line(e) for e in exps)]
-    body += ['<h2 id="differences">Where we differ from the paper</h2>',
-             '<p class="small">One line per difference; click it for the numbers we measured and the controlled '
-             "experiment that explains it, computed by the experiment from its claims (differences.json).</p>",
-             difference_cards(exps, front=True)]
     body.append('<h2 id="experiments">Experiments</h2><div class="thumbs">')
     for e in exps:
         thumb = f'<img src="{html.data_uri(thumbnail(e.pngs[0]))}" alt="{esc(e.pngs[0].name)}">' if e.pngs else ""
