@@ -1,4 +1,4 @@
-"""The README and docs/*.md: every local link resolves (file and #anchor), the README keeps
+"""The README, docs/*.md and the generated docs/results/*.md: every local link resolves (file and #anchor), the README keeps
 the two commands and stays a short guide."""
 
 import re
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "docs" / "results").glob("*.md"))]
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 
 

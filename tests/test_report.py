@@ -19,6 +19,7 @@ from walkformer.cli import main
 from walkformer.experiments import REGISTRY, run_all
 
 CHROMIUM, DRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+FRONT_MAX = 2400  # px at 1280 wide: this front page measures 2146 (3561 before its claims folded)
 FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
          "--disable-component-update", "--disable-sync")
 SMALL = {"task.K": 4, "task.N": 13, "model.M": 30, "train.n_train": 200, "eval.n_test": 200, "train.eps": 0.1,
@@ -228,16 +229,51 @@ def open_page(driver, page: Path) -> None:
     assert errors == [], f"console errors in {page}: {errors}"
 
 
+def height(driver) -> int:
+    return driver.execute_script("return document.documentElement.scrollHeight")
+
+
+def test_browser_many_claims_do_not_make_the_front_page_taller(repro, browser, tmp_path):
+    """30 more claims in one experiment (as no-position's per-cell claims) add no height:
+    each experiment is one line until clicked."""
+    from selenium.webdriver.common.by import By
+
+    from walkformer.report.reproduction import front_page
+
+    many = tmp_path / "many"
+    shutil.copytree(repro, many, ignore=shutil.ignore_patterns("runs", "*.gif"))
+    open_page(browser, many / "index.html")
+    before = height(browser)
+    claims = json.loads((many / "fig5" / "claims.json").read_text())
+    more = [c | {"id": f"{c['id']}-cell{i}"} for i in range(10) for c in claims[:3]]
+    (many / "fig5" / "claims.json").write_text(json.dumps(claims + more))
+    (many / "index.html").write_text(front_page(many))
+    open_page(browser, many / "index.html")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "table.claims tbody tr")) == len(claims) + 30 + len(
+        json.loads((many / "fig4" / "claims.json").read_text()))
+    assert abs(height(browser) - before) <= 24  # at most a line of text: the tally's digits
+
+
 def test_browser_front_page_experiment_and_run(repro, run_dir, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
+    fig4 = json.loads((repro / "fig4" / "claims.json").read_text())
     open_page(browser, repro / "index.html")
     rows = browser.find_elements(By.CSS_SELECTOR, "table.claims tbody tr")
     expected = [c["id"] for e in ("fig4", "fig5") for c in json.loads((repro / e / "claims.json").read_text())]
     assert [r.get_attribute("data-claim") for r in rows] == expected
     assert len(browser.find_elements(By.TAG_NAME, "img")) == 2  # one thumbnail per experiment
+    # one line per experiment: the claims open on a click, and only then take room
+    closed = height(browser)
+    print(f"front page height: {closed} px")
+    assert closed <= FRONT_MAX, f"front page is {closed} px tall, bound {FRONT_MAX}"
     failing = browser.find_element(By.CSS_SELECTOR, 'tr[data-claim="parent-attention"] td.holds')
+    assert failing.text == ""  # folded
+    line = browser.find_element(By.CSS_SELECTOR, "#exp-fig4 > summary")
+    assert line.text.split()[:2] == [f"{sum(c['holds'] is True for c in fig4)}/{len(fig4)}", "hold"]
+    line.click()
     assert "fails" in failing.text and failing.value_of_css_property("color") != "rgba(0, 0, 0, 1)"
+    assert height(browser) > closed
     shot = tmp_path / "front.png"
     assert browser.save_screenshot(str(shot)) and shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert shot.stat().st_size > 20_000
@@ -334,7 +370,7 @@ def test_difference_cards_shared_by_presets_have_distinct_titles(repro):
     claims = json.loads((repro / "fig5" / "claims.json").read_text())
     exps = [SimpleNamespace(name=n, figure=f, claims=claims, differences=diffs)
             for n, f in (("fig5", "Shi & Cao Fig. 5"), ("fig9", "Shi & Cao Fig. 9"))]
-    titles = re.findall(r'<div class="card [a-z]+"><h3>(.*?) <span', difference_cards(exps, front=True))
+    titles = re.findall(r'<details class="card [a-z]+"><summary><h3>(.*?) <span', difference_cards(exps, front=True))
     assert len(titles) == 2 * len(diffs) and len(set(titles)) == len(titles)
     assert all(t.startswith("Shi &amp; Cao Fig. 9: ") for t in titles[len(diffs):])
 
@@ -369,6 +405,7 @@ def test_reproduce_writes_its_pages_and_one_front_page(tmp_path, monkeypatch):
     (tmp_path / "report.html").write_text("a stale duplicate of index.html")
     assert cli("reproduce", "fig5", "--out", tmp_path, "--workers", 1, "--quiet") == 0
     assert (tmp_path / "fig5" / "report.html").exists() and (tmp_path / "index.html").exists()
+    assert "## fig5\n" in (tmp_path / "results" / "shicao.md").read_text()  # the results page in markdown
     assert not (tmp_path / "report.html").exists()
     out = tmp_path / "no-pages"
     assert cli("reproduce", "fig5", "--out", out, "--workers", 1, "--quiet", "--no-report") == 0

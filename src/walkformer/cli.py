@@ -130,6 +130,11 @@ def _reproduce(args) -> int:
 def _report(args) -> int:
     from .report import build
 
+    if args.markdown:  # only the markdown results pages
+        from .report.markdown import write_results
+
+        print("\n".join(map(str, write_results(args.dir, args.markdown))))
+        return 0
     pages = build(args.dir, animate=not args.no_animation, quiet=args.quiet)
     if len(pages) > 1 and not args.quiet:
         print(f"{len(pages) - 1} experiment and sweep pages: {pages[1].parent.parent}/NAME/report.html")
@@ -171,6 +176,7 @@ def main(argv=None) -> int:
     rp.add_argument("dir")
     rp.add_argument("--no-animation", action="store_true", help="skip the animated GIFs (faster)")
     rp.add_argument("--quiet", action="store_true")
+    rp.add_argument("--markdown", metavar="DEST", help="write only the results pages in markdown, one per paper, to DEST")
     w = sub.add_parser("sweep", help="run a grid of configs (a TOML spec), batched, resumable")
     w.add_argument("spec", help="TOML file: preset/base, [grid], seeds (see examples/)")
     w.add_argument("--out", required=True, help="sweep directory (re-running skips finished runs)")

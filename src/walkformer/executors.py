@@ -191,26 +191,71 @@ def say_repaired(repaired: dict) -> None:
           + "; ".join(f"{n}x {why}" for why, n in sorted(kinds.items())), file=sys.stderr)
 
 
+# Seconds per (step · sequence · token) measured from the runs of one `make reproduce`
+# (summary.json "seconds", 2026-12-02, one thread per run): the Shi & Cao fast path
+# 1.2-4 ns for most presets (up to 35 with the QA tasks' ReLU head), the gpt model
+# 400-640 ns per layer. A gpt token-step therefore weighs GPT_WEIGHT per layer.
+GPT_WEIGHT = 400
+
+
+def cost(cfg: Config) -> int:
+    """What one run costs, in Shi & Cao token-steps: steps × sequences per step × tokens
+    per sequence, times ``GPT_WEIGHT`` × layers for the gpt model (fresh ``train.batch``
+    sequences per step; the others train on ``train.n_train`` fixed ones). Positive."""
+    t, tr = cfg.task, cfg.train
+    if cfg.model.name == "gpt":
+        return max(1, tr.steps * tr.batch * t.N * GPT_WEIGHT * max(1, cfg.model.layers))
+    return max(1, tr.steps * tr.n_train * max(1, t.N - 1))
+
+
+class Progress:
+    """The bar of :func:`execute`: its total and updates are :func:`cost` units, so its
+    estimate of the time left does not jump when cheap runs finish before dear ones; the
+    runs are counted in its postfix: "reproduce:  45%|████▌     | [01:02<01:15, runs 812/2437]"."""
+
+    def __init__(self, jobs: list[tuple[Config, Path]], todo: list[Path], desc: str, quiet: bool = False):
+        from tqdm import tqdm
+
+        self.weights = {p: cost(c) for c, p in jobs}
+        left = set(todo)
+        self.runs, self.done = len(self.weights), len(self.weights) - len(left)
+        self.bar = tqdm(total=sum(self.weights.values()), initial=sum(w for p, w in self.weights.items()
+                                                                       if p not in left),
+                        desc=desc, disable=quiet, smoothing=0.1, dynamic_ncols=True,
+                        bar_format="{desc}: {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}{postfix}]",
+                        postfix=self.counted())
+
+    def counted(self) -> str:
+        return f"runs {self.done}/{self.runs}"
+
+    def advance(self, paths: list[Path]) -> None:
+        """``paths`` (run directories of this execute) are trained."""
+        self.done += len(paths)
+        self.bar.set_postfix_str(self.counted(), refresh=False)
+        self.bar.update(sum(self.weights[Path(p)] for p in paths))
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def execute(jobs: list[tuple[Config, Path]], executor: str = "local", workers: int = 1, address: str | None = None,
             quiet: bool = False, max_models: int = 64, desc: str = "runs", device: str = "cpu") -> Executed:
     """Run every job whose directory is not a whole run; returns what it did. ``device``:
     cpu, cuda or auto (a GPU where the worker sees one)."""
-    from tqdm import tqdm
-
     jobs = [(c, Path(p)) for c, p in jobs]
     clean_staging(p for _, p in jobs)
     need, repaired = triage(p for _, p in jobs)
     say_repaired(repaired)
     todo = [(c, p) for c, p in jobs if p in need]
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc=desc, unit="run", disable=quiet,
-               smoothing=0.1, dynamic_ncols=True)
+    bar = Progress(jobs, [p for _, p in todo], desc, quiet)
     batches = [[todo[i] for i in idx] for idx in plan([c for c, _ in todo], max_models, min_chunks=workers)]
     try:
         if executor == "ray":
             _ray(batches, workers, address, max_models, bar, device)
         elif workers <= 1 or len(batches) <= 1:
             for b in batches:
-                bar.update(run_batch([c for c, _ in b], [str(p) for _, p in b], max_models, device))
+                run_batch([c for c, _ in b], [str(p) for _, p in b], max_models, device)
+                bar.advance([p for _, p in b])
         else:
             _pool(batches, workers, max_models, device, bar)
     finally:
@@ -223,10 +268,11 @@ def _pool(batches, workers: int, max_models: int, device: str, bar) -> None:
     exception here (Ctrl-C included) kills them instead of waiting for their batches."""
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_die_with_parent, initargs=(os.getpid(),))
     try:
-        futs = [pool.submit(run_batch, [c for c, _ in b], [str(p) for _, p in b], max_models, device)
-                for b in batches]
+        futs = {pool.submit(run_batch, [c for c, _ in b], [str(p) for _, p in b], max_models, device): b
+                for b in batches}
         for f in as_completed(futs):
-            bar.update(f.result())
+            f.result()
+            bar.advance([p for _, p in futs[f]])
     except BaseException:
         for proc in list((getattr(pool, "_processes", None) or {}).values()):
             proc.kill()
@@ -264,7 +310,7 @@ def _ray(batches, workers: int, address: str | None, max_models: int, bar, devic
                     # the first attempt sent, and a run already installed is never rewritten.
                     if not done(path):
                         _install(files, path)
-                        bar.update(1)
+                        bar.advance([path])
         finally:
             if started:
                 ray.shutdown()

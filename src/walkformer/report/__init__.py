@@ -6,14 +6,16 @@ reproduction, built only from what is on disk.
 - a run directory      -> DIR/report.html (config as a train command, curves, V beside Πᵀ,
                           attention by position, Fig. 13 statistics, animation)
 - an experiment        -> DIR/report.html (claims, differences, figures, animation, runs)
-- a reproduction       -> DIR/index.html, the front page (papers, claims table, where we
-                          differ), plus DIR/NAME/report.html for every experiment and
-                          every sweep (DIR/NAME/results.parquet) beside them
+- a reproduction       -> DIR/index.html, the front page (papers, one line per experiment
+                          with its claims on a click, where we differ), DIR/NAME/report.html
+                          for every experiment and every sweep (DIR/NAME/results.parquet)
+                          beside them, and DIR/results/*.md, the results in markdown, one
+                          page per paper (``walkformer report DIR --markdown DEST``: only those)
 - a sweep              -> DIR/report.html (phase diagrams, sortable table of runs)
 
 Modules: load (reading, kinds), html (page, tables, CSS/JS), figures (figures drawn
 from metrics.jsonl, animations), run (run and sweep pages), reproduction (experiment and
-front pages), papers (the papers and what they claim).
+front pages), markdown (the results pages), papers (the papers and what they claim).
 """
 
 from __future__ import annotations
@@ -66,6 +68,9 @@ def build(path: Path | str, animate: bool = True, quiet: bool = False, workers: 
             written.append(sweep / "report.html")
         front = front_page(path, exps)
         atomic_write(path / "index.html", front)  # one front page file
+        from .markdown import write_results
+
+        write_results(path, path / "results", exps)  # the results pages, one per paper (markdown)
         (path / "report.html").unlink(missing_ok=True)  # the duplicate that earlier versions wrote
         return [path / "index.html"] + written
     page = {"run": lambda p: run_page(p), "experiment": lambda p: experiment_page(p, animate),

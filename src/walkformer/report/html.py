@@ -8,6 +8,8 @@ import base64
 import html
 import json
 import math
+from dataclasses import dataclass
+from typing import Callable
 
 from ..experiments import describe
 
@@ -43,7 +45,12 @@ td.holds { font-weight: 600; white-space: nowrap; text-align: center; }
 .missing li { margin: .15rem 0; }
 figure { margin: 1rem 0 1.6rem; page-break-inside: avoid; } figure img { max-width: 100%; height: auto;
   border: 1px solid var(--line); } figcaption { color: var(--muted); font-size: .9rem; }
-.thumbs { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 1rem; }
+.thumbs { display: grid; grid-template-columns: repeat(auto-fill, minmax(260px, 1fr)); gap: .8rem; }
+.thumbs figcaption { font-size: .85rem; } .thumbs img { width: 100%; height: 170px; object-fit: contain; }
+details.exp { border-bottom: 1px solid var(--line); padding: .25rem 0; } details.exp > summary { cursor: pointer; }
+details.exp .badge { min-width: 7.5rem; text-align: center; }
+details.card > summary { cursor: pointer; } details.card > summary h3 { display: inline; font-size: 1rem; }
+details.card { padding: .3rem .9rem; margin: .35rem 0; }
 .thumbs figure { margin: 0; }
 pre.cmd { background: #f3f5f8; border: 1px solid var(--line); padding: .5rem .7rem; white-space: pre-wrap;
           word-break: break-all; font-size: .85rem; margin: .2rem 0; }
@@ -153,54 +160,75 @@ def is_stat(v) -> bool:
 LONG = 6  # a dict or list nested in a measured value with more entries than this is folded
 
 
-def measured(m, depth: int = 0) -> str:
-    """A claim's ``measured`` as HTML: the main statistic (mean ± spread over seeds) first,
-    the other numbers below it. A long dict or list (e.g. one number per grid cell) is
-    folded into a ``<details>`` element whose one-line summary gives its count and range."""
+@dataclass(frozen=True)
+class Style:
+    """How :func:`measured` marks up what it writes: the same numbers (``describe``,
+    :func:`number`) as HTML for the pages or as one markdown table cell for the results
+    pages (``report/markdown.py``)."""
+    esc: Callable[[str], str]
+    bold: Callable[[str], str]
+    sub: Callable[[str], str]  # the numbers below a statistic
+    br: str  # between the lines of a dict
+    fold: Callable[[str, str], str]  # (one-line summary, the folded text) -> the folded block
+    folds: str  # how a folded block ends: no line break after it (it ends its own line)
+
+
+HTML = Style(esc, lambda s: f"<b>{s}</b>", lambda s: f'<div class="small">{s}</div>', "<br>",
+             lambda summary, inner: f'<details class="measured"><summary>{summary}</summary>{inner}</details>',
+             "</details>")
+
+
+def measured(m, depth: int = 0, style: Style = HTML) -> str:
+    """A claim's ``measured``: the main statistic (mean ± spread over seeds) first, the
+    other numbers below it. A long dict or list (e.g. one number per grid cell) is folded
+    (HTML: a ``<details>`` element) behind a one-line summary of its count and range."""
+    e = style.esc
     if is_stat(m):
         extra = {k: v for k, v in m.items() if k not in ("mean", "std", "min", "max", "n_seeds", "n_never")}
-        return f"<b>{esc(describe(m))}</b>" + (f'<div class="small">{measured(extra, depth + 1)}</div>' if extra else "")
+        return style.bold(e(describe(m))) + (style.sub(measured(extra, depth + 1, style)) if extra else "")
     if isinstance(m, (dict, list)) and len(m) > (LONG if depth else 2 * LONG):
-        return folded(m, depth)
+        return folded(m, depth, style)
     if isinstance(m, dict):  # a nested dict of plain numbers on one line: "p: 0.4, q: 0.2, abs error: 0.0785"
-        sep = ", " if depth and not any(isinstance(v, (dict, list)) for v in m.values()) else "<br>"
-        return lines([f"{esc(k.replace('_', ' '))}: {measured(v, depth + 1)}" for k, v in m.items()], sep)
+        sep = ", " if depth and not any(isinstance(v, (dict, list)) for v in m.values()) else style.br
+        return lines([f"{e(k.replace('_', ' '))}: {measured(v, depth + 1, style)}" for k, v in m.items()], sep, style)
     if isinstance(m, list):
-        return esc(", ".join(number(v) for v in m)) if all(not isinstance(v, (dict, list)) for v in m) \
-            else "; ".join(measured(v, depth + 1) for v in m)
+        return e(", ".join(number(v) for v in m)) if all(not isinstance(v, (dict, list)) for v in m) \
+            else "; ".join(measured(v, depth + 1, style) for v in m)
     if isinstance(m, bool):
         return "yes" if m else "no"
-    return esc(number(m) if isinstance(m, (int, float)) else m)
+    return e(number(m) if isinstance(m, (int, float)) else m)
 
 
-def lines(items: list[str], sep: str = "<br>") -> str:
+def lines(items: list[str], sep: str = "<br>", style: Style = HTML) -> str:
     """Join with ``sep``, but no line break after a folded block (it ends its own line)."""
-    return "".join(x + ("" if i == len(items) - 1 or x.endswith("</details>") else sep) for i, x in enumerate(items))
+    return "".join(x + ("" if i == len(items) - 1 or style.folds and x.endswith(style.folds) else sep) for i, x in enumerate(items))
 
 
-def folded(m: dict | list, depth: int) -> str:
-    """``<details>`` with a one-line summary: "25 values, 0.2–0.8" (numbers) or "25 entries"."""
+def folded(m: dict | list, depth: int, style: Style = HTML) -> str:
+    """A folded block with a one-line summary: "25 values, 0.2–0.8" (numbers) or "25 entries"."""
+    e = style.esc
     values = list(m.values()) if isinstance(m, dict) else m
     nums = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)]
     span = f", {number(min(nums))}–{number(max(nums))}" if nums and len(nums) == len(values) else ""
     what = "values" if span else "entries"
-    inner = (lines([f"{esc(k.replace('_', ' '))}: {measured(v, depth + 1)}" for k, v in m.items()])
-             if isinstance(m, dict) else esc(", ".join(number(v) for v in m)) if span
-             else "; ".join(measured(v, depth + 1) for v in m))
-    return f'<details class="measured"><summary>{len(m)} {what}{span}</summary>{inner}</details>'
+    inner = (lines([f"{e(k.replace('_', ' '))}: {measured(v, depth + 1, style)}" for k, v in m.items()], style.br, style)
+             if isinstance(m, dict) else e(", ".join(number(v) for v in m)) if span
+             else "; ".join(measured(v, depth + 1, style) for v in m))
+    return style.fold(f"{len(m)} {what}{span}", inner)
+
+
+def holds_word(h, identity: bool = False) -> tuple[str, str, str]:
+    """(class, data-holds, words) of a claim's ``holds``: the pages' cell and the markdown column."""
+    if identity:  # a formula checked against another: a test, not a measurement
+        return "note", "identity", ("\u2713" if h is True else "\u2717") + " identity"
+    return {None: ("note", "untested", "not tested"), True: ("yes", "true", "\u2713 holds"),
+            False: ("no", "false", "\u2717 fails")}.get(h, ("note", "unknown", "?"))
 
 
 def holds_cell(h, identity: bool = False) -> str:
-    if identity:  # a formula checked against another: a test, not a measurement
-        mark = "&#10003;" if h is True else "&#10007;"
-        return f'<td class="holds note" data-holds="identity">{mark} identity</td>'
-    if h is None:
-        return '<td class="holds note" data-holds="untested">not tested</td>'
-    if h is True:
-        return '<td class="holds yes" data-holds="true">&#10003; holds</td>'
-    if h is False:
-        return '<td class="holds no" data-holds="false">&#10007; fails</td>'
-    return '<td class="holds note" data-holds="unknown">?</td>'
+    cls, data, words = holds_word(h, identity)
+    mark = esc(words).encode("ascii", "xmlcharrefreplace").decode()  # &#10003; holds
+    return f'<td class="holds {cls}" data-holds="{data}">{mark}</td>'
 
 
 def pretty_json(obj) -> str:

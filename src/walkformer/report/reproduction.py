@@ -86,12 +86,15 @@ def figure_link(e: ExperimentDir, c: dict, prefix: str) -> str:
     return f'<a href="{prefix}report.html#fig-{esc(Path(fig).stem)}">{esc(fig)}</a>'
 
 
-def claims_rows(exps: list[ExperimentDir], front: bool) -> str:
+def claims_rows(exps: list[ExperimentDir], front: bool, name_column: bool | None = None) -> str:
+    """The claims table; ``front``: links from the front page; ``name_column`` (default
+    ``front``): a first column naming each row's experiment."""
+    named = front if name_column is None else name_column
     rows, attrs = [], []
     for e in exps:
         prefix = f"{e.name}/" if front else ""
         for c in e.claims:
-            cells = [html.td(f'<a href="{prefix}report.html">{esc(e.name)}</a>', raw=True)] if front else []
+            cells = [html.td(f'<a href="{prefix}report.html">{esc(e.name)}</a>', raw=True)] if named else []
             cells += [html.td(f'<span id="claim-{esc(e.name)}-{esc(c.get("id", ""))}">{esc(c.get("claim", "?"))}</span>'
                               f'<div class="small">criterion: {esc(c.get("criterion", "not recorded"))}</div>', raw=True),
                       html.td(c.get("paper", "—")), html.td(html.measured(c.get("measured")), raw=True),
@@ -101,34 +104,40 @@ def claims_rows(exps: list[ExperimentDir], front: bool) -> str:
             cls = "identity" if is_identity(c) else "fail" if c.get("holds") is False else "untested" if c.get(
                 "holds") is None else "pass"
             attrs.append(f' class="claim {cls}" data-claim="{esc(c.get("id", ""))}"')
-    heads = (["experiment"] if front else []) + ["claim", "paper", "measured (mean ± sd over seeds)", "holds", "figure"]
+    heads = (["experiment"] if named else []) + ["claim", "paper", "measured (mean ± sd over seeds)", "holds", "figure"]
     return html.table(heads, rows, cls="sortable claims", row_attrs=attrs)
+
+
+def difference_status(e: ExperimentDir, d: dict) -> tuple[str, str]:
+    """(differs | agrees | note, the badge's words) of one difference of ``e``: it differs
+    while one of its claims fails."""
+    status = {c.get("id"): c.get("holds") for c in e.claims}
+    ids = d.get("claims") or []
+    if not ids:
+        return "note", "note on how we read the paper"
+    if any(i not in status for i in ids):
+        return "note", f"claim {', '.join(i for i in ids if i not in status)} not in claims.json"
+    if any(status[i] is False for i in ids):
+        return "differs", "differs: " + ", ".join(i for i in ids if status[i] is False) + " fails"
+    return "agrees", "agrees in this run"
 
 
 def difference_cards(exps: list[ExperimentDir], front: bool) -> str:
     out = []
     for e in exps:
-        status = {c.get("id"): c.get("holds") for c in e.claims}
         for d in e.differences:
-            ids = d.get("claims") or []
-            if not ids:
-                cls, badge = "note", "note on how we read the paper"
-            elif any(i not in status for i in ids):
-                cls, badge = "note", f"claim {', '.join(i for i in ids if i not in status)} not in claims.json"
-            elif any(status[i] is False for i in ids):
-                cls, badge = "differs", "differs: " + ", ".join(i for i in ids if status[i] is False) + " fails"
-            else:
-                cls, badge = "agrees", "agrees in this run"
+            cls, badge = difference_status(e, d)
             where = f'<a href="{e.name + "/" if front else ""}report.html">{esc(e.name)}</a>'
             title = d.get("title", d.get("id", ""))
             if front:  # several presets share one difference (fig5, fig9): say which one each card is about
                 title = f"{e.figure or e.name}: {title}"
-            out.append(f'<div class="card {cls}"><h3>{esc(title)} '
+            # the front page lists every difference on one line each, the text on a click
+            out.append(f'<details class="card {cls}"{"" if front else " open"}><summary><h3>{esc(title)} '
                        f'<span class="badge {"no" if cls == "differs" else "yes" if cls == "agrees" else "note"}">'
-                       f'{esc(badge)}</span></h3><p class="small">experiment {where}</p>'
+                       f'{esc(badge)}</span></h3></summary><p class="small">experiment {where}</p>'
                        f'<p><b>Paper:</b> {esc(d.get("paper", "—"))}</p>'
                        f'<p><b>We measure:</b> {esc(d.get("ours", "—"))}</p>'
-                       f'<p><b>Controlled experiment:</b> {esc(d.get("control") or "none yet")}</p></div>')
+                       f'<p><b>Controlled experiment:</b> {esc(d.get("control") or "none yet")}</p></details>')
     return "".join(out) or "<p>No experiment records a difference (no differences.json).</p>"
 
 
@@ -175,6 +184,15 @@ def experiment_page(path: Path, animate: bool = True) -> str:
     return html.page(f"walkformer {e.name}", "".join(body))
 
 
+def experiment_line(e: ExperimentDir) -> str:
+    """One line for the front page: 'k/n hold', the experiment and its paper figure; its
+    claims table opens on a click."""
+    cls = "no" if any(c.get("holds") is False for c in e.measured) else "yes" if e.measured else "note"
+    return (f'<details class="exp" id="exp-{esc(e.name)}"><summary><span class="badge {cls}">{esc(e.short())}'
+            f'</span> <a href="{esc(e.name)}/report.html">{esc(e.name)}</a> <span class="small">{esc(e.heading())}'
+            f'</span></summary>{claims_rows([e], front=True, name_column=False)}</details>')
+
+
 def thumbnail(png: Path, width: int = 640) -> bytes:
     from PIL import Image
 
@@ -207,7 +225,7 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
     if not_run:
         problems.append(f"not run here: {', '.join(not_run)} (walkformer reproduce NAME --out {path})")
     versions = next(((load_run(r, metrics=False).config or {}).get("versions") for e in exps for r in e.runs[:1]), None)
-    body = ['<nav><a href="#papers">papers</a><a href="#claims">claims</a><a href="#differences">where we differ</a>'
+    body = ['<nav><a href="#claims">claims</a><a href="#differences">where we differ</a><a href="#papers">papers</a>'
             '<a href="#experiments">experiments</a></nav>',
             "<h1>walkformer: the reproduction</h1>",
             f'<p class="muted">{esc(path.resolve())} · page written '
@@ -219,6 +237,14 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
             f'<p class="small">{esc(tally(exps))}. Identities (one formula checked against another) and '
             "claims a run could not test are listed with the claims but not counted.</p>",
             html.missing(problems, "Missing or unreadable")]
+    body += ['<h2 id="claims">Claims: the paper against our measurement</h2>',
+             '<p class="small">One line per experiment; click it for its claims. Measured values are over seeds '
+             '(mean ± standard deviation, range); "holds" is computed from them with the criterion under each '
+             "claim. Click a column header to sort.</p>", "".join(experiment_line(e) for e in exps)]
+    body += ['<h2 id="differences">Where we differ from the paper</h2>',
+             '<p class="small">One line per difference; click it for the numbers we measured and the controlled '
+             "experiment that explains it, computed by the experiment from its claims (differences.json).</p>",
+             difference_cards(exps, front=True)]
     body.append('<h2 id="papers">The papers and what they claim</h2>')
     body.append('<div class="papers">')
     for paper in PAPERS:
@@ -234,20 +260,12 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
     if others:
         body.append("<h3>Other experiments</h3><p>" + ", ".join(
             f'<a href="{esc(e.name)}/report.html">{esc(e.heading())}</a>' for e in others) + "</p>")
-    body += ['<h2 id="claims">Claims: the paper against our measurement</h2>',
-             '<p class="small">Measured values are over seeds (mean ± standard deviation, range); "holds" is '
-             "computed from them with the criterion under each claim. Click a column header to sort.</p>",
-             claims_rows(exps, front=True)]
-    body += ['<h2 id="differences">Where we differ from the paper</h2>',
-             '<p class="small">Each difference with the numbers we measured and the controlled experiment that '
-             "explains it, computed by the experiment from its claims (differences.json).</p>",
-             difference_cards(exps, front=True)]
     body.append('<h2 id="experiments">Experiments</h2><div class="thumbs">')
     for e in exps:
         thumb = f'<img src="{html.data_uri(thumbnail(e.pngs[0]))}" alt="{esc(e.pngs[0].name)}">' if e.pngs else ""
+        runs = f" · {len(e.runs)} runs" if e.runs else ""
         body.append(f'<figure><a href="{esc(e.name)}/report.html">{thumb}</a><figcaption><a href="{esc(e.name)}'
-                    f'/report.html"><b>{esc(e.name)}</b></a>: {esc(e.heading())} · {esc(e.tally())} · '
-                    f'{len(e.runs)} runs</figcaption></figure>')
+                    f'/report.html"><b>{esc(e.name)}</b></a> · {esc(e.short())}{runs}</figcaption></figure>')
     body.append("</div>")
     sweeps = sweeps_in(path)
     if sweeps:
