@@ -173,7 +173,7 @@ def test_yes_lifts_the_ceiling(empty, monkeypatch):
 def test_a_bad_value_fails_before_the_full_product(monkeypatch):
     """Each value is checked alone first (Σ len points, not Π len): the product, first key
     slowest, would reach eval.n_test=0 only at its 145th point."""
-    spec = parse('[grid]\n"eval.n_test" = [5, 6, 7, 0]\n"task.p" = [0.1, 0.2, 0.3, 0.4]\n"train.eta" = [1, 2, 3, 4]\n'
+    spec = parse('[base]\n"init.scheme" = "gaussian"\n[grid]\n"eval.n_test" = [5, 6, 7, 0]\n"task.p" = [0.1, 0.2, 0.3, 0.4]\n"train.eta" = [1, 2, 3, 4]\n'
                  '"init.sigma" = [0.0, 0.1, 0.2]\n')
     calls, point = [], sweep_mod._point
     monkeypatch.setattr(sweep_mod, "_point", lambda s, p: calls.append(p) or point(s, p))

@@ -13,11 +13,15 @@ import copy
 import dataclasses
 import difflib
 import functools
+import keyword
 import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import limits
+from .keys import REGISTRY, ConfigError, choices  # noqa: F401 (ConfigError: walkformer.config.ConfigError)
+from . import keys as _keys
+from .checks import check_transformer, matrix_states
 
 # The three random streams of a run, each seeded from ``seed`` alone (so the test set
 # does not move when n_train changes, and init.seed can vary the initialisation only).
@@ -37,91 +41,101 @@ MAX_SEED = (2**64 - 1 - max(STREAMS.values())) // 1_000_003  # 18_446_688_733_64
 QA_SHAPES = {"qa1": (19, 17), "qa2": (19, 19)}
 
 
-class ConfigError(ValueError):
-    """A bad configuration value; ``str(err)`` is a one-line, user-facing message."""
-
-
 @dataclass
 class TaskConfig:
-    name: str = "circle"  # circle | qa1 | qa2 | binary
-    K: int = 6  # number of states (circle) or vocabulary size (qa); 2 for binary
-    N: int = 97  # sequence length including the predicted slot (binary: input length)
-    p: float = 0.5  # probability of a clockwise step (binary: P(1 | 0))
-    q: float = 0.8  # binary only: P(0 | 1)
+    name: str = "circle"
+    K: int = 6
+    N: int = 97
+    p: float = 0.5
+    q: float = 0.8
+    graph: str = "circle"
+    matrix: str = ""
+    stay: float = 0.5
+    degree: int = 3
+    alpha: float = 1.0
+    graph_seed: int = 0
+    lag: int = 1
+    order: int = 1
+    init_law: str = "uniform"
 
 
 @dataclass
 class ModelConfig:
     name: str = "shi-cao"
-    pos: str = "sin"  # sin | onehot | none
-    M: int = 1000  # positional dimension
-    normalize: bool = False  # unit-length x~_i inside the softmax (paper Sec. 5)
-    head: str = "linear"  # linear: f = V X S ; relu: f = A ReLU(V X S) (App. F.2)
-    m: int = 19  # hidden width of the relu head
-    d: int = 8  # gpt: width
-    layers: int = 1  # gpt: transformer blocks
-    heads: int = 1  # gpt: attention heads (d must be divisible by heads)
-    tie: bool = True  # gpt: output vector a = embedding e
-    layernorm: bool = False  # gpt: pre-LayerNorm in each block and before the head
+    attention: str = "merged"
+    d_head: int = 0
+    scale: str = "none"
+    residual: bool = False
+    bias: bool = False
+    layers: int = 1
+    heads: int = 1
+    mlp: str = "none"
+    layernorm: bool = False
+    tie: bool = True
+    embed: str = "onehot"
+    d: int = 8
+    pos: str = "sin"
+    M: int = 1000
+    normalize: bool = False
+    layout: str = "slot"
+    head: str = "linear"
+    m: int = 19
+    loss: str = "log-eps"
 
 
 @dataclass
 class InitConfig:
-    scheme: str = "zero"  # zero | gaussian
-    sigma: float = 0.01  # std of the gaussian init
-    c: float = 1.0  # anti-aligned init: W_in = +c, W_out = -c (canonical: (e, w) = (c, -c))
-    seed: int = -1  # shi-cao: seed of the initial parameters; -1: the run's seed (data stay on ``seed``)
+    scheme: str = "zero"
+    sigma: float = 0.01
+    c: float = 1.0
+    seed: int = -1
+    from_: str = ""  # the key init.from ("from" is a Python keyword): see config.field_name
 
 
 @dataclass
 class TrainConfig:
-    eta: float = 1.0  # learning rate
-    eps: float = 0.1  # stability constant of the loss -log(z + eps)
+    eta: float = 1.0
+    eps: float = 0.1
     steps: int = 50
     n_train: int = 1000
-    data: str = "fixed"  # fixed | online | population
-    path: str = "fast"  # fast | autograd (dense reference, for checking)
-    optimizer: str = "gd"  # gpt/canonical: gd | sgd | adamw (shi-cao: gd with train.eta)
-    lr: float = 2e-3  # gpt/canonical learning rate (peak of the one-cycle schedule)
-    momentum: float = 0.9  # sgd momentum
-    batch: int = 16  # gpt: fresh sequences per step
+    data: str = "fixed"
+    path: str = "fast"
+    optimizer: str = "gd"
+    lr: float = 2e-3
+    momentum: float = 0.9
+    batch: int = 16
 
 
 @dataclass
 class EvalConfig:
     n_test: int = 1000
-    every: int = 1  # grid=every: log metrics every this many steps (and at the last step)
-    grid: str = "every"  # every | log: step 0, the distinct round(10^(k/per_decade)), k >= 0, and the last step
-    per_decade: int = 10  # grid=log: logged points per decade of steps
-    f_distance: bool = False  # also log f_opt_distance, f_sqrt_distance (shi-cao; ~17% of a Fig. 4 step)
+    every: int = 1
+    grid: str = "every"
+    per_decade: int = 10
+    f_distance: bool = False
 
 
 @dataclass
 class Config:
+    """Every leaf's meaning, allowed values and users: ``keys.REGISTRY`` (``walkformer keys``)."""
     task: TaskConfig = field(default_factory=TaskConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     init: InitConfig = field(default_factory=InitConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     seed: int = 0
-    dtype: str = "float64"  # float32 | float64
+    dtype: str = "float64"
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        return _rename(dataclasses.asdict(self))
 
 
-CHOICES = {
-    "task.name": ("circle", "qa1", "qa2", "binary"),
-    "model.name": ("shi-cao", "gpt", "canonical"),
-    "model.pos": ("sin", "onehot", "none"),
-    "model.head": ("linear", "relu"),
-    "init.scheme": ("zero", "gaussian", "standard", "anti-aligned", "rank-one"),
-    "train.data": ("fixed", "online", "population"),
-    "train.path": ("fast", "autograd"),
-    "train.optimizer": ("gd", "sgd", "adamw"),
-    "eval.grid": ("every", "log"),
-    "dtype": ("float32", "float64"),
-}
+def _rename(d: dict) -> dict:
+    """asdict with the dotted names: init.from_ is written "from"."""
+    return {k.rstrip("_"): _rename(v) if isinstance(v, dict) else v for k, v in d.items()}
+
+
+CHOICES = choices()  # key -> allowed values, derived from the registry (keys.py)
 
 
 def _leaves(obj: Any, prefix: str = "") -> dict[str, tuple[Any, type]]:
@@ -129,7 +143,7 @@ def _leaves(obj: Any, prefix: str = "") -> dict[str, tuple[Any, type]]:
     out = {}
     for f in dataclasses.fields(obj):
         val = getattr(obj, f.name)
-        key = prefix + f.name
+        key = prefix + f.name.rstrip("_")  # init.from is the field from_
         if dataclasses.is_dataclass(val):
             out.update(_leaves(val, key + "."))
         else:
@@ -188,8 +202,14 @@ def apply_overrides(cfg: Config, overrides: dict[str, Any] | list[str]) -> Confi
             hint = f"; did you mean {near[0]}?" if near else f"; known keys: {', '.join(sorted(leaves))}"
             raise ConfigError(f"unknown key {key!r}{hint}")
         owner, typ = leaves[key]
-        setattr(owner, key.rsplit(".", 1)[-1], _parse(key, raw, typ))
+        setattr(owner, field_name(key), _parse(key, raw, typ))
     return cfg
+
+
+def field_name(key: str) -> str:
+    """The dataclass attribute of a dotted key's last part (``init.from`` -> ``from_``)."""
+    last = key.rsplit(".", 1)[-1]
+    return last + "_" if keyword.iskeyword(last) else last
 
 
 def copy_config(cfg: Config) -> Config:
@@ -216,6 +236,9 @@ def from_dict(d: dict[str, Any]) -> Config:
             flat.update({f"{k}.{kk}": vv for kk, vv in v.items()})
         elif k in ("seed", "dtype"):
             flat[k] = v
+    # a config.json written before a key existed: the key takes its family's value
+    for k, v in implied(flat.get("model.name", "shi-cao"), flat.get("task.name", "circle")).items():
+        flat.setdefault(k, v)
     return apply_overrides(cfg, flat)
 
 
@@ -242,32 +265,60 @@ def logged(ev: EvalConfig, step: int, steps: int) -> bool:
 def get(cfg: Config, key: str) -> Any:
     obj = cfg
     for part in key.split("."):
-        obj = getattr(obj, part)
+        obj = getattr(obj, part + "_" if keyword.iskeyword(part) else part)
     return obj
 
 
 # Defaults that depend on model.name (applied to keys the user did not give): the
-# papers' settings of "Attention with Markov" / "Local to Global".
+# papers' settings of "Attention with Markov" / "Local to Global", and for every family
+# the architecture it stands for (shi-cao: the Config defaults, eq. 2.1 of the paper).
 IMPLIED = {
     "gpt": {"task.N": 1024, "init.scheme": "standard", "train.optimizer": "adamw", "train.steps": 500,
-            "eval.n_test": 32, "eval.every": 10, "dtype": "float32"},
+            "eval.n_test": 32, "eval.every": 10, "dtype": "float32",
+            "model.attention": "split", "model.scale": "sqrt", "model.residual": True, "model.mlp": "relu",
+            "model.embed": "scalar", "model.pos": "learned", "model.layout": "causal", "model.head": "unembed",
+            "model.loss": "bce"},
     "canonical": {"init.scheme": "gaussian", "train.optimizer": "sgd", "train.lr": 0.01, "train.steps": 500},
 }
-# Which task and which init schemes go with which model.
-MODEL_TASKS = {"shi-cao": ("circle", "qa1", "qa2"), "gpt": ("binary",), "canonical": ("binary",)}
+# Which task and which init schemes go with which model family. The reference transformer
+# serves every task and scheme for shi-cao and gpt; these pairs stay refused until the
+# training loop routes them to it (then: MODEL_TASKS[...] = keys.TASKS, all schemes).
+MODEL_TASKS = {"shi-cao": ("circle", "qa1", "qa2", "chain"), "gpt": ("binary", "chain"), "canonical": ("binary",)}
 MODEL_INITS = {"shi-cao": ("zero", "gaussian"), "gpt": ("standard", "anti-aligned", "rank-one"),
                "canonical": ("zero", "gaussian", "anti-aligned")}
 
 
+def implied(model: str, task: str) -> dict[str, Any]:
+    """The defaults of family ``model`` on ``task`` (IMPLIED, adapted to the task): gpt
+    off the binary task embeds K tokens (learned, softmax-ce) at the default N and
+    n_test; shi-cao on the binary task reads every position (layout causal)."""
+    out = dict(IMPLIED.get(model, {}))
+    if model == "gpt" and task != "binary":
+        out |= {"model.embed": "learned", "model.loss": "softmax-ce"}
+        for k in ("task.N", "eval.n_test"):
+            out.pop(k)
+    if model == "shi-cao" and task == "binary":
+        out["model.layout"] = "causal"
+    return out
+
+
+def _set(cfg: Config, key: str, value: Any) -> None:
+    owner, _ = _leaves(cfg)[key]
+    setattr(owner, field_name(key), value)
+
+
 def resolve(cfg: Config, explicit: set[str] | None = None) -> Config:
-    """Fill in values implied by others (the QA tasks fix K and N; model.name implies
-    the defaults in IMPLIED; binary fixes K = 2), then validate."""
+    """Fill in values implied by others (model.name and task.name imply :func:`implied`;
+    the QA tasks fix K and N, binary fixes K = 2; task.matrix sets task.graph=matrix),
+    refuse a key of ``explicit`` that the resolved config does not use
+    (``keys.inapplicable``), then validate."""
     cfg = copy_config(cfg)
-    explicit = explicit or set()
-    for key, want in IMPLIED.get(cfg.model.name, {}).items():
+    explicit = set(explicit or ())
+    for key, want in implied(cfg.model.name, cfg.task.name).items():
         if key not in explicit:
-            owner, _ = _leaves(cfg)[key]
-            setattr(owner, key.rsplit(".", 1)[-1], want)
+            _set(cfg, key, want)
+    if "task.matrix" in explicit and "task.graph" not in explicit:
+        cfg.task.graph = "matrix"
     if cfg.task.name == "binary":
         if "task.K" in explicit and cfg.task.K != 2:
             raise ConfigError(f"task.K={cfg.task.K}: task.name=binary fixes it to 2")
@@ -278,6 +329,9 @@ def resolve(cfg: Config, explicit: set[str] | None = None) -> Config:
             if key in explicit and get(cfg, key) != want:
                 raise ConfigError(f"{key}={get(cfg, key)}: task.name={cfg.task.name} fixes it to {want}")
         cfg.task.K, cfg.task.N = K, N
+    bad = _keys.inapplicable(lambda k: get(cfg, k), explicit)
+    if bad:
+        raise ConfigError(bad)
     validate(cfg)
     return cfg
 
@@ -287,33 +341,20 @@ def _fail(key: str, value: Any, allowed: str) -> None:
 
 
 def validate(cfg: Config) -> None:
-    """Raise ConfigError on the first bad value, naming the key, the value and what is allowed."""
-    for key, allowed in CHOICES.items():
-        v = get(cfg, key)
-        if v not in allowed:
-            near = difflib.get_close_matches(str(v), allowed, n=1)
-            hint = f" (did you mean {near[0]}?)" if near else ""
-            _fail(key, v, f"one of {', '.join(allowed)}{hint}")
+    """Raise ConfigError on the first bad value, naming the key, the value and what is
+    allowed: each value alone (the registry's choices and ranges), then across keys."""
+    bad = _keys.check_values(lambda k: get(cfg, k))
+    if bad:
+        raise ConfigError(bad)
     t, m, i, tr, ev = cfg.task, cfg.model, cfg.init, cfg.train, cfg.eval
-    finite = lambda x: isinstance(x, (int, float)) and math.isfinite(x)  # noqa: E731
     if t.name not in MODEL_TASKS[m.name]:
         _fail("model.name", m.name, f"with task.name={t.name} one of "
               f"{', '.join(k for k, v in MODEL_TASKS.items() if t.name in v)}")
     if i.scheme not in MODEL_INITS[m.name]:
         _fail("init.scheme", i.scheme, f"with model.name={m.name} one of {', '.join(MODEL_INITS[m.name])}")
-    if not (finite(t.p) and 0.0 <= t.p <= 1.0):
-        _fail("task.p", t.p, "a probability in [0, 1]")
-    if not (finite(i.sigma) and i.sigma >= 0):
-        _fail("init.sigma", i.sigma, "sigma >= 0")
     if not 0 <= tr.steps <= limits.MAX_STEPS:
         _fail("train.steps", tr.steps, f"0 <= steps <= {limits.MAX_STEPS:.0e} (10⁹ steps take hours at the "
               "fastest step measured, ~10 µs)")
-    if ev.n_test < 1:
-        _fail("eval.n_test", ev.n_test, "n_test >= 1")
-    if ev.every < 1:
-        _fail("eval.every", ev.every, "every >= 1")
-    if ev.per_decade < 1:
-        _fail("eval.per_decade", ev.per_decade, "per_decade >= 1 (logged points per decade of steps)")
     if ev.grid == "log" and m.name != "shi-cao":
         _fail("eval.grid", ev.grid, f"every with model.name={m.name} (its trainer logs every eval.every steps)")
     if ev.f_distance and m.name != "shi-cao":
@@ -324,35 +365,48 @@ def validate(cfg: Config) -> None:
         _fail("seed", cfg.seed, f"0 <= seed <= {MAX_SEED} (the range the random generators take)")
     if i.seed < -1 or i.seed > MAX_SEED or (i.seed != -1 and m.name != "shi-cao"):
         _fail("init.seed", i.seed, f"-1 (the run's seed) or, with model.name=shi-cao, 0 <= seed <= {MAX_SEED}")
-    if t.name == "binary":
-        _validate_binary(cfg, finite)
-        check_size(cfg)
-        return
-    if t.K < 3:
-        _fail("task.K", t.K, "K >= 3 (a circle needs two distinct neighbours)")
-    if t.N < 2:
-        _fail("task.N", t.N, "N >= 2 (at least one observed token and the predicted slot)")
-    if tr.optimizer != "gd":
+    if m.name == "shi-cao" and tr.optimizer != "gd":
         _fail("train.optimizer", tr.optimizer, "gd with model.name=shi-cao (its step size is train.eta)")
-    if m.pos == "none":
-        pass
-    elif m.M < 1:
-        _fail("model.M", m.M, "M >= 1")
-    elif m.pos == "onehot" and m.M < t.N:
-        _fail("model.M", m.M, f"M >= N = {t.N} with model.pos=onehot (N orthogonal positions need N dimensions)")
-    elif m.pos == "sin" and m.M <= t.N:
-        _fail("model.M", m.M, f"M > N = {t.N} with model.pos=sin (sin(π i j / M) vanishes at i = M)")
-    if m.m < 1:
-        _fail("model.m", m.m, "m >= 1")
-    if not (finite(tr.eta) and tr.eta > 0):
-        _fail("train.eta", tr.eta, "eta > 0")
-    if not (finite(tr.eps) and tr.eps > 0):
-        _fail("train.eps", tr.eps, "eps > 0")
-    if tr.n_train < 1:
-        _fail("train.n_train", tr.n_train, "n_train >= 1")
-    if m.head == "relu" and i.scheme == "zero":
-        _fail("init.scheme", i.scheme, "gaussian with model.head=relu (A = V = 0 is a saddle whose gradient is zero)")
+    if t.name == "binary":
+        if t.p + t.q <= 0:
+            _fail("task.q", t.q, "p + q > 0 (with p = q = 0 the chain never moves: no unique stationary law)")
+    else:
+        if t.name != "chain" and t.K < 3:
+            _fail("task.K", t.K, "K >= 3 (a circle needs two distinct neighbours)")
+        if t.N < 2:
+            _fail("task.N", t.N, "N >= 2 (at least one observed token and the predicted slot)")
+    if t.name == "chain":
+        _validate_chain(cfg)
+    if m.name in _keys.TRANSFORMER:
+        check_transformer(cfg)
     check_size(cfg)
+
+
+def _validate_chain(cfg: Config) -> None:
+    """task.name=chain: the keys of the graph, the lag and the order; then the task's own
+    check (``tasks.chain.check``: the matrix, the graph's parameters) when it exists."""
+    t = cfg.task
+    if t.graph == "matrix" and not t.matrix.strip():
+        _fail("task.matrix", t.matrix, "with task.graph=matrix, inline rows '0.9,0.1;0.2,0.8' or a "
+              ".npy/.csv/.json file")
+    if t.graph != "matrix" and t.matrix:
+        _fail("task.matrix", t.matrix, f"'' with task.graph={t.graph} (a matrix is task.graph=matrix)")
+    if not 0 <= t.graph_seed <= MAX_SEED:
+        _fail("task.graph_seed", t.graph_seed, f"0 <= seed <= {MAX_SEED}")
+    if t.lag > t.N - 1:
+        _fail("task.lag", t.lag, f"1 <= lag <= N-1 = {t.N - 1} (the parent x_(N-lag) must be one of the N-1 "
+              "observed tokens)")
+    if t.order > t.N - 1:
+        _fail("task.order", t.order, f"1 <= order <= N-1 = {t.N - 1} (the parents must be observed tokens)")
+    K = matrix_states(t)
+    if K is not None and K ** min(t.order, 64) > _keys.MAX_CONTEXTS:
+        _fail("task.order", t.order, f"K^order <= {_keys.MAX_CONTEXTS:.0e} contexts (K = {K}: order <= "
+              f"{int(math.log(_keys.MAX_CONTEXTS) / math.log(K) + 1e-9) if K > 1 else 'any'})")
+    try:
+        from .tasks.chain import check
+    except ImportError:  # the chain task not there yet: its own checks are skipped
+        return
+    check(cfg)
 
 
 def check_size(cfg: Config) -> None:
@@ -376,27 +430,3 @@ def _check_memory(cfg: Config, rows: int | None) -> None:
         at = ", ".join(f"{k}={get(cfg, k)}" for k in ks)
         raise ConfigError(f"{at}: a run needs about {limits.gib(need)} ({what}: {limits.gib(b)}), more than this "
                           f"machine's {limits.gib(total)} of memory; allowed: a run that fits (see limits.py)")
-
-def _validate_binary(cfg: Config, finite) -> None:
-    """Checks for task.name=binary (models gpt and canonical)."""
-    t, m, i, tr = cfg.task, cfg.model, cfg.init, cfg.train
-    if not (finite(t.q) and 0.0 <= t.q <= 1.0):
-        _fail("task.q", t.q, "a probability in [0, 1]")
-    if t.p + t.q <= 0:
-        _fail("task.q", t.q, "p + q > 0 (with p = q = 0 the chain never moves: no unique stationary law)")
-    if t.N < 1:
-        _fail("task.N", t.N, "N >= 1 (input length)")
-    if m.d < 1:
-        _fail("model.d", m.d, "d >= 1")
-    if m.layers < 1:
-        _fail("model.layers", m.layers, "layers >= 1")
-    if m.heads < 1 or m.d % m.heads:
-        _fail("model.heads", m.heads, f"heads >= 1 dividing model.d = {m.d}")
-    if not finite(i.c):
-        _fail("init.c", i.c, "a finite number")
-    if not (finite(tr.lr) and tr.lr > 0):
-        _fail("train.lr", tr.lr, "lr > 0")
-    if not (finite(tr.momentum) and 0 <= tr.momentum < 1):
-        _fail("train.momentum", tr.momentum, "momentum in [0, 1)")
-    if tr.batch < 1:
-        _fail("train.batch", tr.batch, "batch >= 1")

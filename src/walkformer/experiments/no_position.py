@@ -31,7 +31,9 @@ K = 6
 NS = (5, 8, 13, 25, 97, 98)
 PS = (0.5, 0.7, 0.9, 1.0)
 FIG = "no_position.png"
-BASE = ZERO | {"model.pos": "none"}
+# model.M does not apply without positions, train.n_train not with train.data=population (the
+# population control): both left at their defaults (M = 1000, n_train = 1000, as in ZERO)
+BASE = {k: v for k, v in ZERO.items() if k not in ("model.M", "train.n_train")} | {"model.pos": "none"}
 VARIANTS = {f"N{N}-p{p}": {"task.N": N, "task.p": p} for p in PS for N in NS}
 CONTROL = {f"pop-N{N}": {"task.N": N, "task.p": 1.0, "train.data": "population"} for N in NS}
 
