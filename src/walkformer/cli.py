@@ -5,7 +5,7 @@
     walkformer reproduce --list
     walkformer report DIR [--no-animation]
     walkformer sweep SPEC --out DIR [--executor local|ray] [--workers N] [--address ADDR] [--device auto|cpu|cuda] [--yes]
-    walkformer keys
+    walkformer keys [--json]
 
 Bad input is reported in one line naming the key, the value and what is allowed,
 with exit status 2, before anything is trained or written (docs/reliability.md); so is
@@ -21,7 +21,7 @@ import json
 import os
 import sys
 
-from .config import Config, ConfigError, apply_overrides, keys, resolve
+from .config import Config, ConfigError, apply_overrides, resolve
 
 
 class _Parser(argparse.ArgumentParser):
@@ -157,25 +157,35 @@ def _sweep(args) -> int:
     return 0
 
 
-def main(argv=None) -> int:
+def _keys(args) -> int:
+    from .config import key_records, key_rows
+    from .keys import text_table
+
+    print(json.dumps(key_records(), indent=1) if args.json else text_table(key_rows()), end="\n" if args.json else "")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    """The ``walkformer`` argument parser (every option has a help line: tests/test_keys.py)."""
     p = _Parser(prog="walkformer", description="How one-layer transformers learn random walks.")
     sub = p.add_subparsers(dest="cmd", required=True, parser_class=_Parser)
     t = sub.add_parser("train", help="train one model")
     t.add_argument("--out", required=True, help="run directory (must not exist, or be empty)")
-    t.add_argument("--quiet", action="store_true")
-    t.add_argument("overrides", nargs="*", metavar="key=value")
+    t.add_argument("--quiet", action="store_true", help="print nothing but errors")
+    t.add_argument("overrides", nargs="*", metavar="key=value",
+                   help="config keys to change, e.g. task.p=0.3 model.pos=onehot (walkformer keys lists them)")
     r = sub.add_parser("reproduce", help="run a named paper reproduction over several seeds")
-    r.add_argument("name", nargs="?")
-    r.add_argument("--out")
-    r.add_argument("--list", action="store_true")
+    r.add_argument("name", nargs="?", help="a preset (see --list), or all")
+    r.add_argument("--out", help="output directory: DIR/NAME/claims.json, figures and runs (resumes)")
+    r.add_argument("--list", action="store_true", help="list the presets with their paper figures and exit")
     r.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: the preset's)")
-    r.add_argument("--workers", type=int, default=2)
-    r.add_argument("--quiet", action="store_true")
+    r.add_argument("--workers", type=int, default=2, help="parallel worker processes (default: 2)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
     r.add_argument("--no-report", action="store_true", help="do not write the HTML pages (walkformer report DIR does)")
     rp = sub.add_parser("report", help="write the HTML report of a run, sweep, experiment or reproduction DIR")
-    rp.add_argument("dir")
+    rp.add_argument("dir", help="a run, sweep, experiment or reproduction directory")
     rp.add_argument("--no-animation", action="store_true", help="skip the animated GIFs (faster)")
-    rp.add_argument("--quiet", action="store_true")
+    rp.add_argument("--quiet", action="store_true", help="print only the front page's path")
     rp.add_argument("--markdown", metavar="DEST", help="write only the results pages in markdown, one per paper, to DEST")
     w = sub.add_parser("sweep", help="run a grid of configs (a TOML spec), batched, resumable")
     w.add_argument("spec", help="TOML file: preset/base, [grid], seeds (see examples/)")
@@ -186,8 +196,14 @@ def main(argv=None) -> int:
     w.add_argument("--max-models", type=int, default=64, help="most runs trained together in one batch")
     w.add_argument("--device", default="auto", help="auto (a GPU if there is one), cpu or cuda")
     w.add_argument("--yes", action="store_true", help="run a grid of more than 100,000 runs")
-    w.add_argument("--quiet", action="store_true")
-    sub.add_parser("keys", help="list every config key with its default")
+    w.add_argument("--quiet", action="store_true", help="no progress bar")
+    k = sub.add_parser("keys", help="every config key: default, allowed values, which model/task uses it, meaning")
+    k.add_argument("--json", action="store_true", help="the registry as a JSON list of objects")
+    return p
+
+
+def main(argv=None) -> int:
+    p = parser()
     try:
         args = p.parse_args(argv)
         if args.cmd == "train":
@@ -206,11 +222,7 @@ def main(argv=None) -> int:
 
                 check_ray_address(args.address)
             return _sweep(args)
-        d = Config()
-        from .config import get
-
-        print(json.dumps({k: get(d, k) for k in keys()}, indent=1))
-        return 0
+        return _keys(args)
     except ConfigError as e:
         print(f"walkformer: error: {e}", file=sys.stderr)
         return 2

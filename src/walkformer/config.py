@@ -156,6 +156,30 @@ def keys() -> list[str]:
     return sorted(_leaves(Config()))
 
 
+def key_records() -> list[dict[str, Any]]:
+    """The registry as data (``walkformer keys --json``), one dict per key in registry
+    order: key, type, default (model.name=shi-cao), family_defaults (model -> value, where
+    the family has its own), choices, allowed, used_by, when, description."""
+    d, leaves = Config(), _leaves(Config())
+    return [{"key": k.name, "type": leaves[k.name][1].__name__, "default": get(d, k.name),
+             "family_defaults": {m: v[k.name] for m, v in IMPLIED.items() if k.name in v},
+             "choices": list(k.choices), "allowed": k.allowed_text, "used_by": k.used_by,
+             "when": [{kk: list(vv) for kk, vv in alt.items()} for alt in k.when], "description": k.doc}
+            for k in REGISTRY.values()]
+
+
+def key_rows() -> list[dict[str, str]]:
+    """The rows of the ``walkformer keys`` table (strings: key, type, default, allowed,
+    used_by, description)."""
+    d, leaves = Config(), _leaves(Config())
+    return _keys.rows({k: get(d, k) for k in leaves}, {k: t.__name__ for k, (_, t) in leaves.items()}, IMPLIED)
+
+
+def keys_markdown() -> str:
+    """docs/keys.md, generated from the registry (tests/test_keys.py keeps the file equal)."""
+    return _keys.markdown(key_rows())
+
+
 def _parse(key: str, raw: Any, typ: type) -> Any:
     if not isinstance(raw, str):  # programmatic use: accept the right python type
         if typ is float and isinstance(raw, int) and not isinstance(raw, bool):

@@ -46,6 +46,7 @@ class Key:
     allowed: str = ""  # human text of what ``ok`` accepts (choices: derived)
     ok: Callable[[Any], bool] | None = None  # a check of the value alone
     when: tuple = ()  # alternatives {key: values}; () = every run
+    who: str = ""  # human text of ``when`` where the derived one reads badly
 
     def applies(self, get: Callable[[str], Any]) -> bool:
         """Whether a config (read through ``get(dotted key)``) uses this key."""
@@ -54,8 +55,8 @@ class Key:
     @property
     def used_by(self) -> str:
         """``model.attention=split``; alternatives joined by ``; or ``; ``all`` for every run."""
-        if not self.when:
-            return "all"
+        if self.who or not self.when:
+            return self.who or "all"
         return "; or ".join(", ".join(f"{k}={'|'.join(map(str, vs))}" for k, vs in alt.items()) for alt in self.when)
 
     @property
@@ -68,8 +69,8 @@ class Key:
         return "one of " + ", ".join(self.choices) if self.choices else self.allowed
 
 
-def _k(name, doc, choices=(), allowed="", ok=None, when=()):
-    return Key(name, doc, tuple(choices), allowed, ok, tuple(when) if isinstance(when, (list, tuple)) else (when,))
+def _k(name, doc, choices=(), allowed="", ok=None, when=(), who=""):
+    return Key(name, doc, tuple(choices), allowed, ok, tuple(when) if isinstance(when, (list, tuple)) else (when,), who)
 
 
 def _geq(lo):
@@ -86,7 +87,8 @@ REGISTRY: dict[str, Key] = {k.name: k for k in [
     _k("task.K", "number of states (vocabulary size); qa1, qa2 fix 19 and binary fixes 2; task.graph=matrix takes "
        "it from the matrix", allowed="K >= 2 (K >= 3 on a circle)", ok=_geq(2),
        when=({"task.name": ("circle", "qa1", "qa2", "binary")},
-             {"task.name": ("chain",), "task.graph": tuple(g for g in GRAPHS if g != "matrix")})),
+             {"task.name": ("chain",), "task.graph": tuple(g for g in GRAPHS if g != "matrix")}),
+       who="all but task.graph=matrix"),
     _k("task.N", "sequence length including the predicted slot s_N (binary: input length)", allowed="N >= 1",
        ok=_geq(1)),
     _k("task.p", "probability of a clockwise step (binary: P(1 | 0))", allowed="a probability in [0, 1]",
@@ -158,7 +160,7 @@ REGISTRY: dict[str, Key] = {k.name: k for k in [
     _k("init.c", "anti-aligned init: W_in = +c, W_out = -c (canonical: (e, w) = (c, -c))",
        allowed="a finite number", ok=_finite, when={"init.scheme": ("anti-aligned",)}),
     _k("init.seed", "seed of the initial parameters (-1: the run's seed; data stay on seed)",
-       allowed="-1, or 0 <= seed <= MAX_SEED", when={"model.name": ("shi-cao",)}),
+       allowed="-1, or 0 <= seed <= config.MAX_SEED (1.8e13)", when={"model.name": ("shi-cao",)}),
     _k("init.from", "start from the params.safetensors of this run directory ('': no)",
        allowed="'' or a run directory", when=TF),
     # ---- train ---------------------------------------------------------------------------------
@@ -193,7 +195,7 @@ REGISTRY: dict[str, Key] = {k.name: k for k in [
        allowed="true or false", when={"model.name": ("shi-cao",)}),
     # ---- run -----------------------------------------------------------------------------------
     _k("seed", "seed of the run's data, test set and (unless init.seed) initialisation",
-       allowed="0 <= seed <= MAX_SEED"),
+       allowed="0 <= seed <= config.MAX_SEED (1.8e13)"),
     _k("dtype", "floating-point type of the model", ("float32", "float64"), when=TF),
 ]}
 
@@ -209,7 +211,8 @@ def inapplicable(get: Callable[[str], Any], explicit) -> str | None:
     for name in sorted(explicit):
         key = REGISTRY.get(name)
         if key is not None and not key.applies(get):
-            with_ = ", ".join(f"{k}={get(k)}" for k in key.on)
+            on = [k for k, vs in key.when[0].items() if get(k) not in vs] if len(key.when) == 1 else key.on
+            with_ = ", ".join(f"{k}={get(k)}" for k in on)
             return f"{name}={get(name)!r} does not apply with {with_}: it is used by {key.used_by}"
     return None
 
@@ -252,15 +255,17 @@ COLUMNS = ("key", "default", "allowed", "used_by", "description")
 
 
 def text_table(rs: list[dict]) -> str:
-    """Grouped by section (task, model, init, train, eval, run); one key per line."""
-    w = {c: max(len(c), *(len(r[c]) for r in rs)) for c in ("key", "default", "allowed", "used_by")}
-    lines = []
+    """Grouped by section (task, model, init, train, eval, run): a line of key, default,
+    allowed, used by; the description indented below it."""
+    cols = COLUMNS[:-1]
+    w = {c: max(len(c), *(len(r[c]) for r in rs)) for c in cols[:-1]}
+    line = lambda r: "  ".join(r[c].ljust(w[c]) if c in w else r[c] for c in cols).rstrip()  # noqa: E731
+    out = [line({c: c.replace("_", " ") for c in cols}) + "\n    description"]
     for sec, group in _sections(rs):
-        lines += ["", f"[{sec}]"] if lines else [f"[{sec}]"]
-        lines.append("  ".join(c.ljust(w[c]) if c in w else c for c in COLUMNS).rstrip())
+        out += ["", f"[{sec}]"]
         for r in group:
-            lines.append("  ".join(r[c].ljust(w[c]) if c in w else r[c] for c in COLUMNS))
-    return "\n".join(lines) + "\n"
+            out += [line(r), f"    {r['description']}"]
+    return "\n".join(out) + "\n"
 
 
 def markdown(rs: list[dict]) -> str:
