@@ -7,10 +7,11 @@ and a numpy or torch traceback. The estimate is a rough *upper bound*, a sum of 
 (bytes; s = 8 for float64, 4 for float32; a long index takes 8 B; a float kept in a
 logged metrics line is a Python float in a list, 32 B)::
 
-    shi-cao   rows = n_train (population: its paths), B = rows + n_test, D = K + M
+    shi-cao   rows = n_train (population: its paths), B = rows + n_test, D = D_t + M (D_t = K for
+              model.embed=onehot, else d; M only for concatenated positions), ℓ layers, H heads
       sequences    B·N·(2·8 + 6·s)         tokens (and a copy), logits, softmax weights, grads
       predictions  B·K·6·s                 h, f, targets, their gradients
-      key-query W  2·D²·s                  W0 (gaussian init) and the dense W that is saved
+      key-query W  2·D²·s·ℓ·H              W0 (gaussian init) and the dense W that is saved, per head and layer
       positions    2·M·N·s + 2·N²·s        P and its Gram matrix
       value head   4·(K² + 2·K·m)·s        V (A), their gradients and updates
       metrics      L·(K² + N + 20)·32      each logged line keeps V and the attention
@@ -78,12 +79,12 @@ def memory_terms(cfg, rows: int | None = None) -> list[tuple[str, float, tuple[s
                 ("evaluation", 2.0 * ly * 16 * H * N * N * s + 56.0 * ev.n_test * N, ("task.N", "eval.n_test")),
                 ("metrics", (L * (4.0 * ly + 10) + N) * PYFLOAT, logs)]
     K, N = t.K, t.N
-    M = 0 if m.pos == "none" else m.M
-    D = K + M
+    M = m.M if m.pos in ("sin", "onehot") else 0  # concatenated positions only
+    D = (K if m.embed == "onehot" else m.d) + M
     n = (rows if tr.data == "population" and rows is not None else tr.n_train) + ev.n_test
     return [("sequences", 1.0 * n * N * (16 + 6 * s), ("train.n_train", "task.N", "eval.n_test")),
             ("predictions", 6.0 * n * K * s, ("train.n_train", "task.K", "eval.n_test")),
-            ("key-query W", 2.0 * D * D * s, ("task.K", "model.M")),
+            ("key-query W", 2.0 * D * D * s * m.layers * m.heads, ("task.K", "model.M")),
             ("positions", 2.0 * (M * N + N * N) * s, ("task.N", "model.M")),
             ("value head", 4.0 * (K * K + 2 * K * m.m) * s, ("task.K", "model.m")),
             ("metrics", L * (K * K + N + 20.0) * PYFLOAT, logs + ("task.K",))]
