@@ -151,7 +151,8 @@ def test_layers_and_heads_are_keys_of_the_shi_cao_model():
 # ---- bad values of the new keys ------------------------------------------------------------------
 SPLIT = {"model.attention": "split"}
 BAD = [
-    (CHAIN | {"task.lag": 0}, "task.lag=0", "lag"), (CHAIN | {"task.N": 5, "task.lag": 5}, "task.lag=5", "N-1 = 4"),
+    (CHAIN | {"task.lag": 0}, "task.lag=0", "lag"),
+    (CHAIN | {"task.N": 5, "task.lag": 5}, "task.lag=5", "N-1 = 4 (the parent x_{N-lag} must be one of"),
     (CHAIN | {"task.order": 0}, "task.order=0", "order >= 1"),
     (CHAIN | {"task.K": 10, "task.order": 7}, "task.order=7", "K^order"),
     (CHAIN | {"task.graph": "lazy-circle", "task.stay": 1.5}, "task.stay=1.5", "[0, 1]"),

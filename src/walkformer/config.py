@@ -43,6 +43,8 @@ QA_SHAPES = {"qa1": (19, 17), "qa2": (19, 19)}
 
 @dataclass
 class TaskConfig:
+    """The data (task.*); each key's meaning, range and users: keys.REGISTRY."""
+
     name: str = "circle"
     K: int = 6
     N: int = 97
@@ -61,6 +63,8 @@ class TaskConfig:
 
 @dataclass
 class ModelConfig:
+    """The model family and its architecture (model.*); see keys.REGISTRY."""
+
     name: str = "shi-cao"
     attention: str = "merged"
     d_head: int = 0
@@ -85,6 +89,8 @@ class ModelConfig:
 
 @dataclass
 class InitConfig:
+    """The initial parameters (init.*); see keys.REGISTRY."""
+
     scheme: str = "zero"
     sigma: float = 0.01
     c: float = 1.0
@@ -94,6 +100,8 @@ class InitConfig:
 
 @dataclass
 class TrainConfig:
+    """The optimisation (train.*); see keys.REGISTRY."""
+
     eta: float = 1.0
     eps: float = 0.1
     steps: int = 50
@@ -108,6 +116,8 @@ class TrainConfig:
 
 @dataclass
 class EvalConfig:
+    """What is logged (eval.*); see keys.REGISTRY."""
+
     n_test: int = 1000
     every: int = 1
     grid: str = "every"
@@ -418,7 +428,7 @@ def _validate_chain(cfg: Config) -> None:
     if not 0 <= t.graph_seed <= MAX_SEED:
         _fail("task.graph_seed", t.graph_seed, f"0 <= seed <= {MAX_SEED}")
     if t.lag > t.N - 1:
-        _fail("task.lag", t.lag, f"1 <= lag <= N-1 = {t.N - 1} (the parent x_(N-lag) must be one of the N-1 "
+        _fail("task.lag", t.lag, f"1 <= lag <= N-1 = {t.N - 1} (the parent x_{{N-lag}} must be one of the N-1 "
               "observed tokens)")
     if t.order > t.N - 1:
         _fail("task.order", t.order, f"1 <= order <= N-1 = {t.N - 1} (the parents must be observed tokens)")
