@@ -417,25 +417,14 @@ def validate(cfg: Config) -> None:
 
 
 def _validate_chain(cfg: Config) -> None:
-    """task.name=chain: the keys of the graph, the lag and the order; then the task's own
-    check (``tasks.chain.check``: the matrix, the graph's parameters) when it exists."""
+    """task.name=chain: the graph's seed and the lag; then the task's own check
+    (``tasks.chain.check``: the graph and its matrix, order·lag <= N-1, K^order contexts)."""
     t = cfg.task
-    if t.graph == "matrix" and not t.matrix.strip():
-        _fail("task.matrix", t.matrix, "with task.graph=matrix, inline rows '0.9,0.1;0.2,0.8' or a "
-              ".npy/.csv/.json file")
-    if t.graph != "matrix" and t.matrix:
-        _fail("task.matrix", t.matrix, f"'' with task.graph={t.graph} (a matrix is task.graph=matrix)")
     if not 0 <= t.graph_seed <= MAX_SEED:
         _fail("task.graph_seed", t.graph_seed, f"0 <= seed <= {MAX_SEED}")
     if t.lag > t.N - 1:
         _fail("task.lag", t.lag, f"1 <= lag <= N-1 = {t.N - 1} (the parent x_{{N-lag}} must be one of the N-1 "
               "observed tokens)")
-    if t.order > t.N - 1:
-        _fail("task.order", t.order, f"1 <= order <= N-1 = {t.N - 1} (the parents must be observed tokens)")
-    K = matrix_states(t)
-    if K is not None and K ** min(t.order, 64) > _keys.MAX_CONTEXTS:
-        _fail("task.order", t.order, f"K^order <= {_keys.MAX_CONTEXTS:.0e} contexts (K = {K}: order <= "
-              f"{int(math.log(_keys.MAX_CONTEXTS) / math.log(K) + 1e-9) if K > 1 else 'any'})")
     try:
         from .tasks.chain import check
     except ImportError:  # the chain task not there yet: its own checks are skipped

@@ -31,7 +31,6 @@ TRANSFORMER = ("shi-cao", "gpt")  # the model families served by the (reference)
 TASKS = ("circle", "qa1", "qa2", "binary", "chain")
 GRAPHS = ("circle", "lazy-circle", "path", "star", "complete", "regular", "dirichlet", "matrix")
 CONCAT = ("sin", "onehot")  # positions concatenated to the token part (the paper)
-MAX_CONTEXTS = 10**6  # task.order: at most this many contexts K^order (a (K^order, K) transition table)
 
 
 def _finite(v) -> bool:
@@ -112,7 +111,8 @@ REGISTRY: dict[str, Key] = {k.name: k for k in [
     _k("task.lag", "the next state depends on x_{N-lag} (1: the last token, the usual chain)",
        allowed="1 <= lag <= N-1", ok=_geq(1), when=CHAIN),
     _k("task.order", "order of the chain: the next state depends on the last `order` parents",
-       allowed=f"order >= 1, K^order <= {MAX_CONTEXTS:.0e}", ok=_geq(1), when=CHAIN),
+       allowed="order >= 1, order·lag <= N-1, K^order <= tasks.graphs.MAX_CONTEXTS; order > 1: dirichlet, matrix",
+       ok=_geq(1), when=CHAIN),
     _k("task.init_law", "law of x_1: uniform, or the chain's stationary law", ("uniform", "stationary"), when=CHAIN),
     # ---- model ---------------------------------------------------------------------------------
     _k("model.name", "family of defaults: shi-cao (the paper's eq. 2.1), gpt ('Attention with Markov'), canonical "
