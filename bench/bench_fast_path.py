@@ -3,7 +3,7 @@
 The paper's Fig. 4 configuration: K=6, N=97, M=1000, 1000 training and 1000 test
 sequences, full-batch GD, evaluation (accuracy, attention by position, KL, Fig. 13
 statistics ...) every step, one torch thread. All paths run in this process, on the same
-data: ``c`` (models/shicao_kernel.c, the default), ``torch`` (WALKFORMER_SHICAO=torch: the
+data: ``c`` (ops/shicao_kernel.c, the default), ``torch`` (WALKFORMER_OPS=-shicao_step: the
 reference and fallback) and the dense autograd model (fewer steps; its cost per step is
 constant). Per step = train.run's ms_per_step, best of ``--repeats`` runs, the C and
 torch runs taking turns (the machine is shared: the best run is the least disturbed).
@@ -22,11 +22,12 @@ import time
 
 import torch
 
+from walkformer import ops
 from walkformer.config import Config, apply_overrides, resolve
 from walkformer.metrics import evaluate
 from walkformer.metrics import _pi_T, _truth
 from walkformer.models import Batch, build_model
-from walkformer.models import shicao_kernel as sk
+from walkformer.ops import shicao_kernel as sk
 from walkformer.tasks import make_task
 from walkformer.train import datasets, generator, run
 
@@ -36,11 +37,8 @@ FIG4 = {"task.K": 6, "task.N": 97, "task.p": 0.5, "model.M": 1000, "train.eta": 
 
 def ms_per_step(over: dict, backend: str = "auto") -> float:
     cfg = resolve(apply_overrides(Config(), FIG4 | over))
-    sk.BACKEND, old = backend, sk.BACKEND
-    try:
+    with ops.use("auto" if backend == "auto" else "-shicao_step"):
         return run(cfg).summary["ms_per_step"]
-    finally:
-        sk.BACKEND = old
 
 
 def parts(dtype: str, steps: int) -> dict:

@@ -2,16 +2,16 @@
 
 d = 8, one layer, one head, batch 16, sequence length 1024, AdamW, float32, one torch
 thread. Prints steps/s of full training steps (sampling + forward + backward + update)
-with the model's attention (layer 1 on token tables, ``models/token_attention.py``),
-with the causal C kernel in every layer (``models/causal_attention.py``, the default
+with the model's attention (layer 1 on token tables, ``ops/token_attention.py``),
+with the causal C kernel in every layer (``ops/causal_attention.py``, the default
 before token attention) and with the old path, torch's fused
 ``scaled_dot_product_attention`` (SDPA), all measured in the same run, and their ratios;
 the sampling time and its share of a step; the sampler against two straightforward
 baselines (the authors' per-position loop of ``torch.multinomial``, vectorised over the
 batch only, and a per-sample Python loop); forward + backward of each attention backend
-alone, of the explicit pattern (what a model with a listener on ``hook_pattern`` runs),
-and of the MLP alone (the fused
-kernel of ``models/fused_mlp.py`` against torch's matmuls). Times are the best of
+alone and of the explicit pattern (what a model with a listener on ``hook_pattern``
+runs). ``bench/bench_ops.py`` gives each acceleration's ratio to the torch code it
+replaces (medians of interleaved rounds). Times are the best of
 ``--repeats``, wall clock and, in brackets, this process's CPU time (the machine may be
 shared: the CPU time is what one core would take).
 
@@ -25,18 +25,18 @@ autograd functions note when its backward starts and ends), and the top operator
 """
 
 import argparse
+import os
 import random
 import time
 
 import torch
 import torch.nn.functional as F
 
-from walkformer.models import causal_attention as ca
-from walkformer.models import fused_mlp
+from walkformer.ops import causal_attention as ca
 from walkformer.models import gpt as gpt_module
-from walkformer.models import token_attention as ta
+from walkformer.ops import token_attention as ta
 from walkformer.models.gpt import GPT, init_gpt
-from walkformer.models.token_attention import token_attention
+from walkformer.ops.token_attention import token_attention
 from walkformer.optim import Optimizer
 from walkformer.tasks.binary import BinaryChain
 
@@ -118,8 +118,7 @@ def main():
     def use(path: str) -> None:
         """'token' (the default: layer 1 on token tables), 'c' (the causal kernel everywhere,
         the default before token attention) or 'sdpa' (torch's fused kernel, the old path)."""
-        ta.BACKEND = "auto" if path == "token" else "off"
-        ca.BACKEND = "auto" if path in ("token", "c") else path
+        os.environ["WALKFORMER_OPS"] = {"token": "auto", "c": "-token_attention", "sdpa": "reference"}[path]
 
     def parts(path: str, inner: int) -> dict[str, float]:
         """CPU ms of each part of a step, each the best over ``repeats`` rounds of ``inner``
@@ -165,7 +164,7 @@ def main():
         step()  # warm-up (and the kernels' first build)
         return wall_cpu(step, a.repeats, inner)
 
-    new = ca.backend_for(torch.empty(1))  # the causal kernel's backend: c, or blocks without a compiler
+    new = ca.backend_for(torch.empty(1))  # the causal kernel's backend: c, or sdpa without a compiler
     top = "token" if ta.usable(torch.empty(1)) else new  # what a step runs by default
     paths = list(dict.fromkeys([top, new, "sdpa"]))
     steps_ms = {p: steps_with(p, a.steps if p != "sdpa" else max(2, a.steps // 4)) for p in paths}
@@ -180,26 +179,15 @@ def main():
     qkv = [torch.randn(a.batch, 1, a.N, 8, generator=g).requires_grad_() for _ in range(3)]
 
     def attention(backend):
-        ca.BACKEND = backend
+        os.environ["WALKFORMER_OPS"] = "auto" if backend == "c" else "reference"
         return wall_cpu(lambda: ca.causal_attention(*qkv).sum().backward(), a.repeats, 3 if backend == new else 1)
 
-    attn = {b: attention(b) for b in dict.fromkeys([new, "blocks", "sdpa"])}
+    attn = {b: attention(b) for b in dict.fromkeys([new, "sdpa"])}
     if top == "token":  # the same attention from (2, N) query and key tables
         Q, K0, V, kd = (torch.randn(*shape, generator=g) for shape in [(1, 2, a.N, 8)] * 3 + [(1, 8)])
         K = torch.stack([K0[:, 0], K0[:, 0] + kd[:, None]], 1)  # as GPT builds them without LayerNorm
         QKV = [t.requires_grad_() for t in (Q, K, V)]
         attn = {"token": wall_cpu(lambda: token_attention(*QKV, x, kd).sum().backward(), a.repeats, 3)} | attn
-    mlp = model.blocks[0].mlp
-    xm, gm = torch.randn(a.batch, a.N, 8, generator=g).requires_grad_(), torch.randn(a.batch, a.N, 8, generator=g)
-
-    def mlp_with(backend):  # the MLP alone, forward + backward: the fused kernel or torch's matmuls
-        fused_mlp.BACKEND = backend
-        try:
-            return wall_cpu(lambda: mlp(xm).backward(gm), a.repeats, 10)
-        finally:
-            fused_mlp.BACKEND = "auto"
-
-    mlp_ms = {b: mlp_with(b) for b in (("auto", "torch") if fused_mlp.usable(xm) else ("torch",))}
     model.zero_grad()
     use(top)
     with model.hooks({"blocks.0.attn.hook_pattern": lambda t: None}):
@@ -208,7 +196,7 @@ def main():
 
     ms = lambda t: f"{t[0]:8.2f} ms [{t[1]:7.2f}]"  # noqa: E731
     print(f"gpt d=8, 1 layer, batch {a.batch}, N = {a.N}, AdamW, float32, 1 thread (torch {torch.__version__})")
-    what = {"token": "token tables in layer 1", "c": "the causal C kernel", "blocks": "torch blocks",
+    what = {"token": "token tables in layer 1", "c": "the causal C kernel",
             "sdpa": "torch's SDPA, the old path"}
     for p, t in steps_ms.items():
         vs = "  (goal >= 20)" if p == top else \
@@ -224,10 +212,6 @@ def main():
         vs = "" if b == first else f"  -> '{first}' is {t[0] / attn[first][0]:4.1f}x faster [{t[1] / attn[first][1]:4.1f}x]"
         print(f"  attention alone, fwd+bwd, '{b}'{' ' * (8 - len(b))}      : {ms(t)}{vs}")
     print(f"  model fwd+bwd, explicit pattern (hook listener): {ms(explicit_ms)}")
-    for b, t_ms in mlp_ms.items():
-        vs = f"  -> fused is {t_ms[0] / mlp_ms['auto'][0]:4.1f}x faster [{t_ms[1] / mlp_ms['auto'][1]:4.1f}x]" \
-            if b == "torch" and "auto" in mlp_ms else ""
-        print(f"  MLP alone, fwd+bwd, {'fused C kernel' if b == 'auto' else 'torch matmuls'}: {ms(t_ms)}{vs}")
 
     print("  where a step goes (CPU ms; attention forward and backward are part of forward and backward):")
     cols = paths

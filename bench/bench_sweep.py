@@ -15,10 +15,10 @@ torch thread per process, all measured in this run on this machine.
 Lines, each with its ratio to the one-at-a-time line of the same data reading:
 
 - one at a time, torch ops: ``train.run`` with the step in torch operations
-  (``WALKFORMER_SHICAO=torch``: the straightforward baseline, 1x) for the first
+  (``WALKFORMER_OPS=-shicao_step``: the straightforward baseline, 1x) for the first
   ``--alone`` runs of each reading (a run's cost does not depend on its seed), per
   model-step, set-up included;
-- one at a time, C step: the same runs with the default C step (``models/shicao_kernel``);
+- one at a time, C step: the same runs with the default C step (``ops/shicao_kernel``);
 - batched: all runs as batched models in this process (``--max-models`` per batch; the
   torch operations of ``models/batched.py``), set-up included (drawing W0, 1006²
   normals, is ~35-60 ms per run in either path);
@@ -46,7 +46,7 @@ from walkformer.config import Config, apply_overrides, resolve
 from walkformer.executors import execute
 from walkformer.experiments.beyond import RANDOM
 from walkformer import multirun
-from walkformer.models import shicao_kernel
+from walkformer import ops
 from walkformer.multirun import train_all
 from walkformer.train import run
 
@@ -78,9 +78,8 @@ def main():
     print(f"{'':52s} {'model-steps/s':>13s} {'ratio':>7s}   {'(CPU: /s':>8s} {'ratio)':>7s}")
     for name, overs in readings.items():
         cfgs = [resolve(apply_overrides(Config(), base | o), set(base | o)) for o in overs]
-        shicao_kernel.BACKEND = "torch"
-        alone, w1, c1 = timed(lambda: [run(c) for c in cfgs[: a.alone]])
-        shicao_kernel.BACKEND = "auto"
+        with ops.use("-shicao_step"):
+            alone, w1, c1 = timed(lambda: [run(c) for c in cfgs[: a.alone]])
         alone_c, w1c, c1c = timed(lambda: [run(c) for c in cfgs[: a.alone]])
         multirun.alone_is_faster = lambda device: False
         together, w2, c2 = timed(lambda: train_all(cfgs, max_models=a.max_models))

@@ -1,21 +1,21 @@
-"""causal_attention (models/causal_attention.py) equals the explicit masked softmax,
+"""causal_attention (ops/causal_attention.py) equals the explicit masked softmax,
 forward and gradients, in float32 and float64, for each backend; same inputs, same bits."""
 
 import math
-from contextlib import contextmanager
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from walkformer.models import causal_attention as ca
+from walkformer import ops
+from walkformer.ops import causal_attention as ca
 from walkformer.models.gpt import GPT, init_gpt
 
 # max |difference| allowed, relative to the largest reference entry (outputs and gradients
 # are O(1) here): float64 round-off is ~1e-16 per operation; float32 ~1e-7 (the C kernel's
 # exp is accurate to ~2e-7)
 TOL = {torch.float64: 1e-12, torch.float32: 2e-5}
-BACKENDS = ["c", "blocks", "sdpa"]
+BACKENDS = ["c", "sdpa"]  # the acceleration, and torch's fused kernel it replaces (WALKFORMER_OPS=reference)
 
 
 def explicit(q, k, v):
@@ -30,8 +30,7 @@ def explicit(q, k, v):
 def backend(request, monkeypatch):
     if request.param == "c" and ca.library() is None:
         pytest.skip("no C compiler: the C kernel cannot be built here")
-    monkeypatch.setattr(ca, "BACKEND", request.param)
-    monkeypatch.setattr(ca, "BLOCK", 16)  # several blocks, one ragged, at these sizes
+    monkeypatch.setenv("WALKFORMER_OPS", "auto" if request.param == "c" else "-causal_attention")
     return request.param
 
 
@@ -57,7 +56,7 @@ def test_equals_explicit_softmax(backend, dtype, shape):
         assert err <= TOL[dtype], (name, err)
 
 
-@pytest.mark.parametrize("backend", ["c", "blocks"], indirect=True)
+@pytest.mark.parametrize("backend", ["c"], indirect=True)
 def test_rows_are_independent_and_deterministic(backend):
     """A sequence's result does not depend on its batch (batched gpt == runs alone), and
     the same call gives the same bits; also with scores in the hundreds (exp underflows)."""
@@ -111,7 +110,7 @@ def test_c_kernel_exp_is_accurate_and_underflows_to_zero(dtype):
     q[:, 0, 1, 0] = (a * math.sqrt(8)).to(dtype)
     k[:, 0, 1, 0] = 1.0
     v[:, 0, 0, 0], v[:, 0, 1, 1] = 1.0, 1.0
-    with ca_backend("c"):
+    with ops.use("causal_attention"):
         p11 = ca.causal_attention(q, k, v)[:, 0, 1, 1].double()  # (S,)
     s = (q[:, 0, 1, 0] * torch.tensor(1 / math.sqrt(8), dtype=dtype)).double()  # the kernel's score
     exact = torch.exp(s) / (1 + torch.exp(s))
@@ -131,7 +130,7 @@ def test_c_backward_reads_only_what_the_forward_wrote(dtype):
         pytest.skip("no C compiler: the C kernel cannot be built here")
     g = torch.Generator().manual_seed(5)
     q, k, v, w = (torch.randn(3, 1, 45, 8, generator=g, dtype=dtype) for _ in range(4))
-    with ca_backend("c"):
+    with ops.use("causal_attention"):
         fresh = outputs_and_grads(ca.causal_attention, q, k, v, w)
         stride = getattr(ca.library(), "row_stride_" + ("f32" if dtype == torch.float32 else "f64"))(45)
         ca._free[:] = [torch.full((3, 45, stride), math.nan, dtype=dtype)]
@@ -139,11 +138,3 @@ def test_c_backward_reads_only_what_the_forward_wrote(dtype):
     for a, b in zip(fresh, stale):
         assert torch.equal(a, b)
 
-
-@contextmanager
-def ca_backend(name):
-    old, ca.BACKEND = ca.BACKEND, name
-    try:
-        yield
-    finally:
-        ca.BACKEND = old

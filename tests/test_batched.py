@@ -45,7 +45,7 @@ def batched(monkeypatch):
 def test_train_all_alone_with_the_c_step(monkeypatch):
     """With the C step on the CPU, train_all trains Shi & Cao runs one at a time: each
     result is train.run's, bit for bit, and no batch is built."""
-    from walkformer.models import shicao_kernel
+    from walkformer.ops import shicao_kernel
 
     if not shicao_kernel.usable(torch.float64):
         pytest.skip("no C compiler: the batched path is the CPU path")

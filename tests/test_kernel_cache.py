@@ -1,4 +1,4 @@
-"""The C kernel cache (models/ckernel.py): damaged libraries are rebuilt, the key names
+"""The C kernel cache (ops/ckernel.py): damaged libraries are rebuilt, the key names
 what built the library, the directory is private (0700) or not used."""
 
 import os
@@ -7,8 +7,8 @@ import warnings
 
 import pytest
 
-from walkformer.models import ckernel
-from walkformer.models.ckernel import Kernel, cache_key
+from walkformer.ops import ckernel
+from walkformer.ops.ckernel import Kernel, cache_key
 
 SRC = "int answer(void) { return %d; }\n"
 FLAGS = ["-O1", "-fPIC", "-shared"]

@@ -1,4 +1,4 @@
-"""The C step (models/shicao_kernel.c) against the torch reference path of ShiCao, its
+"""The C step (ops/shicao_kernel.c) against the torch reference path of ShiCao, its
 batch independence, its underflow fallback, and metrics.evaluate's C scalars."""
 
 import math
@@ -10,7 +10,7 @@ import torch
 
 from walkformer.metrics import evaluate
 from walkformer.models import Batch, DenseShiCao, Geometry, ShiCao, init_params
-from walkformer.models import shicao_kernel as sk
+from walkformer.ops import shicao_kernel as sk
 from walkformer.tasks import circle_walk
 
 # max |C − torch| relative to the largest entry of each output: the two add some sums in
@@ -67,7 +67,7 @@ def model_and_batches(gen, pos="sin", head="linear", normalize=True, dtype=torch
 
 def torch_path(monkeypatch, fn):
     with monkeypatch.context() as mp:
-        mp.setattr(sk, "BACKEND", "torch")
+        mp.setenv("WALKFORMER_OPS", "-shicao_step")
         return fn()
 
 

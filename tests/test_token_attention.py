@@ -1,4 +1,4 @@
-"""token_attention (models/token_attention.py), the first layer's attention on (2, N) query
+"""token_attention (ops/token_attention.py), the first layer's attention on (2, N) query
 key and value tables, equals the explicit masked softmax on the gathered q, k and v, forward and
 gradients (dQ, dK, dV summed per token as the gather's backward does); rows whose stabiliser
 is too loose take the exact path and stay exact; the gpt model gives the same logits and
@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-from walkformer.models import token_attention as ta
-from walkformer.models.causal_attention import causal_attention
+from walkformer.ops import token_attention as ta
+from walkformer.ops.causal_attention import causal_attention
 from walkformer.models.gpt import GPT, init_gpt
 
 TOL = {torch.float64: 1e-12, torch.float32: 2e-5}  # as tests/test_attention.py, relative to the largest entry (or 1)
@@ -128,7 +128,7 @@ def test_deterministic_and_one_backward_only():
 
 
 def run(model, x, monkeypatch, backend):
-    monkeypatch.setattr(ta, "BACKEND", backend)
+    monkeypatch.setenv("WALKFORMER_OPS", "auto" if backend == "auto" else "-token_attention")
     model.zero_grad()
     y = model(x)
     y.sin().sum().backward()

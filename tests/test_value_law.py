@@ -12,7 +12,7 @@ from walkformer import multirun
 from walkformer.config import Config, ConfigError, apply_overrides, resolve
 from walkformer.experiments.value_law import circle_plateau, direction_distance, plateau_cosine, slope
 from walkformer.metrics import f_distances
-from walkformer.models import shicao_kernel
+from walkformer.ops import shicao_kernel
 from walkformer.tasks import circle_transition
 from walkformer.train import run, save
 
@@ -129,7 +129,7 @@ def test_the_C_and_torch_metrics_agree(monkeypatch):
     c = cfg({"task.K": 5, "task.N": 12, "model.M": 30, "train.steps": 20, "train.n_train": 60, "eval.n_test": 60,
              "task.p": 0.7, "eval.f_distance": True})
     a = run(c)
-    monkeypatch.setattr(shicao_kernel, "BACKEND", "torch")
+    monkeypatch.setenv("WALKFORMER_OPS", "-shicao_step")
     b = run(c)
     for x, y in zip(a.metrics, b.metrics):
         for k in ("value_cosine", "value_cosine_sqrt", "f_opt_distance", "f_sqrt_distance"):

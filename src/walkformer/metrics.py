@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import torch
 
-from .models import shicao_kernel
+from .ops import shicao_kernel
 
 
 def _truth(task, batch):

@@ -226,7 +226,7 @@ def alone_is_faster(device: str) -> bool:
     process, load ~5), the batch took 1.3x (phase-p-sigma: 50 steps, a (D, D) W0 draw per
     run) to 2.3x (fig8) the time of the same runs alone. The batch remains the GPU path
     and the CPU fallback without a compiler."""
-    from .models import shicao_kernel
+    from .ops import shicao_kernel
 
     return device_for(device) == "cpu" and shicao_kernel.usable(torch.float64)
 

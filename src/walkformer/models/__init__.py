@@ -2,19 +2,14 @@
 
 - ``shicao.py``: the one-layer transformer of Shi & Cao eq. (2.1) with exact
   hand-written gradients and the rank-one structure of W (the fast path).
-- ``shicao_kernel.py`` (+ ``shicao_kernel.c``): that fast path's step (and the per-step
-  evaluation scalars) as one C call, the default; ``shicao.py``'s torch code is the
-  fallback and the reference.
 - ``dense.py``: the same model written the straightforward way (dense X̃, autograd),
   kept to check the fast path and as the benchmark baseline.
 - ``gpt.py``: the transformer of "Attention with Markov" §2 on binary chains
   (TransformerLens names and hook points; trained by ``train_binary.py``).
-- ``causal_attention.py`` (+ ``causal_attention.c``): the gpt models' causal attention,
-  a C kernel that skips the masked triangle (torch fallbacks; ~3x faster than SDPA).
-- ``ckernel.py``: builds and loads the C kernels (once per machine, cached; torch
-  fallbacks with one warning where no compiler works).
 - ``batched.py``: R fast-path models with a leading model axis (sweeps; the same numbers
   to round-off).
+
+The C accelerations these models call live in ``../ops/`` (``ops/__init__.py``).
 """
 
 __all__ = ["Batch", "Geometry", "ShiCao", "DenseShiCao", "init_params", "positional", "build_model",

@@ -12,7 +12,7 @@ or tying are one batched model. Model r computes what ``GPT`` computes for it:
 
 with batched matmuls over (R, B·N, d), one ``causal_attention`` (the single model's)
 over (R·B, H, N, dh) (in layer 1, ``token_attention`` on each model's (2, N) tables, as
-``GPT`` does) and one fused MLP (``fused_mlp``, R models' weights) where it is built. Tying is a per-model mask (W_U exists for every model; a tied
+``GPT`` does). Tying is a per-model mask (W_U exists for every model; a tied
 model never reads it, so it gets a zero gradient and no say in anything).
 
 The loss is Σ_r L_r, so autograd gives each model exactly its own gradient, and
@@ -30,8 +30,8 @@ import torch
 import torch.nn.functional as F
 
 from ..optim import BETAS, DECAYED, WEIGHT_DECAY, one_cycle
-from . import fused_mlp, token_attention
-from .causal_attention import causal_attention
+from ..ops import token_attention
+from ..ops.causal_attention import causal_attention
 from .gpt import GPT
 
 
@@ -93,11 +93,8 @@ class BatchedGPT:
             z = z.transpose(1, 2).reshape(R, B * n, H * dh)  # (R, B·n, H·dh)
             h = h + torch.bmm(z, P[b + "attn.W_O"].reshape(R, H * dh, d)).view(R, B, n, d)
             a = self._ln(h, b + "ln2.w").reshape(R, B * n, d)
-            if fused_mlp.usable(a):
-                h = h + fused_mlp.fused_mlp(a, P[b + "mlp.W_in"], P[b + "mlp.W_out"]).view(R, B, n, d)
-            else:
-                u = F.relu(torch.bmm(a, P[b + "mlp.W_in"]))  # (R, B·n, 4d)
-                h = h + torch.bmm(u, P[b + "mlp.W_out"]).view(R, B, n, d)
+            u = F.relu(torch.bmm(a, P[b + "mlp.W_in"]))  # (R, B·n, 4d)
+            h = h + torch.bmm(u, P[b + "mlp.W_out"]).view(R, B, n, d)
         a_out = torch.where(self.tie[:, None], P["embed.W_E"], P["unembed.W_U"])  # (R, d)
         h = self._ln(h, "ln_final.w")
         return torch.einsum("rbnd,rd->rbn", h, a_out) + P["unembed.b_U"][:, None, None]  # (R, B, n)

@@ -30,11 +30,11 @@ Hook points (identity modules; attach torch forward hooks, or use :meth:`run_wit
     hook_logits                                      (B, N)
 
 Speed: unless something listens on ``hook_attn_scores`` or ``hook_pattern``, attention
-is ``causal_attention.py`` (a C kernel that skips the masked upper triangle; torch's fused
+is ``ops/causal_attention.py`` (a C kernel that skips the masked upper triangle; torch's fused
 ``scaled_dot_product_attention`` off the CPU) and the N×N pattern is never materialised;
 with a listener it is computed explicitly (same maths, round-off apart). In the first
 block, whose input is one of two vectors per position (token 0 or 1), it is
-``token_attention.py``: queries, keys and values from (2, N) tables, the scores and their
+``ops/token_attention.py``: queries, keys and values from (2, N) tables, the scores and their
 exps shared by the batch (unless a hook listens on the embedding, the first block's input,
 q, k, v or the pattern).
 """
@@ -48,8 +48,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import fused_mlp, token_attention
-from .causal_attention import causal_attention
+from ..ops import token_attention
+from ..ops.causal_attention import causal_attention
 
 
 class HookPoint(nn.Module):
@@ -133,8 +133,6 @@ class MLP(nn.Module):
         self.hook_pre, self.hook_post = HookPoint(), HookPoint()
 
     def forward(self, x):  # (B, N, d)
-        if not (self.hook_pre.active() or self.hook_post.active()) and fused_mlp.usable(x):
-            return fused_mlp.fused_mlp(x, self.W_in, self.W_out)  # (B, N, d), the C kernel
         h = self.hook_post(F.relu(self.hook_pre(x @ self.W_in)))  # (B, N, 4d)
         return h @ self.W_out  # (B, N, d)
 

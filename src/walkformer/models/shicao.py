@@ -18,9 +18,9 @@ position part that is shared by the whole batch:
 never builds the dense (K+M)×N matrix X̃ of a sample. ``dense.py`` keeps the
 straightforward autograd implementation to check this one against.
 
-By default ``ShiCao`` runs each step as one C call (``shicao_kernel.py``: the same maths,
-~3x faster than these ~100 torch operations); the torch code below is the fallback
-(no C compiler, ``WALKFORMER_SHICAO=torch``, an underflowing batch) and the reference
+By default ``ShiCao`` runs each step as one C call (``ops/shicao_kernel.py``: the same
+maths, ~3x faster than these ~100 torch operations); the torch code below is the fallback
+(no C compiler, ``WALKFORMER_OPS=reference``, an underflowing batch) and the reference
 the tests compare the kernel with.
 """
 
@@ -30,7 +30,7 @@ import math
 
 import torch
 
-from . import shicao_kernel
+from ..ops import shicao_kernel
 
 
 def positional(pos: str, M: int, N: int, dtype=torch.float64) -> torch.Tensor:
@@ -306,7 +306,7 @@ class ShiCao:
         return out
 
     def _kernel(self) -> bool:
-        """Whether the C kernel (``shicao_kernel.py``) runs this model's passes: by default,
+        """Whether the C kernel (``ops/shicao_kernel.py``) runs this model's passes: by default,
         unless the softmax was replaced (as the tests do to force the direct path)."""
         return (shicao_kernel.usable(self.geo.dtype, self.V.device)
                 and getattr(self._separable, "__func__", None) is ShiCao._separable)

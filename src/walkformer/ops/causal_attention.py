@@ -9,17 +9,18 @@ masked upper triangle (what ``models/gpt.py`` and ``models/batched_gpt.py`` call
 Why: at the papers' setting (head size 8, N = 1024, batch 16, one CPU thread) torch's
 fused ``scaled_dot_product_attention`` was ~94% of a training step (3–4 steps/s). With
 a head size of 8 every product is a thin matmul, so BLAS runs far below its peak and
-the step is bound by passes over the N² scores. Backends (``BACKEND``, or the
-``WALKFORMER_ATTENTION`` environment variable; ``bench/bench_gpt.py`` compares them):
+the step is bound by passes over the N² scores. Backends (``bench/bench_ops.py`` compares
+them):
 
-- ``c`` (default where a C compiler is found): ``causal_attention.c``, four query rows
+- ``c``, the acceleration ``causal_attention`` (``ops/__init__.py``; where a C compiler
+  is found, unless ``WALKFORMER_OPS`` turns it off): ``causal_attention.c``, four query rows
   at a time (a sequence's result does not depend on its batch), built once per machine into ``~/.cache/walkformer`` (``$XDG_CACHE_HOME``)
   with the system's ``cc``; the forward saves p (B·H, N, N + pad, only i ≤ n touched)
   for the backward, which hands the buffer back for the next step's forward (so the
   graph allows one backward: ``retain_graph`` for a second one raises). float32 and float64, head size ≤ 64, CPU tensors.
-- ``blocks``: the same maths in torch, in query blocks of ``BLOCK`` rows that only
-  compute the keys up to the block's last query (the fallback without a compiler).
-- ``sdpa``: torch's fused kernel (the reference; used for tensors not on the CPU).
+- ``sdpa``: torch's fused kernel (the reference: used otherwise, e.g. without a
+  compiler or for tensors not on the CPU). A torch version that computed only the keys
+  up to each query block's last one ran 1.5x slower than it here and was removed.
 
 Same inputs give the same bits (fixed loop order). The backends agree with the
 explicit softmax to round-off (tests/test_attention.py states the tolerances).
@@ -29,17 +30,15 @@ from __future__ import annotations
 
 import ctypes
 import math
-import os
 import sys
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
+from . import enabled
 from .ckernel import Kernel, simd_flags
 
-BACKEND = os.environ.get("WALKFORMER_ATTENTION", "auto")  # auto | c | blocks | sdpa
-BLOCK = 128  # query rows per block of the ``blocks`` backend
 _SRC = Path(__file__).with_name("causal_attention.c")
 _free: list[torch.Tensor] = []  # p buffers whose backward is done, reused by the next forward
 POOL = 8  # at most this many kept
@@ -58,7 +57,7 @@ def _declare(lib) -> None:
         getattr(lib, "row_stride_" + suf).restype = i64
 
 
-_kernel = Kernel(_SRC, _flags, _declare, "using the torch blocks backend")  # build/load: ckernel.py
+_kernel = Kernel(_SRC, _flags, _declare, "using torch's scaled_dot_product_attention")  # build/load: ckernel.py
 _build = _kernel.build
 
 
@@ -118,46 +117,13 @@ class _CKernel(torch.autograd.Function):
         return dq, dk, dv
 
 
-class _Blocks(torch.autograd.Function):
-    """The same maths in torch ops, ``BLOCK`` query rows at a time; q, k, v (BH, N, dh)."""
-
-    @staticmethod
-    def forward(ctx, q, k, v):
-        BH, N, dh = q.shape
-        qs = q * (1 / math.sqrt(dh))  # (BH, N, dh)
-        outs, Ps = [], []
-        for s in range(0, N, BLOCK):
-            e = min(N, s + BLOCK)
-            S = torch.bmm(qs[:, s:e], k[:, :e].mT)  # (BH, b, e): keys up to the block's last query
-            S[:, :, s:].masked_fill_(torch.ones(e - s, e - s, dtype=torch.bool, device=q.device).triu(1), -math.inf)
-            P = S.softmax(-1)  # (BH, b, e)
-            outs.append(torch.bmm(P, v[:, :e]))  # (BH, b, dh)
-            Ps.append(P)
-        ctx.save_for_backward(qs, k, v, *Ps)
-        return torch.cat(outs, 1)  # (BH, N, dh)
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, dO):
-        qs, k, v, *Ps = ctx.saved_tensors
-        BH, N, dh = qs.shape
-        dq, dk, dv = torch.empty_like(qs), torch.zeros_like(k), torch.zeros_like(v)  # (BH, N, dh)
-        for P, s in zip(Ps, range(0, N, BLOCK)):
-            e = min(N, s + BLOCK)
-            dS = torch._softmax_backward_data(torch.bmm(dO[:, s:e], v[:, :e].mT), P, -1, P.dtype)  # (BH, b, e)
-            dq[:, s:e] = torch.bmm(dS, k[:, :e])
-            dk[:, :e] += torch.bmm(dS.mT, qs[:, s:e])
-            dv[:, :e] += torch.bmm(P.mT, dO[:, s:e])
-        return dq / math.sqrt(dh), dk, dv
-
-
 def backend_for(q: torch.Tensor) -> str:
-    """The backend ``causal_attention`` uses for q under the current ``BACKEND``."""
-    if q.device.type != "cpu" or q.dtype not in (torch.float32, torch.float64) or BACKEND == "sdpa":
-        return "sdpa"
-    if BACKEND in ("auto", "c") and q.shape[-1] <= 64 and library() is not None:
+    """``c`` where the C kernel runs q (the switch, dtype, device, head size, a compiler),
+    else ``sdpa``."""
+    if (enabled("causal_attention") and q.device.type == "cpu" and q.dtype in (torch.float32, torch.float64)
+            and q.shape[-1] <= 64 and library() is not None):
         return "c"
-    return "blocks"
+    return "sdpa"
 
 
 def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
@@ -167,9 +133,8 @@ def causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor) -> torch
         return F.scaled_dot_product_attention(q, k, v, is_causal=True)
     shape = q.shape
     q, k, v = (t.reshape(-1, *shape[-2:]).contiguous() for t in (q, k, v))  # (BH, N, dh)
-    fn = _CKernel if how == "c" else _Blocks
-    return fn.apply(q, k, v).view(shape)
+    return _CKernel.apply(q, k, v).view(shape)
 
 
-if __name__ == "__main__":  # python -m walkformer.models.causal_attention: build and say where
+if __name__ == "__main__":  # python -m walkformer.ops.causal_attention: build and say where
     print(_build() if library() else "no C kernel", file=sys.stdout)

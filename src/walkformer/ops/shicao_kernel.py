@@ -9,9 +9,9 @@ sequence's tokens are in L1 (see the C file for the summation orders). A second 
 computes what ``metrics.evaluate`` needs of a held-out batch (accuracy, KL terms, the
 cosines' inner products, the logit spread, var h).
 
-Backends (``BACKEND``, or the ``WALKFORMER_SHICAO`` environment variable):
-``c`` (default where a C compiler is found; built once per machine, see ``ckernel.py``)
-or ``torch`` (the reference the tests compare against, and the fallback).
+The acceleration ``shicao_step`` (``ops/__init__.py``): it runs where a C compiler is
+found (built once per machine, see ``ckernel.py``) unless ``WALKFORMER_OPS`` turns it
+off; else ``ShiCao``'s torch code runs (the reference the tests compare against).
 
 Agreement with the torch path: the same formulas, and the same summation order where
 torch's is a plain loop (C[k] over positions, Z over tokens, dL/dV over sequences), so
@@ -23,14 +23,13 @@ bits (tests/test_shicao_kernel.py states the tolerances).
 from __future__ import annotations
 
 import ctypes
-import os
 from pathlib import Path
 
 import torch
 
+from . import enabled
 from .ckernel import Kernel, simd_flags
 
-BACKEND = os.environ.get("WALKFORMER_SHICAO", "auto")  # auto | c | torch
 _SUF = {torch.float32: "f32", torch.float64: "f64"}
 
 
@@ -66,7 +65,7 @@ def library():
 
 def usable(dtype: torch.dtype, device: torch.device | None = None) -> bool:
     """Whether the kernel runs tensors of this dtype (and device, default the CPU)."""
-    return BACKEND != "torch" and dtype in _SUF and (device is None or device.type == "cpu") and library() is not None
+    return enabled("shicao_step") and dtype in _SUF and (device is None or device.type == "cpu") and library() is not None
 
 
 def _p(t: torch.Tensor | None) -> int | None:

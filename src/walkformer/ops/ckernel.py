@@ -1,4 +1,4 @@
-"""Build and load the package's small C kernels (``causal_attention.c``, ``shicao_kernel.c``,
+"""Build and load the accelerations' C kernels (``causal_attention.c``, ``shicao_kernel.c``,
 ``token_attention.c``).
 
 A kernel is compiled once per machine with the system's C compiler (``$CC``, default
@@ -123,7 +123,7 @@ class Kernel:
     """A C source, its flags and its ctypes declarations, built and loaded on first use.
 
     ``declare(lib)`` sets argtypes/restype; ``fallback`` ends the warning printed when the
-    kernel cannot be built (e.g. "using the torch blocks backend")."""
+    kernel cannot be built (e.g. "using the torch implementation")."""
 
     def __init__(self, src: Path, flags: Callable[[], list[str]], declare: Callable, fallback: str):
         self.src, self.flags, self.declare, self.fallback = src, flags, declare, fallback

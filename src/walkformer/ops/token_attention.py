@@ -25,23 +25,22 @@ N = 1024, head size 8, no LayerNorm) attention forward + backward takes ~28 ms a
 Same maths as ``causal_attention``, the sums in another order (round-off;
 tests/test_token_attention.py states the tolerances). float32 and float64 CPU tensors,
 head size ≤ 64, one model or G at once (``models/batched_gpt.py``); ``usable`` says when
-it runs (``WALKFORMER_TOKEN_ATTENTION=off``, or no C compiler: the caller then gathers
-q, k, v and uses ``causal_attention``).
+it runs (the acceleration ``token_attention`` of ``ops/__init__.py``; off, e.g.
+``WALKFORMER_OPS=-token_attention``, or without a C compiler the caller gathers q, k, v
+and uses ``causal_attention``).
 """
 
 from __future__ import annotations
 
 import ctypes
 import math
-import os
 from pathlib import Path
 
 import torch
 
+from . import enabled
 from .ckernel import Kernel
 from .causal_attention import POOL, _buffer, _flags, _free, _ptr
-
-BACKEND = os.environ.get("WALKFORMER_TOKEN_ATTENTION", "auto")  # auto | off
 
 
 def _declare(lib) -> None:
@@ -102,7 +101,7 @@ class _TokenAttention(torch.autograd.Function):
 
 def usable(t: torch.Tensor) -> bool:
     """Whether :func:`token_attention` can run the kernel for tables like t."""
-    return (BACKEND != "off" and t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
+    return (enabled("token_attention") and t.device.type == "cpu" and t.dtype in (torch.float32, torch.float64)
             and t.shape[-1] <= 64 and library() is not None)
 
 

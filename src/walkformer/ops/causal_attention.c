@@ -1,6 +1,5 @@
 /* Exact causal softmax attention on the CPU, forward and backward, in groups of 4 query rows
    (loaded by causal_attention.py, which documents the maths; compiled once per machine).
-   Also the gpt MLP's fused kernel (end of the file; models/fused_mlp.py), to share the build.
 
    For query n only the keys i <= n are touched (no masked upper triangle), the scores,
    the softmax and o_n = sum_i p_i v_i stay in L1, and keys/values are transposed per
@@ -289,116 +288,6 @@ int NAME(attn_bwd)(int64_t BH, int64_t N, int64_t dh, T scale, const T *q, const
             }
     }
     free(kv);
-    return 0;
-}
-/* ---- the gpt MLP, fused (here to share this file's build; called from models/fused_mlp.py) ----
-   out = W_outᵀ relu(W_inᵀ x) for M tokens of d features: x, out (M, d) row-major; inside,
-   W tokens at a time are transposed into the vector lanes (a small stack block), so each
-   multiply-add is one FMA over W tokens; hT (4d, Mp) keeps the ReLU's output for the
-   backward, feature-major (Mp = M rounded up to 8; lanes past M hold 0). W_in (d, 4d),
-   W_out (4d, d) row-major, d <= 16; every weight becomes a broadcast vector (wb), an FMA's
-   memory operand. relu keeps NaN (as torch's); the backward's mask is h > 0 (as torch's
-   threshold_backward). */
-static T *NAME(mlp_weights)(int64_t d, const T *Win, const T *Wout) {
-    const int64_t F = 4 * d;
-    VT *wb = (VT *)NAME(alloc)(2 * d * F * W);  /* wi (d, F) then wo (F, d) */
-    if (!wb) return NULL;
-    for (int64_t i = 0; i < d * F; i++) { wb[i] = (VT){0} + Win[i]; wb[d * F + i] = (VT){0} + Wout[i]; }
-    return (T *)wb;
-}
-
-/* Tokens t..t+W-1 (those < M) of a (M, d) array into d vectors, zero past M; and back. */
-static ALWAYS_INLINE void NAME(load_tokens)(const int d, int64_t t, int64_t M, const T *restrict a, VT *restrict v) {
-    T blk[16 * W];
-    const int64_t n = M - t < W ? M - t : W;
-    for (int c = 0; c < d; c++)
-        for (int l = 0; l < W; l++) blk[c * W + l] = l < n ? a[(t + l) * d + c] : 0;
-    for (int c = 0; c < d; c++) v[c] = *(const VU *)(blk + c * W);
-}
-static ALWAYS_INLINE void NAME(store_tokens)(const int d, int64_t t, int64_t M, const VT *restrict v, T *restrict a) {
-    T blk[16 * W];
-    const int64_t n = M - t < W ? M - t : W;
-    for (int c = 0; c < d; c++) *(VU *)(blk + c * W) = v[c];
-    for (int64_t l = 0; l < n; l++)
-        for (int c = 0; c < d; c++) a[(t + l) * d + c] = blk[c * W + l];
-}
-
-static ALWAYS_INLINE void NAME(mlp_fwd_block)(const int d, int64_t t, int64_t M, int64_t Mp, const VT *restrict wi,
-                                              const VT *restrict wo, const T *restrict x, T *restrict hT,
-                                              T *restrict out) {
-    const int F = 4 * d;
-    VT xv[16], o[16];
-    NAME(load_tokens)(d, t, M, x, xv);
-    for (int c = 0; c < d; c++) o[c] = (VT){0};
-    for (int j = 0; j < F; j++) {
-        VT h = wi[j] * xv[0], h2 = (VT){0};  /* wi[c F + j] = W_in[c][j]; two chains */
-        for (int c = 1; c + 1 < d; c += 2) { h += wi[c * F + j] * xv[c]; h2 += wi[(c + 1) * F + j] * xv[c + 1]; }
-        if (d % 2 == 0) h += wi[(d - 1) * F + j] * xv[d - 1];
-        h += h2;
-        h = (VT)(~(IT)(h < 0) & (IT)h);  /* relu, NaN kept */
-        *(VU *)(hT + j * Mp + t) = h;
-        for (int c = 0; c < d; c++) o[c] += wo[j * d + c] * h;
-    }
-    NAME(store_tokens)(d, t, M, o, out);
-}
-
-static ALWAYS_INLINE void NAME(mlp_bwd_block)(const int d, int64_t t, int64_t M, int64_t Mp, const VT *restrict wi,
-                                              const VT *restrict wo, const T *restrict g, const T *restrict hT,
-                                              T *restrict dx, T *restrict dhT) {
-    const int F = 4 * d;
-    VT gv[16], dxv[16];
-    NAME(load_tokens)(d, t, M, g, gv);
-    for (int c = 0; c < d; c++) dxv[c] = (VT){0};
-    for (int j = 0; j < F; j++) {
-        VT a = wo[j * d] * gv[0], a2 = (VT){0};
-        for (int c = 1; c + 1 < d; c += 2) { a += wo[j * d + c] * gv[c]; a2 += wo[j * d + c + 1] * gv[c + 1]; }
-        if (d % 2 == 0) a += wo[j * d + d - 1] * gv[d - 1];
-        a += a2;
-        const VT dh = (VT)((IT)(*(const VU *)(hT + j * Mp + t) > 0) & (IT)a);
-        *(VU *)(dhT + j * Mp + t) = dh;
-        for (int c = 0; c < d; c++) dxv[c] += wi[c * F + j] * dh;
-    }
-    NAME(store_tokens)(d, t, M, dxv, dx);
-}
-
-/* R models (the batched gpt's model axis; 1 for a single model), each with its own weights:
-   x, out (R, M, d); W_in (R, d, 4d), W_out (R, 4d, d); hT (R, 4d, Mp). Returns 0; 1 if
-   d > 16 or Mp is not M rounded up to 8, 2 if out of memory. */
-int NAME(mlp_fwd)(int64_t R, int64_t d, int64_t M, int64_t Mp, const T *x, const T *Win, const T *Wout, T *hT,
-                  T *out) {
-    if (d > 16 || Mp != (M + 7) / 8 * 8) return 1;
-    const int64_t F = 4 * d;
-    for (int64_t r = 0; r < R; r++) {
-        const VT *wb = (const VT *)NAME(mlp_weights)(d, Win + r * d * F, Wout + r * F * d);
-        if (!wb) return 2;
-        const T *xr = x + r * M * d;
-        T *hr = hT + r * F * Mp, *outr = out + r * M * d;
-        for (int64_t t = 0; t < Mp; t += W) {
-            if (d == 8) NAME(mlp_fwd_block)(8, t, M, Mp, wb, wb + 8 * 32, xr, hr, outr);
-            else NAME(mlp_fwd_block)(d, t, M, Mp, wb, wb + d * F, xr, hr, outr);
-        }
-        free((void *)wb);
-    }
-    return 0;
-}
-
-/* dx (R, M, d) and dhT (R, 4d, Mp) = the gradient at the ReLU's input, from g (R, M, d) = the
-   gradient at out; the weight gradients are two matmuls the caller does (xᵀ dh, hᵀ g). */
-int NAME(mlp_bwd)(int64_t R, int64_t d, int64_t M, int64_t Mp, const T *g, const T *hT, const T *Win,
-                  const T *Wout, T *dx, T *dhT) {
-    if (d > 16 || Mp != (M + 7) / 8 * 8) return 1;
-    const int64_t F = 4 * d;
-    for (int64_t r = 0; r < R; r++) {
-        const VT *wb = (const VT *)NAME(mlp_weights)(d, Win + r * d * F, Wout + r * F * d);
-        if (!wb) return 2;
-        const T *gr = g + r * M * d, *hr = hT + r * F * Mp;
-        T *dxr = dx + r * M * d, *dhr = dhT + r * F * Mp;
-        for (int64_t t = 0; t < Mp; t += W) {
-            if (d == 8) NAME(mlp_bwd_block)(8, t, M, Mp, wb, wb + 8 * 32, gr, hr, dxr, dhr);
-            else NAME(mlp_bwd_block)(d, t, M, Mp, wb, wb + d * F, gr, hr, dxr, dhr);
-        }
-        free((void *)wb);
-    }
     return 0;
 }
 #undef FWD
