@@ -40,7 +40,7 @@ from walkformer.tasks.binary import BinaryChain
 from walkformer.train import run
 
 FIG4 = {"task.K": 6, "task.N": 97, "task.p": 0.5, "model.M": 1000, "train.eta": 1.0, "train.eps": 0.1,
-        "train.n_train": 1000, "eval.n_test": 1000, "eval.every": 1, "train.steps": 40}
+        "train.n_train": 1000, "eval.n_test": 1000, "eval.every": 1, "train.steps": 100}
 
 
 def ms(fn, inner: int) -> float:

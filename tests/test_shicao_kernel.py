@@ -134,3 +134,19 @@ def test_c_metrics_equal_the_torch_metrics(head, dtype, gen, monkeypatch):
         else:
             assert torch.allclose(torch.tensor(got[k]), torch.tensor(v), rtol=tol, atol=tol), k
     assert 0 < got["test_accuracy"] < 1 and got["kl"] > 0 and got["token_logit_spread"] > 0
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("ops_spec", ["auto", "reference"])
+def test_theorem_4_1_symmetry_is_exact_with_and_without_the_c_step(ops_spec, dtype, monkeypatch):
+    """p = 1 from zero init with onehot positions: every token's logit stays equal to the
+    last bit (spread exactly 0) on the C step and on the torch path (WALKFORMER_OPS)."""
+    from walkformer.config import Config, apply_overrides, resolve
+    from walkformer.train import run
+
+    monkeypatch.setenv("WALKFORMER_OPS", ops_spec)
+    over = {"task.K": 4, "task.N": 13, "task.p": 1.0, "model.pos": "onehot", "model.M": 40, "train.steps": 15,
+            "train.n_train": 100, "eval.n_test": 100, "train.eta": 1.0, "dtype": dtype}
+    res = run(resolve(apply_overrides(Config(), over), set(over)))
+    assert res.model._kernel() == (ops_spec == "auto")
+    assert max(m["token_logit_spread"] for m in res.metrics) == 0.0
