@@ -77,7 +77,8 @@ def enabled(name: str) -> bool:
 @contextmanager
 def use(spec: str):
     """``with ops.use("reference"):`` runs the block with ``spec`` instead of the
-    environment's ``WALKFORMER_OPS`` (benchmarks and tests)."""
+    environment's ``WALKFORMER_OPS`` (benchmarks and tests; this process only: worker
+    processes of a sweep see the environment variable)."""
     parse(spec)  # a bad spec fails here, before the block
     _forced.append(spec)
     try:
