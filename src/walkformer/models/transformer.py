@@ -96,8 +96,7 @@ class TransformerSpec:
                  (self.every and (self.layout != "causal" or self.head != "unembed"), "every needs layout=causal, head=unembed"),
                  (self.normalize and (self.pos not in CONCAT or self.embed != "onehot"), "normalize needs onehot tokens and sin|onehot|none positions"),
                  (self.head == "linear" and self.residual and self.Dv != self.K, "head=linear with residual needs D_v = K"),
-                 (self.pos == "rope" and self.attention == "split" and self.dh % 2, "pos=rope needs an even d_head"),
-                 (self.D % self.heads and not self.d_head, f"D={self.D} is not divisible by heads={self.heads}: set d_head")]
+                 (self.pos == "rope" and self.attention == "split" and self.dh % 2, "pos=rope needs an even d_head")]
         for bad, why in rules:
             if bad:
                 raise ValueError(f"model: {why}")
@@ -107,13 +106,13 @@ class TransformerSpec:
     Mp = property(lambda s: s.M if s.pos in ("sin", "onehot") else 0)  # concatenated position part
     D = property(lambda s: s.Dt + s.Mp)
     Dv = property(lambda s: s.Dt if s.concat else s.D)  # value input: the token block
-    dh = property(lambda s: s.d_head or s.D // s.heads)
+    dh = property(lambda s: s.d_head or max(1, s.D // s.heads))  # (floor: D = K + M may be odd)
     hidden = property(lambda s: 4 * (s.Dt if s.concat else s.D))
     factorised = property(lambda s: s.concat and not s.layernorm)
 
 
 def _p(*shape, dtype):
-    return nn.Parameter(torch.zeros(*shape, dtype=dtype))
+    return nn.Parameter(torch.zeros(shape, dtype=dtype))
 
 
 class Attention(nn.Module):
@@ -205,10 +204,14 @@ class Block(nn.Module):
     def __init__(self, sp: TransformerSpec, last: bool):
         super().__init__()
         self.sp = sp
+        writes = not (last and sp.head != "unembed")  # the paper's heads read the last layer's y
+        has_mlp = sp.mlp == "relu" and writes
         if sp.layernorm:
-            self.ln1, self.ln2 = LayerNorm(sp.D).to(sp.dtype), LayerNorm(sp.D).to(sp.dtype)
-        self.attn = Attention(sp, writes=not (last and sp.head != "unembed"))
-        if sp.mlp == "relu" and self.attn.writes:
+            self.ln1 = LayerNorm(sp.D).to(sp.dtype)
+            if has_mlp:
+                self.ln2 = LayerNorm(sp.D).to(sp.dtype)
+        self.attn = Attention(sp, writes)
+        if has_mlp:
             self.mlp = MLP(sp)
         self.hook_resid_post = HookPoint()
 
@@ -273,30 +276,41 @@ class Transformer(nn.Module):
         return self._run(tokens, all_queries=False)[0]
 
     def patterns(self, tokens: torch.Tensor) -> torch.Tensor:
-        """Attention patterns of every layer, (L, B, H, S, S) [query, key]: the forward's
-        numbers (its last layer computes only the prediction rows; here every row)."""
+        """Attention patterns of every layer, (L, B, H, S, S) [query, key]. The forward's last
+        layer computes only the prediction rows: those rows are its numbers bit for bit,
+        the others (same maths, another round-off) come from a pass with every query."""
         with torch.no_grad():
-            return torch.stack(self._run(tokens, all_queries=True)[1])
+            full = self._run(tokens, all_queries=True)[1]
+            f, mine = self._run(tokens, all_queries=False)
+            pred = self._pred(full[-1].shape[-1])
+            if pred is not None:
+                full[-1][:, :, pred] = mine[-1]
+            return torch.stack(full)
+
+    def _pred(self, S: int):
+        """The prediction slot(s): slot N (slot layout) or the last token; None: every slot."""
+        return None if self.spec.every else torch.tensor([S - 1], device=self.norm.device)
 
     def _run(self, tokens, all_queries: bool):
+        """(f, [pattern of each layer]); all_queries: every query row in the last layer too
+        (then no read-out: f is None)."""
         sp = self.spec
         s = self._slots(tokens)  # (B, S)
         S = s.shape[1]
-        pred = None if sp.every else torch.tensor([S - 1], device=s.device)  # prediction slot(s)
+        pred = self._pred(S)
         h = self.hook_embed(self._embed(s))
         patterns = []
         for l, block in enumerate(self.blocks):
             qi = pred if l == sp.layers - 1 and not all_queries else None
             h, pattern, y = block(h, qi, self.norm[:S] if sp.normalize and l == 0 else None)
             patterns.append(pattern)
-        sel = pred if all_queries else None  # rows still to pick out
+        if all_queries:
+            return None, patterns
         if sp.head == "unembed":
-            h = h if sel is None else h.at(sel)
             u = Dense(self.ln_final(h.dense())) if sp.layernorm else h
             f = u.read(self.W_U, const=getattr(self.unembed, "b_U", None))  # (B, nq, K) | (B, nq, 1)
         else:
-            y = y if sel is None else y[:, :, sel]  # (B, H, nq, D_v)
-            f = torch.einsum("bhqd,hkd->bqk", y, self.head.V)  # Σ_k V_k X S_k
+            f = torch.einsum("bhqd,hkd->bqk", y, self.head.V)  # (B, nq, K|m): Σ_k V_k X S_k
             if sp.head == "relu":
                 f = F.relu(f + self.head.b if sp.bias else f) @ self.head.A.T
                 f = f + self.head.b_A if sp.bias else f
@@ -406,11 +420,11 @@ def init_transformer(model: Transformer, scheme: str, sigma: float, c: float, ge
                 else:
                     p.zero_()
         return
-    needs = {"anti-aligned": sp.mlp == "relu" and sp.head == "unembed",
+    needs = {"standard": True, "anti-aligned": sp.mlp == "relu" and sp.head == "unembed",
              "rank-one": (sp.embed, sp.pos, sp.attention, sp.mlp, sp.head) == ("scalar", "learned", "split", "relu", "unembed")}
     if scheme not in needs:
         raise ValueError(f"init.scheme={scheme!r}: expected zero, gaussian, standard, anti-aligned or rank-one")
-    if not needs.get(scheme, True):
+    if not needs[scheme]:
         raise ValueError(f"init.scheme={scheme} needs the gpt structure (scalar tokens, learned positions, split "
                          "attention, mlp=relu, head=unembed)" if scheme == "rank-one" else
                          f"init.scheme={scheme} needs mlp=relu and head=unembed")
