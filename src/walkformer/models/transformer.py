@@ -133,9 +133,11 @@ class Attention(nn.Module):
         self.hook_attn_scores, self.hook_pattern, self.hook_z = HookPoint(), HookPoint(), HookPoint()
 
     def scores(self, u, qi, S: int) -> torch.Tensor:
-        """z (B, H, nq, S) before scale and mask; qi: query slots (None: all)."""
+        """z (B, H, nq, S) scaled, before the mask; qi: query slots (None: all). The scale
+        multiplies the queries (or their table), not the (B, H, nq, S) scores."""
         sp, H = self.sp, self.sp.heads
         merged = sp.attention == "merged"
+        c = 1 / math.sqrt(sp.D if merged else sp.dh) if sp.scale == "sqrt" else None
         A = self.W.transpose(-1, -2) if merged else self.W_Q  # (H, D, n): q_i = u_i A
         bq, bk = (self.b_Q, self.b_K) if sp.bias and not merged else (None, None)
         n = A.shape[-1]
@@ -145,6 +147,7 @@ class Attention(nn.Module):
                 TA = (self.W @ u.E[rows].T).transpose(-1, -2)  # (H, C', D): rows of E Wᵀ
             else:
                 TA = u.tables(self.W_Q, bq, rows)  # (H, C', n)
+            TA = TA if c is None else TA * c
             TB = u.E.expand(H, -1, -1) if merged else u.tables(self.W_K, bk)  # (H, C, n)
             G = TA.new_zeros(H, u.C, u.C).index_copy(1, rows, TA @ TB.transpose(-1, -2))  # (H, C, C) [query, key]
             Qc = u.coords(G.transpose(0, 1).reshape(u.C, H * u.C), qi)  # (B, nq, H·C)
@@ -161,6 +164,7 @@ class Attention(nn.Module):
             k = u.read(self.W_K.transpose(0, 1).reshape(D, H * n)).view(-1, S, H, n).transpose(1, 2)  # (B, H, S, n)
         if bq is not None:
             q, k = q + bq[:, None], k + bk[:, None]
+        q = q if c is None else q * c
         if sp.pos == "rope" and not merged:
             q, k = rope(q, slots if qi is None else qi), rope(k, slots)
         return q @ k.transpose(-1, -2)  # (B, H, nq, S)
@@ -173,9 +177,9 @@ class Attention(nn.Module):
         qs = torch.arange(S, device=z.device) if qi is None else qi  # (nq,) query slots
         if norm is not None:
             z = z / (norm[qs][:, None] * norm[None, :])
-        if sp.scale == "sqrt":
-            z = z / math.sqrt(sp.D if sp.attention == "merged" else sp.dh)
-        z = self.hook_attn_scores(z.masked_fill(qs[:, None] < torch.arange(S, device=qs.device), float("-inf")))
+        mask = torch.zeros(len(qs), S, dtype=z.dtype, device=z.device).masked_fill_(
+            qs[:, None] < torch.arange(S, device=qs.device), float("-inf"))  # (nq, S): key j > query i
+        z = self.hook_attn_scores(z + mask)
         pattern = self.hook_pattern(torch.softmax(z, -1))  # (B, H, nq, S)
         y = pattern @ u.token_block(sp.Dv)[:, None]  # (B, H, nq, D_v)
         y = self.hook_z(y.transpose(1, 2)).transpose(1, 2)
