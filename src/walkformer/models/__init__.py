@@ -15,6 +15,7 @@
   fallbacks with one warning where no compiler works).
 - ``batched.py``: R fast-path models with a leading model axis (sweeps; the same numbers
   to round-off).
+- ``transformer.py`` (+ ``stream.py``, ``positions.py``): the reference transformer, every configuration.
 """
 
 __all__ = ["Batch", "Geometry", "ShiCao", "DenseShiCao", "init_params", "positional", "build_model",
