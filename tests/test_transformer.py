@@ -225,3 +225,37 @@ def test_bad_spec_is_a_one_line_error():
         TransformerSpec(K=2, N=5, attention="both")
     with pytest.raises(ValueError, match="bce needs K=2"):
         TransformerSpec(K=3, N=5, loss="bce", head="unembed")
+
+
+@pytest.mark.parametrize("scheme", ["anti-aligned", "rank-one"])
+def test_binary_init_schemes_draw_what_init_gpt_draws(scheme):
+    g = gpt_mod.GPT(8, 12, 2, 2).double()
+    gpt_mod.init_gpt(g, scheme, 0.7, torch.Generator().manual_seed(9))
+    ref = Transformer(gpt_spec(2, 2, True, False))
+    init_transformer(ref, scheme, 0.0, 0.7, torch.Generator().manual_seed(9))
+    assert all(torch.equal(ref.tensors()[k], v) for k, v in g.tensors().items())
+    with pytest.raises(ValueError, match="init.scheme=rank-one needs the gpt structure"):
+        init_transformer(Transformer(TransformerSpec(K=K, N=N, M=M)), "rank-one", 0.0, 1.0, torch.Generator())
+
+
+def test_float32_follows_float64(gen):
+    b = data(gen)
+    models = [Transformer(TransformerSpec(K=K, N=N, M=M, attention="split", layers=2, heads=2, residual=True, dtype=dt))
+              for dt in (torch.float64, torch.float32)]
+    init_transformer(models[0], "gaussian", 0.3, 1.0, gen)
+    models[1].load_tensors({k: v.float() for k, v in models[0].tensors().items()})
+    f64, f32 = (m(b.tokens) for m in models)
+    assert f32.dtype == torch.float32 and (f64 - f32.double()).abs().max() < 1e-5 and f64.abs().max() > 1e-2
+
+
+def test_every_position_read_out_shapes(gen):
+    sp = TransformerSpec(K=K, N=N, embed="learned", d=6, pos="learned", layout="causal", head="unembed",
+                         loss="softmax-ce", every=True, attention="split", residual=True)
+    model = Transformer(sp)
+    init_transformer(model, "gaussian", 0.3, 1.0, gen)
+    x = data(gen).tokens  # (B, N-1)
+    f = model(x)
+    assert f.shape == (B, N - 1, K)
+    p = model.probs(f)
+    assert torch.allclose(p.sum(-1), torch.ones(B, N - 1, dtype=torch.float64))
+    assert model.loss(f, x).dim() == 0

@@ -119,7 +119,7 @@ class Attention(nn.Module):
     def __init__(self, sp: TransformerSpec, writes: bool):
         super().__init__()
         H, D, dh, dt = sp.heads, sp.D, sp.dh, sp.dtype
-        self.sp, self.writes = sp, writes
+        self.sp, self.writes, self.H, self.dh = sp, writes, H, dh  # H, dh: as gpt.Attention (init_gpt reads them)
         if sp.attention == "merged":
             self.W = _p(H, D, D, dtype=dt)
         else:
