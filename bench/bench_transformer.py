@@ -52,7 +52,7 @@ class Straightforward(nn.Module):
 
     def forward(self, tokens):
         sp = self.sp
-        B, (N, K, H) = tokens.shape[0], (sp.N, sp.K, sp.heads)
+        B, N, K = tokens.shape[0], sp.N, sp.K
         s = torch.cat([tokens, tokens.new_full((B, 1), K)], 1)  # (B, N): slot N is empty
         X = F.one_hot(s, K + 1)[..., :K].to(sp.dtype)  # (B, N, K)
         h = torch.cat([X, self.P.expand(B, N, -1)], -1)  # (B, N, K+M): the dense X̃

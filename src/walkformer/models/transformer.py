@@ -95,8 +95,7 @@ class TransformerSpec:
                  (self.embed == "scalar" and self.K != 2, "embed=scalar needs K=2 (binary tokens)"),
                  (self.every and (self.layout != "causal" or self.head != "unembed"), "every needs layout=causal, head=unembed"),
                  (self.normalize and (self.pos not in CONCAT or self.embed != "onehot"), "normalize needs onehot tokens and sin|onehot|none positions"),
-                 (self.head == "linear" and self.residual and self.Dv != self.K, "head=linear with residual needs D_v = K"),
-                 (self.pos == "rope" and self.attention == "split" and self.dh % 2, "pos=rope needs an even d_head")]
+                 (self.head == "linear" and self.residual and self.Dv != self.K, "head=linear with residual needs D_v = K")]
         for bad, why in rules:
             if bad:
                 raise ValueError(f"model: {why}")
