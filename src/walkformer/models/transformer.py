@@ -10,13 +10,13 @@ t_N = 0 (N slots, the paper); layout=causal has the T token slots.
     added (learned W_pos | fixed sinusoidal):      x̃_i = t_i + p_i,   D = D_t
     rope:                                          x̃_i = t_i; queries and keys rotated
 Block l = 1..L, input h (h⁰ = x̃), u = LN(h) if layernorm else h; per head k:
-    merged:  z_ij = u_jᵀ W_k u_i        split: z_ij = (W_Q,kᵀ u_i + b_Q)·(W_K,kᵀ u_j + b_K)
+    merged:  z_ij = u_jᵀ W_k u_i        split: z_ij = (u_i W_Q,k + b_Q)·(u_j W_K,k + b_K)
     times 1/√d_head if scale=sqrt (merged: d_head = D); with normalize (the paper §5,
     layer 1) u_i/‖u_i‖ in place of u_i; mask j ≤ i (the query slot N sees every slot);
     S_k = softmax_j(z);  y_k,i = Σ_j S_k,ij r_j,   r_j = token block of u_j (concatenated
     positions: the paper's V X, not V X̃) else u_j;
-    a_i = Σ_k (W_V,kᵀ y_k,i + b_V) W_O,k (+ b_O);   h ← h + a if residual else a
-    mlp=relu: h ← h + W_out ReLU(W_in LN(h) + b_in) + b_out   (hidden 4·D_t when the
+    a_i = Σ_k (y_k,i W_V,k + b_V) W_O,k (+ b_O);   h ← h + a if residual else a
+    mlp=relu: h ← h + ReLU(LN(h) W_in + b_in) W_out + b_out   (hidden 4·D_t when the
               positions are concatenated, else 4·D)
 Read-out at the prediction slot(s) (slot N | the last token | every token):
     head=linear:  the last layer has no W_V, W_O:  f = Σ_k V_k y_k (+ r_i if residual:
@@ -26,8 +26,8 @@ Read-out at the prediction slot(s) (slot N | the last token | every token):
 Loss, Σ_b w_b ℓ_b (w sums to 1): log-eps −log(f_y + ε) | softmax-ce | bce (one logit, K = 2;
 the binary task averages over its T positions).
 
-Names follow TransformerLens; blocks use its x @ W orientation, the paper's own matrices
-keep the paper's (W: z_ij = u_jᵀ W u_i, V: f = V X S, A):
+(u, y, h as row vectors.) Names follow TransformerLens; blocks use its x @ W orientation,
+the paper's own matrices keep the paper's (W: z_ij = u_jᵀ W u_i, V: f = V X S, A):
     embed.W_E (K, d) learned | (d,) scalar        pos_embed.W_pos (N, D_t)   (learned)
     blocks.l.attn.W (H, D, D) | W_Q, W_K (H, D, d_head), b_Q, b_K (H, d_head)
     blocks.l.attn.W_V (H, D_v, d_head), b_V (H, d_head), W_O (H, d_head, D), b_O (D,)
