@@ -212,11 +212,11 @@ def test_every_variant_trains(kw, gen):
 
 
 def test_spec_from_config_families():
-    from walkformer.config import Config, apply_overrides
+    from walkformer.config import Config, apply_overrides, resolve
 
-    sp = spec_from_config(Config(), 6, 97)
+    sp = spec_from_config(resolve(Config()), 6, 97)
     assert (sp.attention, sp.pos, sp.layout, sp.loss, sp.M) == ("merged", "sin", "slot", "log-eps", 1000)
-    sp = spec_from_config(apply_overrides(Config(), {"model.name": "gpt", "task.name": "binary", "task.K": 2}), 2, 64)
+    sp = spec_from_config(resolve(apply_overrides(Config(), {"model.name": "gpt", "task.name": "binary"})), 2, 64)
     assert (sp.attention, sp.embed, sp.pos, sp.head, sp.loss, sp.every) == ("split", "scalar", "learned", "unembed", "bce", True)
 
 
@@ -225,6 +225,8 @@ def test_bad_spec_is_a_one_line_error():
         TransformerSpec(K=2, N=5, attention="both")
     with pytest.raises(ValueError, match="bce needs K=2"):
         TransformerSpec(K=3, N=5, loss="bce", head="unembed")
+    with pytest.raises(ValueError, match="every .* needs layout=causal"):
+        TransformerSpec(K=2, N=5, every=True)
 
 
 @pytest.mark.parametrize("scheme", ["anti-aligned", "rank-one"])
@@ -259,3 +261,17 @@ def test_every_position_read_out_shapes(gen):
     p = model.probs(f)
     assert torch.allclose(p.sum(-1), torch.ones(B, N - 1, dtype=torch.float64))
     assert model.loss(f, x).dim() == 0
+
+
+def test_linear_head_at_every_position(gen):
+    """The paper's read-out at every token of a causal layout: each row is the
+    prediction of the model cut at that token."""
+    b = data(gen)
+    sp = TransformerSpec(K=K, N=N, M=M, layout="causal", every=True)
+    model = Transformer(sp)
+    init_transformer(model, "gaussian", 0.3, 1.0, gen)
+    f = model(b.tokens)  # (B, N-1, K)
+    last = Transformer(TransformerSpec(K=K, N=N, M=M, layout="causal"))
+    last.load_tensors(model.tensors())
+    assert f.shape == (B, N - 1, K) and (f[:, -1] - last(b.tokens)).abs().max() < 1e-12
+    assert (f[:, 3] - last(b.tokens[:, :4])).abs().max() < 1e-12

@@ -84,7 +84,7 @@ class TransformerSpec:
     head: str = "linear"
     m: int = 19
     loss: str = "log-eps"
-    every: bool = False  # predict at every position (the binary task; causal, unembed)
+    every: bool = False  # predict at every position (the binary task; causal layout)
     dtype: torch.dtype = torch.float64
 
     def __post_init__(self):
@@ -93,7 +93,7 @@ class TransformerSpec:
                 raise ValueError(f"model.{key}={getattr(self, key)!r}: expected one of {', '.join(allowed)}")
         rules = [(self.loss == "bce" and (self.K != 2 or self.head != "unembed"), "loss=bce needs K=2 and head=unembed"),
                  (self.embed == "scalar" and self.K != 2, "embed=scalar needs K=2 (binary tokens)"),
-                 (self.every and (self.layout != "causal" or self.head != "unembed"), "every needs layout=causal, head=unembed"),
+                 (self.every and self.layout != "causal", "every (a prediction at every token) needs layout=causal"),
                  (self.normalize and (self.pos not in CONCAT or self.embed != "onehot"), "normalize needs onehot tokens and sin|onehot|none positions"),
                  (self.head == "linear" and self.residual and self.Dv != self.K, "head=linear with residual needs D_v = K")]
         for bad, why in rules:
