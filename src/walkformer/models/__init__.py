@@ -1,5 +1,8 @@
 """Models.
 
+- ``transformer.py`` (below) is the reference: one model for every configuration. The others
+  are accelerations of the papers' own configurations (``paths.py`` chooses), equal to it:
+
 - ``shicao.py``: the one-layer transformer of Shi & Cao eq. (2.1) with exact
   hand-written gradients and the rank-one structure of W (the fast path).
 - ``dense.py``: the same model written the straightforward way (dense X̃, autograd),
@@ -8,6 +11,8 @@
   (TransformerLens names and hook points; trained by ``train_binary.py``).
 - ``batched.py``: R fast-path models with a leading model axis (sweeps; the same numbers
   to round-off).
+- ``transformer.py`` (+ ``stream.py``, ``positions.py``): the reference transformer, every
+  configuration (both papers' models and the reviewers' variants), plain torch and autograd.
 
 The C accelerations these models call live in ``../ops/`` (``ops/__init__.py``).
 """
