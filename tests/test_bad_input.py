@@ -1,6 +1,6 @@
 """Bad input: one line on stderr naming the key, the value and what is allowed, exit
 status 2, nothing written, before any work (docs/reliability.md); divergence in
-float64 (parameters beyond train.PARAM_BOUND) fails the run; a failed run always writes
+float64 (parameters beyond training.PARAM_BOUND) fails the run; a failed run always writes
 its directory, figure included."""
 
 import json
@@ -11,11 +11,11 @@ import torch
 
 from walkformer import limits, multirun, multirun_gpt
 from walkformer import sweep as sweep_mod
-from walkformer import train as train_mod
+from walkformer import training as train_mod
 from walkformer.cli import main
 from walkformer.config import MAX_SEED, Config, ConfigError, apply_overrides, resolve, stream_seed
 from walkformer.sweep import expand, parse
-from walkformer.train import run
+from walkformer.training import run
 
 SMALL = ["task.K=5", "task.N=12", "model.M=30", "train.steps=3", "train.n_train=40", "eval.n_test=40"]
 GPT = ["model.name=gpt", "task.name=binary", "task.N=16", "train.steps=4", "eval.every=2", "eval.n_test=8",

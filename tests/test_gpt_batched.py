@@ -10,7 +10,7 @@ from walkformer.config import Config, apply_overrides, resolve
 from walkformer.models.batched_gpt import BatchedGPT
 from walkformer.multirun import plan, shape_key, train_all
 from walkformer.multirun_gpt import train_gpt_group
-from walkformer.train import generator, run
+from walkformer.training import generator, run
 from walkformer.train_binary import build_gpt
 
 from conftest import numbers
@@ -111,7 +111,7 @@ def test_train_all_batches_gpt_runs(monkeypatch):
     expected = [run(c) for c in cfgs]
 
     def boom(*a, **k):
-        raise AssertionError("train.run called: the batched path was not used")
+        raise AssertionError("training.run called: the batched path was not used")
     monkeypatch.setattr(multirun, "run", boom)
     assert_same(expected, train_all(cfgs))
 

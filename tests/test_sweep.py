@@ -13,7 +13,7 @@ import pytest
 
 from walkformer.cli import main
 from walkformer.sweep import expand, load, run_id, sweep
-from walkformer.train import run
+from walkformer.training import run
 
 SPEC = """
 seeds = {seeds}

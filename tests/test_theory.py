@@ -10,7 +10,7 @@ import torch
 from walkformer.config import Config, apply_overrides, resolve
 from walkformer.models import Batch, DenseShiCao, Geometry, ShiCao, init_params
 from walkformer.tasks import circle_walk
-from walkformer.train import run, tolerance
+from walkformer.training import run, tolerance
 
 PAPER = {"task.K": 6, "task.N": 97, "model.M": 1000, "train.eta": 1.0, "train.eps": 0.1}
 
@@ -117,7 +117,7 @@ def test_theorem_4_1_in_miniature(p):
     s = res.summary
     assert abs(s["test_accuracy"] - 1 / K) <= tolerance(1 / K, 1000)
     # per-sequence attention, from the direct softmax: equal on all N-1 tokens
-    from walkformer.train import generator
+    from walkformer.training import generator
 
     b = Batch(*res.task.sample(200, generator(0, "test")), None, K, torch.float64)
     ut, cpos = res.model.geo.scores(res.model.u)

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from walkformer.models import gpt as gpt_mod
-from walkformer.models import shicao_kernel
 from walkformer.models.dense import DenseShiCao
 from walkformer.models.shicao import Batch, Geometry, ShiCao, init_params
 from walkformer.models.stream import Factorised
@@ -47,7 +46,7 @@ def paper_model(prm, **kw):
 @pytest.mark.parametrize("pos", ["sin", "onehot", "none"])
 def test_paper_configuration_equals_the_fast_path_and_the_dense_model(pos, normalize, head, scheme, backend, gen, monkeypatch):
     """Loss, gradients (W's densely) and 50 GD steps, to 1e-10 in float64."""
-    monkeypatch.setattr(shicao_kernel, "BACKEND", backend)
+    monkeypatch.setenv("WALKFORMER_OPS", "auto" if backend == "auto" else "-shicao_step")
     b = data(gen)
     geo = Geometry(K, N, pos, M, normalize)
     prm = init_params(geo, scheme, 0.3, head, 4, gen)

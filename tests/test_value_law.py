@@ -14,7 +14,7 @@ from walkformer.experiments.value_law import circle_plateau, direction_distance,
 from walkformer.metrics import f_distances
 from walkformer.ops import shicao_kernel
 from walkformer.tasks import circle_transition
-from walkformer.train import run, save
+from walkformer.training import run, save
 
 from conftest import numbers
 
@@ -138,7 +138,7 @@ def test_the_C_and_torch_metrics_agree(monkeypatch):
 
 def test_batched_path_equals_single_runs(monkeypatch):
     """multirun.train_group (the GPU / no-compiler path) honours the log grid and gives
-    value_cosine_sqrt and the f-distances of train.run."""
+    value_cosine_sqrt and the f-distances of training.run."""
     monkeypatch.setattr(multirun, "alone_is_faster", lambda device: False)
     base = {"task.K": 5, "task.N": 12, "model.M": 30, "train.steps": 60, "train.n_train": 60, "eval.n_test": 60,
             "eval.grid": "log", "eval.per_decade": 5, "eval.f_distance": True}

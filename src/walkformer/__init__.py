@@ -1,12 +1,20 @@
-"""walkformer: how one-layer transformers learn random walks and Markov chains.
+"""walkformer: how small transformers learn random walks and Markov chains.
 
-Layout (each module's docstring says more):
+The Python API (``api.py``; the README shows it in ten lines)::
+
+    import walkformer as wf
+    run = wf.train({"task.p": 0.8})   # a Run: summary, metrics, model, attention(...)
+    run = wf.load("runs/r1")                      # any run directory
+
+Layout (docs/architecture.md; each module's docstring says more):
 
 - ``config``      typed run configuration, dotted overrides, validation
-- ``tasks/``      what a sequence is and its Bayes-optimal answer
-- ``models/``     the transformer of Shi & Cao (fast exact path + dense reference)
-- ``train``       gradient descent: fixed training set, online, exact population
-- ``metrics``     accuracy, attention, value alignment, KL, Fig. 13 statistics
+- ``tasks/``      what a sequence is and its Bayes-optimal answer (any finite Markov source)
+- ``models/``     the reference transformer (``transformer.py``) and the papers' accelerated models
+- ``paths``       which implementation trains a config (reference or an acceleration)
+- ``loop``        the reference transformer's training loop and metrics
+- ``train``       the Shi & Cao acceleration's loop; run directories (``save``)
+- ``metrics``     accuracy, attention, value alignment, KL, Fig. 13 statistics (Shi & Cao path)
 - ``rundir``      atomic run directories and provenance
 - ``plots``       figures
 - ``experiments/`` one named preset per paper figure, with claims; phase diagrams
@@ -17,3 +25,17 @@ Layout (each module's docstring says more):
 """
 
 __version__ = "0.1.0"
+__all__ = ["configure", "train", "load", "Run", "ConfigError"]
+
+
+def __getattr__(name):
+    """The API, imported on first use (importing the package does not import torch)."""
+    if name in ("configure", "train", "load", "Run"):
+        from . import api
+
+        return getattr(api, name)
+    if name == "ConfigError":
+        from .config import ConfigError
+
+        return ConfigError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -50,7 +50,7 @@ def _train(args) -> int:
     import torch
 
     from .rundir import check_out, clean_staging
-    from .train import run, save
+    from .training import run, save
 
     out_dir(args.out, own=True)
     cfg = apply_overrides(Config(), args.overrides)
@@ -65,7 +65,7 @@ def _train(args) -> int:
     if result.error:
         print(f"walkformer: run failed: {result.error} (recorded in {out}/summary.json)", file=sys.stderr)
         return 1
-    if not args.quiet and cfg.model.name != "shi-cao":
+    if not args.quiet and "test_accuracy" not in s:  # binary chains: losses
         print(f"test loss {s['test_loss']:.4f} (unigram {s['unigram_loss']:.4f}, bigram {s['bigram_loss']:.4f}), "
               f"{s['ms_per_step']:.2f} ms/step -> {out}")
     elif not args.quiet:

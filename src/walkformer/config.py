@@ -315,10 +315,11 @@ IMPLIED = {
     "canonical": {"init.scheme": "gaussian", "train.optimizer": "sgd", "train.lr": 0.01, "train.steps": 500},
 }
 # Which task and which init schemes go with which model family. The reference transformer
-# serves every task and scheme for shi-cao and gpt; these pairs stay refused until the
-# training loop routes them to it (then: MODEL_TASKS[...] = keys.TASKS, all schemes).
-MODEL_TASKS = {"shi-cao": ("circle", "qa1", "qa2", "chain"), "gpt": ("binary", "chain"), "canonical": ("binary",)}
-MODEL_INITS = {"shi-cao": ("zero", "gaussian"), "gpt": ("standard", "anti-aligned", "rank-one"),
+# serves both families on every next-state task (paths.py); the binary task's prediction at
+# every position is the gpt family's (the shi-cao family reads one prediction slot).
+MODEL_TASKS = {"shi-cao": ("circle", "qa1", "qa2", "chain"), "gpt": ("binary", "chain", "circle", "qa1", "qa2"),
+               "canonical": ("binary",)}
+MODEL_INITS = {"shi-cao": ("zero", "gaussian"), "gpt": ("standard", "anti-aligned", "rank-one", "zero", "gaussian"),
                "canonical": ("zero", "gaussian", "anti-aligned")}
 
 

@@ -49,8 +49,8 @@ def done(path: Path) -> bool:
 
 
 def save_result(result, path: Path, figures: bool = False) -> None:
-    """``train.save``, or for a run that raised before it had a model, its config and error."""
-    from .train import save
+    """``training.save``, or for a run that raised before it had a model, its config and error."""
+    from .training import save
 
     if result.model is not None:
         save(result, path, figures=figures, dense_W=False)

@@ -1,9 +1,9 @@
 """Train many runs in one process: group compatible configs, train each group as one
-:class:`walkformer.models.batched.BatchedShiCao`, return one ``train.Result`` per run.
+:class:`walkformer.models.batched.BatchedShiCao`, return one ``training.Result`` per run.
 
 Two runs are *compatible* when every tensor shape and the step schedule agree
 (:func:`shape_key`); they may differ in seed, p, σ, η, ε, init scheme. Each run gets
-the numbers ``train.run`` gives it alone: same seeded streams, same data, the same
+the numbers ``training.run`` gives it alone: same seeded streams, same data, the same
 per-step arithmetic up to the order of some sums (tested to 1e-6 in float64), same
 metrics and summary, and its own failure (a non-finite loss stops that run only).
 
@@ -33,7 +33,8 @@ from .metrics_batched import evaluate_many, truths
 from .models import build_model, geometry, initial_params
 from .models.batched import Batches, BatchedShiCao, load_state
 from .tasks import make_task
-from .train import (PARAM_BOUND, Result, _failure, datasets, generator, run, shicao_params, shicao_rate,
+from .paths import acceleration
+from .training import (PARAM_BOUND, Result, _failure, datasets, generator, run, shicao_params, shicao_rate,
                     shicao_scale, summarise, torch_dtype, unbounded)
 
 SHAPE_KEYS = ("task.name", "task.K", "task.N", "model.name", "model.pos", "model.M", "model.normalize",
@@ -46,6 +47,9 @@ def shape_key(cfg: Config) -> tuple:
     of paths and the relu head a hidden width, so those join the key."""
     from .config import get
 
+    path = acceleration(cfg)
+    if path != "shi-cao" and path != "gpt":  # trained alone (the reference transformer, canonical)
+        return (path or "reference",)
     if cfg.model.name == "gpt":  # binary chains: multirun_gpt.py
         from .multirun_gpt import GPT_SHAPE_KEYS
 
@@ -179,7 +183,7 @@ def train_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cp
         for g in grads.values():
             finite &= torch.isfinite(g).flatten(1).all(1)
         big = torch.stack([t.abs().flatten(1).amax(1) for t in shicao_params(model)
-                           if t is not None]).amax(0)  # (R,) max |θ| (train.PARAM_BOUND)
+                           if t is not None]).amax(0)  # (R,) max |θ| (training.PARAM_BOUND)
         blown = finite & (big > PARAM_BOUND)
         due = logged(c0.eval, step, tr.steps)
         log = (active & (~finite | blown | due)).cpu()
@@ -251,11 +255,12 @@ def train_all(cfgs: list[Config], keep_metrics: bool = True, max_models: int = 6
         group = [cfgs[i] for i in idx]
         done = None  # None: one at a time, below
         try:
-            if group[0].model.name == "gpt":
+            path = acceleration(group[0])
+            if path == "gpt":
                 from .multirun_gpt import train_gpt_group
 
                 done = train_gpt_group(group, keep_metrics, device_for(device))
-            elif group[0].train.path == "fast" and group[0].model.name == "shi-cao" and not alone_is_faster(device):
+            elif group[0].train.path == "fast" and path == "shi-cao" and not alone_is_faster(device):
                 done = train_group(group, keep_metrics, device_for(device))
         except Exception:  # noqa: BLE001  (retried below, run by run)
             done = None

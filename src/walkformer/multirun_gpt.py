@@ -19,7 +19,7 @@ import torch
 from .config import Config
 from .models.batched_gpt import BatchedGPT, BatchedOptimizer
 from .tasks.binary import sample_many
-from .train import PARAM_BOUND, unbounded
+from .training import PARAM_BOUND, unbounded
 from .train_binary import binary_metrics, build_gpt, gpt_summary, make_binary_task, nonfinite
 
 # what must be equal for runs to share a batch (p, q, seed, init, lr, momentum, tie may differ)
@@ -36,8 +36,8 @@ def _stack_samples(tasks, n: int, gens, device) -> tuple[torch.Tensor, torch.Ten
 
 def train_gpt_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cpu") -> list:
     """Train compatible gpt runs (equal ``multirun.shape_key``) as one batched model;
-    one ``train.Result`` per run, in order."""
-    from .train import Result, generator
+    one ``training.Result`` per run, in order."""
+    from .training import Result, generator
 
     c0, R = cfgs[0], len(cfgs)
     tr, ev = c0.train, c0.eval
@@ -57,7 +57,7 @@ def train_gpt_group(cfgs: list[Config], keep_metrics: bool = True, device: str =
         loss = loss_t.detach().cpu().tolist()
         finite = torch.tensor([math.isfinite(v) for v in loss], device=device)
         big = torch.stack([p.detach().abs().reshape(R, -1).amax(1) for p in model.params.values()]).amax(0)  # (R,)
-        blown = finite & (big > PARAM_BOUND)  # train.PARAM_BOUND
+        blown = finite & (big > PARAM_BOUND)  # training.PARAM_BOUND
         due = step % ev.every == 0 or step == tr.steps
         log = (active & (~finite | blown | due)).cpu()
         if bool(log.any()):

@@ -121,7 +121,10 @@ def plot_run(result, path: Path | str) -> None:
     kl_axes(ax, "KL divergence")
     attention_axes(axes[0, 2], m[-1]["attention"], f"attention at step {steps[-1]}")
     attention_axes(axes[1, 2], m[-1]["attention"], "attention, last 10 positions", zoom=10)
-    heatmap(axes[1, 0], m[-1]["V"], f"V at step {steps[-1]}")
+    if "V" in m[-1]:  # a model whose V maps states to states (the paper's)
+        heatmap(axes[1, 0], m[-1]["V"], f"V at step {steps[-1]}")
+    else:
+        axes[1, 0].axis("off")
     if task.Pi is not None:
         heatmap(axes[1, 1], task.Pi.T, "Πᵀ (the optimal V, up to scale)")
     else:

@@ -141,7 +141,7 @@ def load_params(run_dir: Path | str) -> dict:
         from .config import from_dict
         from .models import build_model
         from .tasks import make_task
-        from .train import generator
+        from .training import generator
 
         cfg = from_dict(json.loads((run_dir / "config.json").read_text()))
         W0 = build_model(cfg, make_task(cfg), generator(cfg.seed, "init")).W0

@@ -104,7 +104,7 @@ def nonfinite(step: int, loss: float, scale: str = "init.c or init.scheme", rate
 
 
 def run_gpt(cfg: Config, progress: bool = False, keep_metrics: bool = True):
-    from .train import PARAM_BOUND, Result, generator, param_max, progress_bar, unbounded
+    from .training import PARAM_BOUND, Result, generator, param_max, progress_bar, unbounded
 
     task = make_binary_task(cfg)
     model = build_gpt(cfg, generator(cfg.seed, "init"))
@@ -123,7 +123,7 @@ def run_gpt(cfg: Config, progress: bool = False, keep_metrics: bool = True):
         loss_t = F.binary_cross_entropy_with_logits(logits, y.to(dtype))
         loss = float(loss_t.detach())
         finite = math.isfinite(loss)
-        big = param_max([p.detach() for p in model.parameters()]) if finite else 0.0  # train.PARAM_BOUND
+        big = param_max([p.detach() for p in model.parameters()]) if finite else 0.0  # training.PARAM_BOUND
         if step % ev.every == 0 or step == tr.steps or not finite or big > PARAM_BOUND:
             model.eval()
             line = {"step": step, "train_loss": loss, "lr": opt.lr_at(step)}
@@ -177,7 +177,7 @@ class _Params:
 def run_canonical(cfg: Config, progress: bool = False, keep_metrics: bool = True):
     """Exact population training of (e, w, b) by ``models.canonical.train_canonical``."""
     from .models.canonical import initial_point, train_canonical
-    from .train import PARAM_BOUND, Result, unbounded
+    from .training import PARAM_BOUND, Result, unbounded
 
     task = make_binary_task(cfg)
     e0, w0, b0 = initial_point(cfg.init.scheme, cfg.init.sigma, cfg.init.c, cfg.seed)

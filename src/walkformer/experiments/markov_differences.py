@@ -29,7 +29,7 @@ def initial_model(run: dict, over: dict | None = None):
     """(config, GPT at step 0) of ``run``: its config (with ``over``, dotted keys, applied) and
     its own init stream, so the draws are those the run started from."""
     from ..config import apply_overrides, from_dict
-    from ..train import generator
+    from ..training import generator
     from ..train_binary import build_gpt
 
     cfg = from_dict(run["config"])
@@ -52,7 +52,7 @@ def expected_loss(model, cfg) -> float:
     import torch
     import torch.nn.functional as F
 
-    from ..train import generator
+    from ..training import generator
     from ..train_binary import make_binary_task
 
     task = make_binary_task(cfg)

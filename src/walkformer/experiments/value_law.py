@@ -93,7 +93,7 @@ def empirical_counts(config: dict) -> np.ndarray:
     stream, regenerated: same config and seed, same sequences)."""
     from ..config import from_dict
     from ..tasks import make_task
-    from ..train import datasets
+    from ..training import datasets
 
     cfg = from_dict(config)
     task = make_task(cfg)

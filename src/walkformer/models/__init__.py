@@ -26,7 +26,7 @@ def init_generator(cfg, gen):
     the stream of ``init.seed`` when it is set (same data, another initialisation)."""
     if cfg.init.seed < 0:
         return gen
-    from ..train import generator
+    from ..training import generator
 
     return generator(cfg.init.seed, "init")
 

@@ -438,22 +438,11 @@ def init_transformer(model: Transformer, scheme: str, sigma: float, c: float, ge
                 p.zero_()
 
 
-# the two families' defaults for the keys a config may not have yet (see the keys helper)
-FAMILY = {"shi-cao": dict(attention="merged", d_head=0, scale="none", residual=False, bias=False, mlp="none",
-                          embed="onehot", layout="slot", loss="log-eps"),
-          "gpt": dict(attention="split", d_head=0, scale="sqrt", residual=True, bias=False, mlp="relu",
-                      embed="scalar", layout="causal", loss="bce", pos="learned", head="unembed")}
-
-
 def spec_from_config(cfg, K: int, N: int) -> TransformerSpec:
-    """The spec of a run: cfg.model's keys, and a family's defaults for those it lacks
-    (a config from before the variant keys: then gpt also takes pos and head from FAMILY)."""
+    """The spec of a run: cfg.model's keys (``config.py``; ``walkformer keys`` describes them)."""
     m = cfg.model
-    fam = FAMILY["gpt" if m.name == "gpt" else "shi-cao"]
-    has_keys = hasattr(m, "attention")
-    pick = lambda k: getattr(m, k) if hasattr(m, k) and (has_keys or k not in fam) else fam[k]  # noqa: E731
     keys = ("attention", "d_head", "scale", "residual", "bias", "layers", "heads", "mlp", "layernorm", "tie",
             "embed", "d", "pos", "M", "normalize", "layout", "head", "m", "loss")
     return TransformerSpec(K=K, N=N, every=cfg.task.name == "binary",
                            dtype=torch.float64 if cfg.dtype == "float64" else torch.float32,
-                           **{k: pick(k) for k in keys})
+                           **{k: getattr(m, k) for k in keys})

@@ -121,10 +121,17 @@ def progress_bar(show: bool, total: int):
 
 def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Result:
     """Train one model as ``cfg`` says; no files are written."""
-    if cfg.model.name != "shi-cao":  # binary Markov chains: train_binary.py
+    from .paths import acceleration
+
+    path = acceleration(cfg)
+    if path is None:  # the reference transformer (loop.py)
+        from .loop import run as run_reference
+
+        return run_reference(cfg, progress, keep_metrics)
+    if path != "shi-cao":  # binary Markov chains: train_binary.py
         from .train_binary import run_canonical, run_gpt
 
-        return (run_gpt if cfg.model.name == "gpt" else run_canonical)(cfg, progress, keep_metrics)
+        return (run_gpt if path == "gpt" else run_canonical)(cfg, progress, keep_metrics)
     task = make_task(cfg)
     model = build_model(cfg, task, generator(cfg.seed, "init"))
     tr = cfg.train
@@ -217,7 +224,9 @@ def save(result: Result, out: Path | str, command: str | None = None, figures: b
                                       "command": command or rundir.command_for(result.cfg, str(out))}
         rundir.write_json(tmp / "config.json", cfg)
         rundir.atomic_write(tmp / "metrics.jsonl", "".join(rundir.dumps(m) + "\n" for m in result.metrics))
-        factored = not dense_W and result.cfg.model.name == "shi-cao"
+        from .paths import acceleration
+
+        factored = not dense_W and acceleration(result.cfg) == "shi-cao"
         tensors = result.model.tensors(dense=False) if factored else result.model.tensors()
         tensors = {k: v.detach().contiguous() for k, v in tensors.items()}
         tensors["Pi_T"] = torch.from_numpy(result.task.Pi.T.copy()) if result.task.Pi is not None else torch.zeros(0)
@@ -225,6 +234,6 @@ def save(result: Result, out: Path | str, command: str | None = None, figures: b
         if figures:
             from .plots import plot_binary_run, plot_run
 
-            (plot_run if result.cfg.model.name == "shi-cao" else plot_binary_run)(result, tmp / "run.png")
+            (plot_binary_run if result.cfg.task.name == "binary" else plot_run)(result, tmp / "run.png")
         rundir.write_json(tmp / "summary.json", result.summary)
     return out

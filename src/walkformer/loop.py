@@ -1,0 +1,238 @@
+"""The training loop of the reference transformer, on any task.
+
+    θ^(t+1) = θ^(t) − η ∇_θ L(θ^(t)),    L(θ) = Σ_b w_b ℓ(f_θ(x_b), y_b)
+
+with ℓ the model's loss (``model.loss``: −log(e_yᵀf + ε), softmax cross-entropy or the
+binary cross-entropy of a sigmoid read-out) and w_b = 1/B, or the path probabilities of
+``train.data=population``. ``train.optimizer`` is ``gd`` (step ``train.eta`` for the
+Shi & Cao family, ``train.lr`` for the gpt family), ``sgd`` or ``adamw`` (``optim.py``:
+torch.optim with the papers' one-cycle schedule).
+
+Data, from the three seeded streams of ``config.stream_seed``:
+
+- next-state tasks (circle, qa, chain): ``fixed`` (one training set of ``n_train``
+  sequences, full batch), ``online`` (fresh ones every step), ``population`` (every path
+  with its probability: the exact expected gradient);
+- the binary task: ``train.batch`` fresh sequences every step, a target at every
+  position (as the gpt acceleration, ``train_binary.py``).
+
+Metrics at step t are those of θ^(t) (step 0 is the initialisation), on ``eval.n_test``
+held-out sequences (``evaluate``). A run stops as failed (``failures.py``) on a
+non-finite loss or a parameter beyond ``training.PARAM_BOUND``. ``init.from=DIR`` starts
+from another run's parameters (pretraining, then fine-tuning); a name or shape that does
+not fit is a one-line ``ConfigError`` before any step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import torch
+
+from . import failures
+from .config import Config, ConfigError, logged
+from .criteria import steps_to_optimal
+from .models.transformer import Transformer, init_transformer, spec_from_config
+from .optim import Optimizer
+from .tasks import make_task
+from .training import PARAM_BOUND, Result, generator, param_max, progress_bar, torch_dtype, unbounded
+
+
+def build(cfg: Config, task=None) -> tuple[object, Transformer]:
+    """``(task, model)`` of ``cfg``: the initial parameters drawn from the ``init`` stream,
+    or read from ``init.from``."""
+    task = make_task(cfg) if task is None else task
+    slots = task.N
+    model = Transformer(spec_from_config(cfg, task.K, slots))
+    init_transformer(model, cfg.init.scheme, cfg.init.sigma, cfg.init.c, generator(cfg.seed, "init"))
+    if cfg.init.from_:
+        load_initial(model, cfg.init.from_)
+    return task, model.to(torch_dtype(cfg))
+
+
+def load_initial(model: Transformer, source: str) -> None:
+    """Copy the parameters of run directory ``source`` into ``model`` (``init.from``)."""
+    from .rundir import load_params
+
+    if not (Path(source) / "params.safetensors").is_file():
+        raise ConfigError(f"init.from={source!r} is not allowed: a run directory with params.safetensors")
+    try:
+        load_tensors_into(model, load_params(source))
+    except ValueError as e:
+        raise ConfigError(f"init.from={source!r} does not fit this model: {e}") from None
+
+
+# The Shi & Cao acceleration's tensor names (the paper's V, W, A) as the reference model's;
+# the gpt acceleration already uses the reference names.
+PAPER_NAMES = {"V": "head.V", "W": "blocks.0.attn.W", "A": "head.A"}
+
+
+def load_tensors_into(model: Transformer, tensors: dict) -> None:
+    """``model.load_tensors`` of any run's tensors: the reference's own names, or the Shi &
+    Cao acceleration's (V (K|m, K), W (D, D) dense, A; its W factors and Πᵀ are dropped).
+    A name or shape that does not fit: a one-line ValueError."""
+    tensors = {k: v for k, v in tensors.items() if k not in ("Pi_T", "W_R", "W_q")}
+    if "V" in tensors:  # the paper's matrices: one head, one layer
+        tensors = {PAPER_NAMES.get(k, k): (v[None] if k in ("V", "W") else v) for k, v in tensors.items()}
+    dtype = next(iter(model.parameters())).dtype
+    model.load_tensors({k: v.to(dtype) for k, v in tensors.items()})
+
+
+def value_matrix(model: Transformer):
+    """The paper's V (K, K) of a one-layer, one-head model with the linear head (f = V X S,
+    one-hot tokens), else None."""
+    sp = model.spec
+    if (sp.layers, sp.heads, sp.head, sp.embed) != (1, 1, "linear", "onehot"):
+        return None
+    return model.head.V.detach()[0]
+
+
+def learning_rate(cfg: Config) -> float:
+    """The step size: ``train.eta`` for gradient descent on the Shi & Cao family (eq. 2.3),
+    ``train.lr`` otherwise."""
+    return cfg.train.eta if cfg.model.name == "shi-cao" and cfg.train.optimizer == "gd" else cfg.train.lr
+
+
+class Data:
+    """Training batches and the fixed test batch of a run: tokens, targets, weights."""
+
+    def __init__(self, cfg: Config, task):
+        self.cfg, self.task = cfg, task
+        self.binary = cfg.task.name == "binary"
+        self.gen = generator(cfg.seed, "data")
+        self.fixed = None
+        if self.binary:
+            self.test = task.sample_next_token(cfg.eval.n_test, generator(cfg.seed, "test")) + (None,)
+        else:
+            self.test = task.sample(cfg.eval.n_test, generator(cfg.seed, "test")) + (None,)
+
+    def train(self, step: int):
+        """``(tokens, targets, weights or None)`` of step ``step``."""
+        tr = self.cfg.train
+        if self.binary:
+            return self.task.sample_next_token(tr.batch, self.gen) + (None,)  # (B, N), (B, N)
+        if tr.data == "population":
+            self.fixed = self.fixed or self.task.population()
+        elif tr.data == "fixed":
+            self.fixed = self.fixed or self.task.sample(tr.n_train, self.gen) + (None,)
+        else:  # online
+            return self.task.sample(tr.n_train, self.gen) + (None,)
+        return self.fixed
+
+
+def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Result:
+    """Train the reference transformer as ``cfg`` says; no files are written."""
+    task, model = build(cfg)
+    tr = cfg.train
+    data = Data(cfg, task)
+    opt = Optimizer(model, tr.optimizer, learning_rate(cfg), tr.steps, tr.momentum)
+    eps = tr.eps
+    metrics, error, failure = [], None, None
+    bar = progress_bar(progress, tr.steps)
+    t0 = time.perf_counter()
+    step = 0
+    for step in range(tr.steps + 1):
+        x, y, w = data.train(step)
+        loss_t = model.loss(model(x), y, w, eps)
+        loss = float(loss_t.detach())
+        finite = math.isfinite(loss)
+        big = param_max([p.detach() for p in model.parameters()]) if finite else 0.0
+        if logged(cfg.eval, step, tr.steps) or not finite or big > PARAM_BOUND:
+            metrics.append({"step": step, "train_loss": loss} | evaluate(model, task, data.test, cfg,
+                                                                          full=keep_metrics or step == tr.steps))
+        if not finite:
+            failure = failures.at_step(step)
+            error = (f"step {step}: train loss is {loss}: " + ("the loss is undefined at the initial parameters; "
+                     "change init.scheme or init.sigma" if step == 0 else f"the loss diverged; lower "
+                     f"{'train.eta' if learning_rate(cfg) == tr.eta else 'train.lr'}"))
+            break
+        if big > PARAM_BOUND:
+            failure = failures.at_step(step)
+            error = unbounded(step, loss, big, "train.eta or train.lr", "init.sigma")
+            break
+        if step == tr.steps:
+            break
+        loss_t.backward()
+        opt.step(step)
+        if bar is not None:
+            bar.update()
+    seconds = time.perf_counter() - t0
+    if bar is not None:
+        bar.close()
+    return Result(cfg, summarise(cfg, task, metrics, step, seconds, error, failure), metrics, model, task, error)
+
+
+@torch.no_grad()
+def evaluate(model: Transformer, task, test, cfg: Config, full: bool = True) -> dict:
+    """Metrics of ``model`` on the test batch (``Data.test``).
+
+    Next-state tasks: ``test_accuracy`` (argmax f, ties to the smallest state, Def. 2.1),
+    ``test_loss`` (the model's loss), ``kl`` = mean KL(P(y | x) ‖ q) with q the model's
+    predictive law (``Transformer.probs``), ``parent_attention`` (the last layer's weight,
+    averaged over heads, from the prediction slot on the parent x_{N−lag}), and in full
+    lines ``attention`` (that row, every slot) and ``patterns`` (the row of every layer and
+    head). The binary task: the gpt acceleration's metrics (``train_binary.binary_metrics``)."""
+    x, y, _ = test
+    f = model(x)
+    if cfg.task.name == "binary":
+        from .train_binary import binary_metrics
+
+        p1 = model.probs(f)[..., 1].double()  # (n, N) predicted P(x_{n+1} = 1 | prefix)
+        return binary_metrics(p1[None], x[None], [task], {}, full)[0]
+    q = model.probs(f).double()  # (B, K)
+    truth = task.true_conditional(x).double()  # (B, K)
+    kl = (torch.xlogy(truth, truth) - torch.xlogy(truth, q)).sum(1).mean()
+    rows = model.patterns(x)[:, :, :, -1, :].mean(1)  # (L, H, Nk): mean over sequences, query = prediction slot
+    last = rows[-1].mean(0)  # (Nk,)
+    out = {"test_accuracy": float((f.argmax(1) == y).double().mean()),
+           "test_loss": float(model.loss(f, y, None, cfg.train.eps)), "kl": float(kl),
+           "parent_attention": float(last[task.parent_index])}
+    out |= value_alignment(model, task)
+    if full:
+        out["attention"] = last.tolist()
+        out["patterns"] = rows.tolist()
+    return out
+
+
+def value_alignment(model: Transformer, task) -> dict:
+    """For a one-layer, one-head model whose V maps states to states (the paper's
+    f = V X S): ``value_cosine`` ⟨V, Πᵀ⟩_F/(‖V‖‖Πᵀ‖), ``value_cosine_sqrt`` (against
+    (Πᵀ)^{∘½}) and ``value_ones_cosine`` (against 11ᵀ), and V itself; nothing otherwise."""
+    V = value_matrix(model)
+    if V is None or getattr(task, "Pi", None) is None or V.shape != (task.K, task.K):
+        return {}
+    V = V.detach().double().reshape(-1)
+    targets = {"value_cosine": torch.from_numpy(task.Pi).T, "value_cosine_sqrt": torch.from_numpy(task.Pi).T.sqrt(),
+               "value_ones_cosine": torch.ones(task.K, task.K, dtype=torch.float64)}
+    nv = float(V.norm())
+    out = {k: (float(V @ T.reshape(-1)) / (nv * float(T.norm())) if nv > 0 else 0.0) for k, T in targets.items()}
+    return out | {"V": V.reshape(task.K, task.K).tolist()}
+
+
+def summarise(cfg: Config, task, metrics: list, step: int, seconds: float, error: str | None,
+              failure: str | None) -> dict:
+    """summary.json of a reference run: the fields of the accelerated paths' summaries
+    that apply, from the last logged line (the final model), and the Bayes references."""
+    last = metrics[-1]
+    status = {"steps": step, "seconds": seconds, "ms_per_step": 1e3 * seconds / max(step, 1),
+              "status": "failed" if error else "ok", "failure": failure if error else None, "error": error}
+    if cfg.task.name == "binary":
+        from .train_binary import gpt_summary
+
+        return gpt_summary(task, metrics, step, seconds, error) | status
+    summary = {"optimal_accuracy": task.optimal_accuracy, "bayes_loss": task.bayes_loss,
+               "random_guess_accuracy": 1.0 / task.K}
+    bayes = getattr(task, "bayes_accuracy", task.optimal_accuracy)
+    if bayes != task.optimal_accuracy:
+        summary["bayes_accuracy"] = bayes
+    summary |= {k: last.get(k) for k in ("test_accuracy", "test_loss", "parent_attention", "kl", "train_loss",
+                                         "value_cosine", "value_cosine_sqrt", "value_ones_cosine")}
+    summary |= status
+    summary["steps_to_optimal"] = steps_to_optimal(metrics, task.optimal_accuracy, cfg.eval.n_test)
+    if cfg.model.pos == "none":  # the best any position-free predictor can do
+        from .tasks.bag import bag_fields
+
+        summary |= bag_fields(task)
+    return summary
