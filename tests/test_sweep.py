@@ -204,3 +204,20 @@ def test_example_spec(tmp_path):
     spec.base |= {"train.steps": 3, "train.n_train": 40, "eval.n_test": 40, "model.M": 100}
     df = sweep(spec, tmp_path, workers=1, quiet=True)
     assert len(df) == 27 and set(df["init.sigma"]) == {0.0, 0.01, 0.1} and (df["status"] != "missing").all()
+
+
+def test_run_ids_from_before_the_variant_keys_stay_valid():
+    """Sweep directories written before issue 13's keys resume: a run that holds its family's
+    value of every new key has the id the earlier version gave it (recorded at commit 4e8446c);
+    a variant gets another id."""
+    from walkformer.config import Config, apply_overrides, resolve
+    from walkformer.sweep import run_id
+
+    def rid(**over):
+        return run_id(resolve(apply_overrides(Config(), over), set(over)))
+
+    assert rid() == "cb5e200aca79e42c"
+    assert rid(**{"task.name": "binary", "model.name": "gpt", "task.N": 64}) == "78f32a31e7ebc154"
+    assert rid(**{"model.attention": "split"}) != rid()
+    assert rid(**{"model.name": "gpt", "task.name": "binary", "model.pos": "rope"}) != \
+        rid(**{"model.name": "gpt", "task.name": "binary"})

@@ -224,12 +224,34 @@ def expand(spec: Spec) -> list[Config]:
     return out
 
 
+# Keys that came with the reference transformer and chain tasks: a run that holds its
+# family's value in each hashes as before they existed, so older sweep directories resume.
+# The gpt family then recorded the shared defaults model.pos=sin and model.head=linear
+# (its own learned positions and read-out were implicit).
+ADDED = ("task.graph", "task.matrix", "task.stay", "task.degree", "task.alpha", "task.graph_seed", "task.lag",
+         "task.order", "task.init_law", "model.attention", "model.d_head", "model.scale", "model.residual",
+         "model.bias", "model.mlp", "model.embed", "model.layout", "model.loss", "init.from")
+RECORDED_BEFORE = {"gpt": {"model.pos": "sin", "model.head": "linear"}}
+
+
 def run_id(cfg: Config) -> str:
     """16 hex digits of the SHA-256 of the resolved config (canonical JSON). ``init.seed``
-    is left out while unset (-1), so run ids from before that key existed stay valid."""
+    is left out while unset (-1), and the keys in ``ADDED`` while they hold their family's
+    value, so run ids from before those keys existed stay valid."""
+    from .config import get, implied
+
     d = cfg.to_dict()
     if d["init"]["seed"] == -1:
         del d["init"]["seed"]
+    family, default = implied(cfg.model.name, cfg.task.name), Config()
+    for key in ADDED:
+        if get(cfg, key) == family.get(key, get(default, key)):
+            section, name = key.split(".")
+            del d[section][name]
+    for key, before in RECORDED_BEFORE.get(cfg.model.name, {}).items():
+        if get(cfg, key) == family[key]:
+            section, name = key.split(".")
+            d[section][name] = before
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
