@@ -17,7 +17,6 @@ import torch
 from .shicao import positional
 
 CONCAT = ("sin", "onehot", "none")  # positions concatenated to the token part (none: M = 0)
-ADDED = ("learned", "sinusoidal")
 
 
 def concatenated(pos: str, M: int, N: int, dtype) -> torch.Tensor:

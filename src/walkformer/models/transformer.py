@@ -52,13 +52,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..keys import REGISTRY
 from .gpt import HookPoint, LayerNorm
-from .positions import ADDED, CONCAT, concatenated, rope, sinusoidal
+from .positions import CONCAT, concatenated, rope, sinusoidal
 from .stream import Dense, Factorised
 
-CHOICES = {"attention": ("merged", "split"), "scale": ("none", "sqrt"), "mlp": ("none", "relu"),
-           "embed": ("onehot", "learned", "scalar"), "pos": CONCAT + ADDED + ("rope",),
-           "layout": ("slot", "causal"), "head": ("linear", "relu", "unembed"), "loss": ("log-eps", "softmax-ce", "bce")}
+# The allowed values of each option: those of the model.* keys (declared once, in keys.py).
+CHOICES = {k: REGISTRY[f"model.{k}"].choices for k in ("attention", "scale", "mlp", "embed", "pos", "layout", "head",
+                                                      "loss")}
 
 
 @dataclass(frozen=True)

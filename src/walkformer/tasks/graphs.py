@@ -30,9 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from ..config import ConfigError
+from ..keys import GRAPHS  # noqa: F401  (the names, declared once in the key registry)
 from .circle import circle_transition
 
-GRAPHS = ("circle", "lazy-circle", "path", "star", "complete", "regular", "dirichlet", "matrix")
 ORDERED = ("dirichlet", "matrix")  # the graphs that define a k-th order table (k > 1)
 ROW_SUM_TOL = 1e-9
 # K^order contexts at most: the chain on contexts (chain.py) is a dense (K^k, K^k) matrix.
