@@ -28,6 +28,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/bench_gpt.py
 	$(BIN)/python bench/bench_gpt_batched.py
 	$(BIN)/python bench/bench_canonical.py
+	$(BIN)/python bench/bench_transformer.py
+	$(BIN)/python bench/bench_ops.py
 
 bench-sweep: $(STAMP)
 	$(BIN)/python bench/bench_sweep.py
