@@ -119,3 +119,16 @@ def two_test_inputs(cfg, task):
     from walkformer.loop import Data
 
     return Data(cfg, task).test[0][:2]
+
+
+def test_a_gpt_acceleration_run_loads_as_the_reference_with_the_same_logits(tmp_path):
+    over = {"model.name": "gpt", "task.name": "binary", "task.N": 16, "train.steps": 5, "dtype": "float64",
+            "eval.n_test": 8}
+    run = wf.train(over)
+    assert acceleration(run.cfg) == "gpt"
+    run.save(tmp_path / "g", figures=False)
+    back = wf.load(tmp_path / "g")
+    x = run.test_tokens()
+    assert x.shape == (8, 16) and back.attention(x).shape == (1, 8, 1, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(back.model(x), run.model(x), atol=1e-12, rtol=0)

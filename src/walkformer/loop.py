@@ -44,7 +44,7 @@ def build(cfg: Config, task=None) -> tuple[object, Transformer]:
     """``(task, model)`` of ``cfg``: the initial parameters drawn from the ``init`` stream,
     or read from ``init.from``."""
     task = make_task(cfg) if task is None else task
-    slots = task.N
+    slots = cfg.task.N if cfg.task.name == "binary" else task.N  # binary: N inputs, a target after each
     model = Transformer(spec_from_config(cfg, task.K, slots))
     init_transformer(model, cfg.init.scheme, cfg.init.sigma, cfg.init.c, generator(cfg.seed, "init"))
     if cfg.init.from_:
