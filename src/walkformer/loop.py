@@ -175,7 +175,7 @@ def evaluate(model: Transformer, task, test, cfg: Config, full: bool = True) -> 
     lines ``attention`` (that row, every slot) and ``patterns`` (the row of every layer and
     head). The binary task: the gpt acceleration's metrics (``train_binary.binary_metrics``)."""
     x, y, _ = test
-    f = model(x)
+    f, patterns = model.forward_with_patterns(x)
     if cfg.task.name == "binary":
         from .train_binary import binary_metrics
 
@@ -184,7 +184,7 @@ def evaluate(model: Transformer, task, test, cfg: Config, full: bool = True) -> 
     q = model.probs(f).double()  # (B, K)
     truth = task.true_conditional(x).double()  # (B, K)
     kl = (torch.xlogy(truth, truth) - torch.xlogy(truth, q)).sum(1).mean()
-    rows = model.patterns(x)[:, :, :, -1, :].mean(1)  # (L, H, Nk): mean over sequences, query = prediction slot
+    rows = torch.stack([p[:, :, -1, :].mean(0) for p in patterns])  # (L, H, Nk): the prediction slot's row
     last = rows[-1].mean(0)  # (Nk,)
     out = {"test_accuracy": float((f.argmax(1) == y).double().mean()),
            "test_loss": float(model.loss(f, y, None, cfg.train.eps)), "kl": float(kl),

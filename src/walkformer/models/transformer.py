@@ -279,6 +279,11 @@ class Transformer(nn.Module):
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
         return self._run(tokens, all_queries=False)[0]
 
+    def forward_with_patterns(self, tokens: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
+        """``(f, [pattern of each layer])`` of one forward pass: (B, H, S, S) per layer, the
+        last layer's rows only at the prediction slot(s) ((B, H, 1, S) unless ``every``)."""
+        return self._run(tokens, all_queries=False)
+
     def patterns(self, tokens: torch.Tensor) -> torch.Tensor:
         """Attention patterns of every layer, (L, B, H, S, S) [query, key]. The forward's last
         layer computes only the prediction rows: those rows are its numbers bit for bit,
