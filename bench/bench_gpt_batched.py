@@ -18,7 +18,7 @@ import torch
 
 from walkformer.config import Config, apply_overrides, resolve
 from walkformer.experiments.markov import BASE
-from walkformer.multirun import train_all
+from walkformer.runs.multirun import train_all
 from walkformer.training import run
 
 

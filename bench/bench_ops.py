@@ -32,7 +32,7 @@ from walkformer import ops
 from walkformer.config import Config, apply_overrides, resolve
 from walkformer.experiments.markov import BASE
 from walkformer.models.gpt import GPT, init_gpt
-from walkformer.multirun import train_all
+from walkformer.runs.multirun import train_all
 from walkformer.ops.causal_attention import causal_attention
 from walkformer.ops.token_attention import token_attention
 from walkformer.optim import Optimizer

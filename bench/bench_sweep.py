@@ -43,11 +43,11 @@ from pathlib import Path
 import torch
 
 from walkformer.config import Config, apply_overrides, resolve
-from walkformer.executors import execute
+from walkformer.runs.executors import execute
 from walkformer.experiments.beyond import RANDOM
-from walkformer import multirun
+from walkformer.runs import multirun
 from walkformer import ops
-from walkformer.multirun import train_all
+from walkformer.runs.multirun import train_all
 from walkformer.training import run
 
 

@@ -8,7 +8,7 @@ or cell by cell (`# %%`); the test suite executes it into a temporary directory.
 import sys
 import tempfile
 
-from walkformer import sweep
+from walkformer.runs import sweep
 
 spec = sweep.parse("""
 seeds = 2

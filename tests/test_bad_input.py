@@ -9,12 +9,14 @@ import math
 import pytest
 import torch
 
-from walkformer import limits, multirun, multirun_gpt
-from walkformer import sweep as sweep_mod
+from walkformer import limits
+
+from walkformer.runs import multirun, multirun_gpt
+from walkformer.runs import sweep as sweep_mod
 from walkformer import training as train_mod
 from walkformer.cli import main
 from walkformer.config import MAX_SEED, Config, ConfigError, apply_overrides, resolve, stream_seed
-from walkformer.sweep import expand, parse
+from walkformer.runs.sweep import expand, parse
 from walkformer.training import run
 
 SMALL = ["task.K=5", "task.N=12", "model.M=30", "train.steps=3", "train.n_train=40", "eval.n_test=40"]

@@ -107,7 +107,7 @@ def test_pos_none_summary_has_bag_accuracy(tmp_path):
 
 def test_batched_path_reports_bag_accuracy(monkeypatch):
     """multirun's batched trainer summarises through training.summarise too: same fields."""
-    from walkformer import multirun
+    from walkformer.runs import multirun
     from walkformer.config import Config, apply_overrides, resolve
 
     monkeypatch.setattr(multirun, "alone_is_faster", lambda device: False)

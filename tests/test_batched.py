@@ -9,8 +9,8 @@ import torch
 from walkformer.config import Config, apply_overrides, resolve
 from walkformer.models import build_model
 from walkformer.models.batched import Batches, BatchedShiCao
-from walkformer import multirun
-from walkformer.multirun import data_key, plan, shape_key, train_all
+from walkformer.runs import multirun
+from walkformer.runs.multirun import data_key, plan, shape_key, train_all
 from walkformer.tasks import make_task
 from walkformer.training import datasets, generator, run
 

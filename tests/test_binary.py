@@ -230,7 +230,7 @@ def test_recorded_command_reproduces_the_config():
     """A key set to the base default (train.steps=50) must survive model.name's implied defaults."""
     import shlex
 
-    from walkformer.rundir import command_for
+    from walkformer.runs.rundir import command_for
 
     cfg = _cfg(**{"train.steps": 50, "task.N": 16})
     over = [a for a in shlex.split(command_for(cfg, "x")) if "=" in a]

@@ -129,7 +129,7 @@ def test_factored_params_rebuild_the_dense_w_exactly(tmp_path, init):
     """Reproductions and sweeps store W as W0 + W_R W_qᵀ (KB, not MB); load_params
     rebuilds the very W that ``walkformer train`` stores densely."""
     from walkformer.config import Config, apply_overrides, resolve
-    from walkformer.rundir import load_params
+    from walkformer.runs.rundir import load_params
     from walkformer.training import run, save
 
     over = dict(o.split("=") for o in SMALL + init)
@@ -146,9 +146,9 @@ def test_batched_runs_save_factors_without_redrawing_w0(tmp_path, monkeypatch):
     """A run trained in a batch (``multirun.Trained``) saves W's factors from the batch's
     copy; load_params rebuilds the W of the same run trained alone (to the batch's round-off)."""
     from walkformer.config import Config, apply_overrides, resolve
-    from walkformer import multirun
-    from walkformer.multirun import train_all
-    from walkformer.rundir import load_params
+    from walkformer.runs import multirun
+    from walkformer.runs.multirun import train_all
+    from walkformer.runs.rundir import load_params
     from walkformer.training import run, save
 
     monkeypatch.setattr(multirun, "alone_is_faster", lambda device: False)

@@ -5,11 +5,11 @@ import math
 import pytest
 import torch
 
-from walkformer import multirun
+from walkformer.runs import multirun
 from walkformer.config import Config, apply_overrides, resolve
 from walkformer.models.batched_gpt import BatchedGPT
-from walkformer.multirun import plan, shape_key, train_all
-from walkformer.multirun_gpt import train_gpt_group
+from walkformer.runs.multirun import plan, shape_key, train_all
+from walkformer.runs.multirun_gpt import train_gpt_group
 from walkformer.training import generator, run
 from walkformer.train_binary import build_gpt
 
@@ -121,7 +121,7 @@ def test_example_binary_sweep(tmp_path):
     3 steps, tiny test set); the grid is batched and every row has its gap."""
     from pathlib import Path
 
-    from walkformer.sweep import expand, load, sweep
+    from walkformer.runs.sweep import expand, load, sweep
 
     spec = load(Path(__file__).parents[1] / "examples" / "sweep_binary_pq.toml")
     assert len(expand(spec)) == 500 and spec.base["model.name"] == "gpt" and spec.base["task.N"] == 32

@@ -14,7 +14,7 @@ from walkformer import cli, keys
 from walkformer.config import (CHOICES, IMPLIED, Config, ConfigError, _leaves, apply_overrides, from_dict, get,
                                key_records, keys_markdown, resolve)
 from walkformer.keys import REGISTRY
-from walkformer.rundir import command_for
+from walkformer.runs.rundir import command_for
 
 ROOT = Path(__file__).resolve().parents[1]
 GPT = {"model.name": "gpt", "task.name": "binary"}

@@ -14,10 +14,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from walkformer import executors, multirun, rundir
+from walkformer.runs import executors, multirun, rundir
 from walkformer.cli import main
 from walkformer.experiments import Experiment, run_all
-from walkformer.sweep import expand, load, run_id, sweep
+from walkformer.runs.sweep import expand, load, run_id, sweep
 
 LINUX = sys.platform.startswith("linux")
 WALKFORMER = str(Path(sys.executable).with_name("walkformer"))

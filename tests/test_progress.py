@@ -4,8 +4,8 @@ its updates are run costs, not run counts, and it still counts the runs (no timi
 import dataclasses
 from pathlib import Path
 
-from walkformer import executors
-from walkformer.executors import Progress, cost, execute
+from walkformer.runs import executors
+from walkformer.runs.executors import Progress, cost, execute
 from walkformer.experiments import REGISTRY
 
 SMALL = {"task.K": 4, "task.N": 13, "model.M": 30, "train.n_train": 100, "eval.n_test": 100, "train.steps": 5}

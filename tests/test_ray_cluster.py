@@ -18,8 +18,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from walkformer.executors import TOKEN_HELP, RayEnv
-from walkformer.sweep import load, sweep
+from walkformer.runs.executors import TOKEN_HELP, RayEnv
+from walkformer.runs.sweep import load, sweep
 
 BIN = Path(sys.executable).parent
 SPEC = """

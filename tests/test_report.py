@@ -322,7 +322,7 @@ def test_identities_and_untested_claims_are_shown_apart_and_not_counted(tmp_path
     (holds=None) are listed but kept out of "claims hold"; a failing identity still shows."""
     from walkformer.experiments import claim, tally
     from walkformer.report.reproduction import front_page
-    from walkformer.rundir import write_json
+    from walkformer.runs.rundir import write_json
 
     d = tmp_path / "fig2"
     d.mkdir()

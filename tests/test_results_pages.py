@@ -22,7 +22,7 @@ from walkformer.experiments import REGISTRY, claim, describe, difference, run_al
 from walkformer.report.markdown import fingerprint, results_pages, sections
 from walkformer.report.papers import paper_of
 from walkformer.report.reproduction import front_page
-from walkformer.rundir import write_json
+from walkformer.runs.rundir import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "docs" / "results"

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from walkformer.cli import main
-from walkformer.sweep import expand, load, run_id, sweep
+from walkformer.runs.sweep import expand, load, run_id, sweep
 from walkformer.training import run
 
 SPEC = """
@@ -106,7 +106,7 @@ def test_ray_saves_each_run_as_it_finishes_not_per_batch(tmp_path, monkeypatch):
     logs whether it came), so runs reach the disk while their batch still trains (with a
     task's files sent when it ends, every such wait times out). The table equals the local one."""
     ray = pytest.importorskip("ray")
-    from walkformer import multirun
+    from walkformer.runs import multirun
 
     monkeypatch.setattr(multirun, "alone_is_faster", lambda device: True)  # the same path as the workers'
     monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")
@@ -117,7 +117,7 @@ def test_ray_saves_each_run_as_it_finishes_not_per_batch(tmp_path, monkeypatch):
     def hook():  # in each Ray worker process, before it runs a task
         import time
 
-        from walkformer import executors, multirun
+        from walkformer.runs import executors, multirun
 
         real, before = multirun.run, []
 
@@ -211,7 +211,7 @@ def test_run_ids_from_before_the_variant_keys_stay_valid():
     value of every new key has the id the earlier version gave it (recorded at commit 4e8446c);
     a variant gets another id."""
     from walkformer.config import Config, apply_overrides, resolve
-    from walkformer.sweep import run_id
+    from walkformer.runs.sweep import run_id
 
     def rid(**over):
         return run_id(resolve(apply_overrides(Config(), over), set(over)))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from walkformer import multirun
+from walkformer.runs import multirun
 from walkformer.config import Config, ConfigError, apply_overrides, resolve
 from walkformer.experiments.value_law import circle_plateau, direction_distance, plateau_cosine, slope
 from walkformer.metrics import f_distances

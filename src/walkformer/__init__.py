@@ -4,23 +4,23 @@ The Python API (``api.py``; the README shows it in ten lines)::
 
     import walkformer as wf
     run = wf.train({"task.p": 0.8})   # a Run: summary, metrics, model, attention(...)
-    run = wf.load("runs/r1")                      # any run directory
+    run = wf.load("runs/r1")          # any run directory
 
 Layout (docs/architecture.md; each module's docstring says more):
 
+- ``keys``        the registry of every key (description, allowed values, who uses it)
 - ``config``      typed run configuration, dotted overrides, validation
 - ``tasks/``      what a sequence is and its Bayes-optimal answer (any finite Markov source)
 - ``models/``     the reference transformer (``transformer.py``) and the papers' accelerated models
 - ``paths``       which implementation trains a config (reference or an acceleration)
 - ``loop``        the reference transformer's training loop and metrics
-- ``train``       the Shi & Cao acceleration's loop; run directories (``save``)
+- ``training``    the Shi & Cao acceleration's loop; writing a run directory (``save``)
+- ``ops/``        the C accelerations behind one switch (``WALKFORMER_OPS``)
 - ``metrics``     accuracy, attention, value alignment, KL, Fig. 13 statistics (Shi & Cao path)
-- ``rundir``      atomic run directories and provenance
 - ``plots``       figures
 - ``experiments/`` one named preset per paper figure, with claims; phase diagrams
-- ``multirun``    many compatible runs trained as one batched model (``models/batched``)
-- ``executors``   local process pool / Ray, resumable, with a progress bar
-- ``sweep``       TOML grids, content-addressed run directories, results.parquet
+- ``runs/``       run directories (``rundir``), many runs at once (``multirun``), where they run
+                  (``executors``: local pool / Ray), sweeps (``sweep``: TOML grids, results.parquet)
 - ``cli``         the ``walkformer`` command
 """
 

@@ -115,7 +115,7 @@ def load(path) -> Run:
     """The run in directory ``path`` (any ``walkformer train``, sweep or reproduce run),
     its model rebuilt as the reference transformer with the saved parameters."""
     from .loop import build, load_tensors_into
-    from .rundir import damage, load_params
+    from .runs.rundir import damage, load_params
     from .tasks import make_task
 
     path = Path(path)

@@ -49,7 +49,7 @@ def out_dir(value: str, own: bool) -> str:
 def _train(args) -> int:
     import torch
 
-    from .rundir import check_out, clean_staging
+    from .runs.rundir import check_out, clean_staging
     from .training import run, save
 
     out_dir(args.out, own=True)
@@ -143,7 +143,7 @@ def _report(args) -> int:
 
 
 def _sweep(args) -> int:
-    from .sweep import counts_line, load, sweep
+    from .runs.sweep import counts_line, load, sweep
 
     out_dir(args.out, own=False)
     spec = load(args.spec)
@@ -213,12 +213,12 @@ def main(argv=None) -> int:
         if args.cmd == "report":
             return _report(args)
         if args.cmd == "sweep":
-            from .sweep import require  # the optional extras, before any work
+            from .runs.sweep import require  # the optional extras, before any work
 
             require("ray" if args.executor == "ray" else "sweep",
                     "--executor=ray" if args.executor == "ray" else "walkformer sweep")
             if args.executor == "ray":  # a Ray address that does not answer: one line in seconds, nothing written
-                from .executors import check_ray_address
+                from .runs.executors import check_ray_address
 
                 check_ray_address(args.address)
             return _sweep(args)

@@ -17,7 +17,7 @@ error      ``crashed``             the run raised (``multirun.crashed``): no mod
 =========  ======================  ==================================================
 
 The messages that go with each (``error``) are written where the failure is found
-(``training.py``, ``train_binary.py``, ``multirun.py``). Summaries written before
+(``training.py``, ``train_binary.py``, ``runs/multirun.py``). Summaries written before
 ``failure`` existed are read by :func:`of`, which infers it from the status and the
 step. Aggregates over runs (``sweep.aggregate``, the presets' cells) use ``status ==
 "ok"`` runs only and report the others by :func:`counts`.

@@ -54,7 +54,7 @@ def build(cfg: Config, task=None) -> tuple[object, Transformer]:
 
 def load_initial(model: Transformer, source: str) -> None:
     """Copy the parameters of run directory ``source`` into ``model`` (``init.from``)."""
-    from .rundir import load_params
+    from .runs.rundir import load_params
 
     if not (Path(source) / "params.safetensors").is_file():
         raise ConfigError(f"init.from={source!r} is not allowed: a run directory with params.safetensors")

@@ -9,7 +9,7 @@ own configurations with the same numbers (``tests/test_transformer.py`` compares
   ``training.py`` by ``models/shicao.py``'s rank-one step (one C call per step, ``shicao_kernel``)
   and, for sweeps, ``models/batched.py``;
 - ``gpt``: the "Attention with Markov" transformer on binary chains (``models/gpt.py`` with
-  its causal-attention C kernel, trained by ``train_binary.py``; sweeps ``multirun_gpt.py``).
+  its causal-attention C kernel, trained by ``train_binary.py``; sweeps ``runs/multirun_gpt.py``).
 
 :func:`acceleration` names the one that serves ``cfg`` (None: the reference). The choice is
 automatic and never part of a model's signature; ``train.path=reference`` asks for the

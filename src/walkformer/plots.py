@@ -94,7 +94,7 @@ def save(fig, path: Path | str, margins: dict | None = None) -> None:
     ``tight_layout``, which measures every text once more (a quarter of the time of a
     2 x 2 figure); presets that draw the same layout every time pass what tight_layout found.
     zlib level 3: the same pixels as the default 6, written twice as fast (and smaller here)."""
-    from .rundir import atomic_write
+    from .runs.rundir import atomic_write
     import io
 
     if margins is None:

@@ -24,7 +24,9 @@ from pathlib import Path
 
 import torch
 
-from . import failures, rundir
+from . import failures
+
+from .runs import rundir
 from .config import Config, logged, stream_seed
 from .criteria import steps_to_optimal, tolerance  # noqa: F401  (tolerance: re-exported)
 from .metrics import evaluate
@@ -215,7 +217,7 @@ def save(result: Result, out: Path | str, command: str | None = None, figures: b
 
     ``dense_W=False`` (reproductions and sweeps: hundreds of runs) writes the Shi & Cao W
     as its factors W_R, W_q (W = W0 + W_R W_qᵀ) rather than 8 MB of (D, D) floats;
-    :func:`walkformer.rundir.load_params` rebuilds W either way."""
+    :func:`walkformer.runs.rundir.load_params` rebuilds W either way."""
     from safetensors.torch import save_file
 
     out = Path(out)

@@ -171,7 +171,7 @@ def run_all(exps: list[Experiment], out: Path, workers: int = 2, seeds: int | No
     model (``multirun``), in ``workers`` processes; each gets the numbers it gets alone.
     One reproduction at a time per ``out`` (``rundir.lock``); damaged run directories
     are set aside and trained again (``executors.execute``)."""
-    from ..rundir import lock
+    from ..runs.rundir import lock
 
     with lock(out):
         return _run_all(exps, out, workers, seeds, quiet)
@@ -180,10 +180,10 @@ def run_all(exps: list[Experiment], out: Path, workers: int = 2, seeds: int | No
 def _run_all(exps: list[Experiment], out: Path, workers: int, seeds: int | None, quiet: bool) -> dict[str, list[dict]]:
     jobs = [job for e in exps for job in e.jobs(out, seeds)]
     if jobs:  # the exact presets have none, and then need neither the executors nor torch
-        from ..executors import execute
+        from ..runs.executors import execute
 
         execute(jobs, workers=workers, quiet=quiet, desc="reproduce")
-    from ..rundir import write_json
+    from ..runs.rundir import write_json
 
     claims = {}
     for e in exps:

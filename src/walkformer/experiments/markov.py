@@ -212,7 +212,7 @@ def _tying(runs, out, exp):
 def _tying_control(runs) -> dict:
     """The LayerNorm model at a longer N, and ‖e‖ / mean_n ‖p_n‖ at the end with and without
     LayerNorm (from params.safetensors)."""
-    from ..rundir import load_params
+    from ..runs.rundir import load_params
 
     def norms(rs):
         P = [load_params(r["path"]) for r in rs]

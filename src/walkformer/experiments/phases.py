@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import failures, plots
-from ..rundir import write_json
+from ..runs.rundir import write_json
 from . import Experiment, claim, describe, difference, register, stat
 from .fig6_criteria import top_lag
 from .common import PAPER, curve, finals, symmetry_break_step, tolerance

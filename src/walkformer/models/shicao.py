@@ -231,7 +231,7 @@ class ShiCao:
     def tensors(self, dense: bool = True) -> dict[str, torch.Tensor]:
         """The paper's matrices. ``dense=False`` stores W by its factors instead of the
         (D, D) matrix: W = W0 + W_R W_qᵀ, with W0 the initialisation (zero, or redrawn
-        from the run's seed by :func:`walkformer.rundir.load_params`)."""
+        from the run's seed by :func:`walkformer.runs.rundir.load_params`)."""
         W = {"W": self.W} if dense else {"W_R": self.R, "W_q": self.geo.q}
         return {"V": self.V} | W | ({"A": self.A} if self.A is not None else {})
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..rundir import atomic_write
+from ..runs.rundir import atomic_write
 from .load import kind
 
 

@@ -125,7 +125,7 @@ def results_pages(path: Path | str, exps: list[ExperimentDir] | None = None) -> 
 
 def write_results(path: Path | str, dest: Path | str, exps: list[ExperimentDir] | None = None) -> list[Path]:
     """Write :func:`results_pages` into ``dest``; returns the files."""
-    from ..rundir import atomic_write
+    from ..runs.rundir import atomic_write
 
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)

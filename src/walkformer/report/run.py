@@ -110,7 +110,7 @@ def mean_table(cols: list[str], records: list[dict]) -> str:
     the failed runs counted (never averaged)."""
     import pandas as pd
 
-    from ..sweep import aggregate
+    from ..runs.sweep import aggregate
 
     if "status" not in cols:
         return '<p class="small">results.parquet has no status column: no means over seeds.</p>'
@@ -149,7 +149,7 @@ def sweep_columns(cols: list[str], records: list[dict]) -> tuple[list[str], dict
     failure, the results (``sweep.RESULTS``), then any other column that varies; ``fixed``:
     key -> value of the columns with one value in every run (all-empty ones left out)."""
     from ..config import keys
-    from ..sweep import RESULTS
+    from ..runs.sweep import RESULTS
 
     def varies(c):
         return len({repr(r.get(c)) for r in records}) > 1

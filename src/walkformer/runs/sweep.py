@@ -44,8 +44,8 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import failures, limits
-from .config import MAX_SEED, Config, ConfigError, _leaves, _parse, apply_overrides, resolve
+from .. import failures, limits
+from ..config import MAX_SEED, Config, ConfigError, _leaves, _parse, apply_overrides, resolve
 
 TOP = ("preset", "variant", "seeds", "base", "grid")
 EXTRAS = {"sweep": ("pandas", "pyarrow"), "ray": ("pandas", "pyarrow", "ray")}  # pip extra -> its modules
@@ -127,7 +127,7 @@ def parse(text: str, name: str = "spec") -> Spec:
             raise ConfigError(f"{name}: {k}={raw[k]!r} is not allowed: a name in quotes")
     base = {}
     if "preset" in raw:
-        from .experiments import REGISTRY
+        from ..experiments import REGISTRY
 
         exp = REGISTRY.get(raw["preset"])
         if exp is None:
@@ -238,7 +238,7 @@ def run_id(cfg: Config) -> str:
     """16 hex digits of the SHA-256 of the resolved config (canonical JSON). ``init.seed``
     is left out while unset (-1), and the keys in ``ADDED`` while they hold their family's
     value, so run ids from before those keys existed stay valid."""
-    from .config import get, implied
+    from ..config import get, implied
 
     d = cfg.to_dict()
     if d["init"]["seed"] == -1:
@@ -260,7 +260,7 @@ def table(cfgs: list[Config], runs: Path):
     failure (None when ok), error, repaired (damaged copies set aside in ``runs/.damaged``)."""
     import pandas as pd
 
-    from .config import get, keys
+    from ..config import get, keys
     from .rundir import DAMAGED
 
     aside = Counter(d.name.split("-", 1)[0] for d in (runs / DAMAGED).glob("*-*"))  # <run id>-<time>
@@ -289,7 +289,7 @@ COUNTS = {f"n_{k.replace('-', '_')}": k for k in failures.FAILURES + ("missing",
 
 def grid_keys(df) -> list[str]:
     """The config keys that vary across the rows of a results table, the seed left out."""
-    from .config import keys
+    from ..config import keys
 
     return [k for k in keys() if k in df and k not in ("seed", "init.seed") and df[k].nunique(dropna=False) > 1]
 

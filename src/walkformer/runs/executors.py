@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import rundir
-from .config import Config
+from ..config import Config
 from .multirun import plan
 
 EXECUTORS = ("local", "ray")
@@ -50,7 +50,7 @@ def done(path: Path) -> bool:
 
 def save_result(result, path: Path, figures: bool = False) -> None:
     """``training.save``, or for a run that raised before it had a model, its config and error."""
-    from .training import save
+    from ..training import save
 
     if result.model is not None:
         save(result, path, figures=figures, dense_W=False)
@@ -327,7 +327,7 @@ def _ray_target(address: str) -> tuple[str, int]:
     (Ray replaces a loopback host by this machine's address, so that is what must answer),
     ``ray://HOST[:PORT]`` its Ray Client server (port 10001 by default), ``auto`` the
     cluster Ray itself picks (``RAY_ADDRESS``, else the last ``ray start`` here)."""
-    from .config import ConfigError
+    from ..config import ConfigError
 
     try:
         from ray._private.services import canonicalize_bootstrap_address
@@ -360,7 +360,7 @@ def check_ray_address(address: str | None, timeout: float = PROBE_S) -> None:
     to check). ``walkformer sweep`` calls it before it writes anything."""
     import socket
 
-    from .config import ConfigError
+    from ..config import ConfigError
 
     if address is None:
         return
@@ -440,7 +440,7 @@ def _ray_init(address: str | None, workers: int) -> None:
     that does not let this driver in is one line (``ConfigError``) saying what to check."""
     import ray
 
-    from .config import ConfigError
+    from ..config import ConfigError
 
     if address is None:  # "local": a new instance, even where `ray start` left a cluster's address in /tmp/ray
         ray.init(address="local", num_cpus=max(workers, 1), include_dashboard=False, log_to_driver=False,

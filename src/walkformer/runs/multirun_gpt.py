@@ -16,11 +16,11 @@ import time
 
 import torch
 
-from .config import Config
-from .models.batched_gpt import BatchedGPT, BatchedOptimizer
-from .tasks.binary import sample_many
-from .training import PARAM_BOUND, unbounded
-from .train_binary import binary_metrics, build_gpt, gpt_summary, make_binary_task, nonfinite
+from ..config import Config
+from ..models.batched_gpt import BatchedGPT, BatchedOptimizer
+from ..tasks.binary import sample_many
+from ..training import PARAM_BOUND, unbounded
+from ..train_binary import binary_metrics, build_gpt, gpt_summary, make_binary_task, nonfinite
 
 # what must be equal for runs to share a batch (p, q, seed, init, lr, momentum, tie may differ)
 GPT_SHAPE_KEYS = ("task.name", "task.N", "model.name", "model.d", "model.layers", "model.heads",
@@ -37,7 +37,7 @@ def _stack_samples(tasks, n: int, gens, device) -> tuple[torch.Tensor, torch.Ten
 def train_gpt_group(cfgs: list[Config], keep_metrics: bool = True, device: str = "cpu") -> list:
     """Train compatible gpt runs (equal ``multirun.shape_key``) as one batched model;
     one ``training.Result`` per run, in order."""
-    from .training import Result, generator
+    from ..training import Result, generator
 
     c0, R = cfgs[0], len(cfgs)
     tr, ev = c0.train, c0.eval

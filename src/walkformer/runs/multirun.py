@@ -27,14 +27,14 @@ import traceback
 
 import torch
 
-from .config import Config, logged
-from .failures import CRASHED, at_step
-from .metrics_batched import evaluate_many, truths
-from .models import build_model, geometry, initial_params
-from .models.batched import Batches, BatchedShiCao, load_state
-from .tasks import make_task
-from .paths import acceleration
-from .training import (PARAM_BOUND, Result, _failure, datasets, generator, run, shicao_params, shicao_rate,
+from ..config import Config, logged
+from ..failures import CRASHED, at_step
+from ..metrics_batched import evaluate_many, truths
+from ..models import build_model, geometry, initial_params
+from ..models.batched import Batches, BatchedShiCao, load_state
+from ..tasks import make_task
+from ..paths import acceleration
+from ..training import (PARAM_BOUND, Result, _failure, datasets, generator, run, shicao_params, shicao_rate,
                     shicao_scale, summarise, torch_dtype, unbounded)
 
 SHAPE_KEYS = ("task.name", "task.K", "task.N", "model.name", "model.pos", "model.M", "model.normalize",
@@ -45,7 +45,7 @@ SHAPE_KEYS = ("task.name", "task.K", "task.N", "model.name", "model.pos", "model
 def shape_key(cfg: Config) -> tuple:
     """Runs with equal keys train together. ``population`` data has a p-dependent number
     of paths and the relu head a hidden width, so those join the key."""
-    from .config import get
+    from ..config import get
 
     path = acceleration(cfg)
     if path != "shi-cao" and path != "gpt":  # trained alone (the reference transformer, canonical)
@@ -230,7 +230,7 @@ def alone_is_faster(device: str) -> bool:
     process, load ~5), the batch took 1.3x (phase-p-sigma: 50 steps, a (D, D) W0 draw per
     run) to 2.3x (fig8) the time of the same runs alone. The batch remains the GPU path
     and the CPU fallback without a compiler."""
-    from .ops import shicao_kernel
+    from ..ops import shicao_kernel
 
     return device_for(device) == "cpu" and shicao_kernel.usable(torch.float64)
 

@@ -25,7 +25,7 @@ import time
 from contextlib import contextmanager
 from pathlib import Path
 
-from .config import Config, ConfigError, keys, get
+from ..config import Config, ConfigError, keys, get
 
 FILES = ("config.json", "summary.json", "metrics.jsonl", "params.safetensors")
 MANIFEST = "manifest.json"  # {"files": {name: {"bytes": n, "sha256": hex}}} of the FILES present, written last
@@ -64,7 +64,7 @@ def versions() -> dict[str, str]:
     import numpy
     import torch
 
-    from . import __version__
+    from .. import __version__
 
     return {"python": platform.python_version(), "torch": torch.__version__, "numpy": numpy.__version__,
             "walkformer": __version__, "platform": platform.platform()}
@@ -73,7 +73,7 @@ def versions() -> dict[str, str]:
 def command_for(cfg: Config, out: str) -> str:
     """The ``walkformer train`` command that reproduces ``cfg`` (non-default keys, and every
     key whose default depends on model.name, see ``config.IMPLIED``)."""
-    from .config import IMPLIED
+    from ..config import IMPLIED
 
     default, implied = Config(), IMPLIED.get(cfg.model.name, {})
     args = [f"{k}={get(cfg, k)}" for k in keys() if get(cfg, k) != get(default, k) or k in implied]
@@ -138,10 +138,10 @@ def load_params(run_dir: Path | str) -> dict:
     run_dir = Path(run_dir)
     t = load_file(str(run_dir / "params.safetensors"))
     if "W" not in t and "W_R" in t:
-        from .config import from_dict
-        from .models import build_model
-        from .tasks import make_task
-        from .training import generator
+        from ..config import from_dict
+        from ..models import build_model
+        from ..tasks import make_task
+        from ..training import generator
 
         cfg = from_dict(json.loads((run_dir / "config.json").read_text()))
         W0 = build_model(cfg, make_task(cfg), generator(cfg.seed, "init")).W0
