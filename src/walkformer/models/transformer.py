@@ -45,6 +45,7 @@ the last layer computes only the prediction slots' queries. See docs/model-refer
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -52,6 +53,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..config import ModelConfig
 from ..keys import REGISTRY
 from .gpt import HookPoint, LayerNorm
 from .positions import CONCAT, concatenated, rope, sinusoidal
@@ -62,33 +64,21 @@ CHOICES = {k: REGISTRY[f"model.{k}"].choices for k in ("attention", "scale", "ml
                                                       "loss")}
 
 
-@dataclass(frozen=True)
-class TransformerSpec:
-    K: int
-    N: int  # slots (slot layout) = the task's N; positions available (causal)
-    attention: str = "merged"
-    d_head: int = 0  # 0: D // heads
-    scale: str = "none"
-    residual: bool = False
-    bias: bool = False
-    layers: int = 1
-    heads: int = 1
-    mlp: str = "none"
-    layernorm: bool = False
-    tie: bool = True
-    embed: str = "onehot"
-    d: int = 8
-    pos: str = "sin"
-    M: int = 1000
-    normalize: bool = False
-    layout: str = "slot"
-    head: str = "linear"
-    m: int = 19
-    loss: str = "log-eps"
+@dataclass
+class TransformerSpec(ModelConfig):
+    """The model section of a config (``config.ModelConfig``: every option above, with the
+    same names and defaults) and what the task fixes: K states, N slots (slot layout: the
+    task's N; causal: the positions available), a prediction at ``every`` token (the binary
+    task), the dtype. Read-only by convention."""
+
+    K: int = 0
+    N: int = 0
     every: bool = False  # predict at every position (the binary task; causal layout)
     dtype: torch.dtype = torch.float64
 
     def __post_init__(self):
+        if self.K < 1 or self.N < 1:
+            raise ValueError(f"model: K={self.K} and N={self.N} must be given (K, N >= 1)")
         for key, allowed in CHOICES.items():
             if getattr(self, key) not in allowed:
                 raise ValueError(f"model.{key}={getattr(self, key)!r}: expected one of {', '.join(allowed)}")
@@ -446,9 +436,5 @@ def init_transformer(model: Transformer, scheme: str, sigma: float, c: float, ge
 
 def spec_from_config(cfg, K: int, N: int) -> TransformerSpec:
     """The spec of a run: cfg.model's keys (``config.py``; ``walkformer keys`` describes them)."""
-    m = cfg.model
-    keys = ("attention", "d_head", "scale", "residual", "bias", "layers", "heads", "mlp", "layernorm", "tie",
-            "embed", "d", "pos", "M", "normalize", "layout", "head", "m", "loss")
-    return TransformerSpec(K=K, N=N, every=cfg.task.name == "binary",
-                           dtype=torch.float64 if cfg.dtype == "float64" else torch.float32,
-                           **{k: getattr(m, k) for k in keys})
+    return TransformerSpec(**dataclasses.asdict(cfg.model), K=K, N=N, every=cfg.task.name == "binary",
+                           dtype=torch.float64 if cfg.dtype == "float64" else torch.float32)
