@@ -204,3 +204,4 @@ from . import canonical  # noqa: E402,F401  (Local to Global: the canonical mode
 from . import lemmas  # noqa: E402,F401  (Shi & Cao Lemmas C.5, C.7: parent attention against M)
 from . import no_position  # noqa: E402,F401  (the rebuttal's no-position statement against the bag-of-states optimum)
 from . import value_law  # noqa: E402,F401  (issue 12: V tends to (Πᵀ)^∘½ under the ε-log-loss)
+from . import reviewers  # noqa: E402,F401  (issue 15: the reviewers' questions on 1/√d scaling and the residual)
