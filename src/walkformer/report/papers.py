@@ -35,7 +35,10 @@ PAPERS = (
            "With a small random initialisation p = 0.5 reaches the optimum after ~400 iterations while p = 1 "
            "is still unsolved at 1000; the symmetry breaks only after ~700 iterations (Figs. 6, 11–13).",
            "Beyond random walks: a question whose answer needs the token average is learned (Task 1, ≈ 100%), "
-           "one that needs a single token is not (Task 2, ≈ 50%), also with an extra ReLU layer (Figs. 7, 10).")),
+           "one that needs a single token is not (Task 2, ≈ 50%), also with an extra ReLU layer (Figs. 7, 10).",
+           "The reviewers' questions (OpenReview rebuttal): with the 1/√d softmax scaling the conclusions remain and "
+           "training only takes more iterations; a residual connection changes nothing, because the predicted "
+           "slot's input is zero (presets rev-scaling, rev-residual).")),
     Paper("l2g", "Local to Global: Learning Dynamics and Effect of Initialization for Transformers",
           "Makkuva, Bondaschi, Ekbote, Girish, Nagle, Kim, Gastpar", "NeurIPS 2024",
           "https://arxiv.org/abs/2406.03072",
