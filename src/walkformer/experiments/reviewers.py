@@ -239,7 +239,7 @@ def bit_identical(a: dict, b: dict) -> dict:
     and every final parameter (``torch.equal``) of two runs."""
     import torch
 
-    from ..rundir import load_params
+    from ..runs.rundir import load_params
 
     pa, pb = load_params(a["path"]), load_params(b["path"])
     metrics = [m for m in a["metrics"][0] if m != "step"]
