@@ -5,10 +5,10 @@ sequences, full-batch GD, evaluation (accuracy, attention by position, KL, Fig. 
 statistics ...) every step, one torch thread. All paths run in this process, on the same
 data: ``c`` (ops/shicao_kernel.c, the default), ``torch`` (WALKFORMER_OPS=-shicao_step: the
 reference and fallback) and the dense autograd model (fewer steps; its cost per step is
-constant). Per step = training.run's ms_per_step, best of ``--repeats`` runs, the C and
+constant). Per step = loop.run's ms_per_step, best of ``--repeats`` runs, the C and
 torch runs taking turns (the machine is shared: the best run is the least disturbed).
 
-Then where a C step's time goes: the parts of training.run's loop timed one by one over the
+Then where a C step's time goes: the parts of loop.run's loop timed one by one over the
 same steps (median per part); the kernel alone on the training and on the test batch, on
 4 + 4 sequences (what a call costs in Python, ctypes and tensor allocation) and its cost
 per token position (2 × 1000 × 96 positions a step); evaluate's C call alone.
@@ -29,7 +29,8 @@ from walkformer.metrics import _pi_T, _truth
 from walkformer.models import Batch, build_model
 from walkformer.ops import shicao_kernel as sk
 from walkformer.tasks import make_task
-from walkformer.training import datasets, generator, run
+from walkformer.loop import run
+from walkformer.training import datasets, generator
 
 FIG4 = {"task.K": 6, "task.N": 97, "task.p": 0.5, "model.M": 1000, "train.eta": 1.0, "train.eps": 0.1,
         "train.n_train": 1000, "eval.n_test": 1000, "eval.every": 1}
@@ -42,7 +43,7 @@ def ms_per_step(over: dict, backend: str = "auto") -> float:
 
 
 def parts(dtype: str, steps: int) -> dict:
-    """Median µs of each part of a training step with evaluation (training.run's loop, by hand)."""
+    """Median µs of each part of a training step with evaluation (loop.run's loop, by hand)."""
     cfg = resolve(apply_overrides(Config(), FIG4 | {"dtype": dtype}))
     task = make_task(cfg)
     model = build_model(cfg, task, generator(cfg.seed, "init"))

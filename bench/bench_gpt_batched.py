@@ -3,7 +3,7 @@ the binary presets' setting (d = 8, one layer, one head, tied, N = 64, batch 16,
 float32, 32 test sequences evaluated every 10 steps; ``experiments/markov.py``), one
 torch thread, both measured in this run on this machine.
 
-- one at a time: ``training.run`` (= ``train_binary.run_gpt``) for the first ``--alone``
+- one at a time: ``loop.run`` (the one loop, gpt adapter) for the first ``--alone``
   seeds, per model-step (the cost of a run does not depend on its seed);
 - batched: all ``--seeds`` runs as one ``BatchedGPT`` (``multirun.train_all``), per
   model-step, and the largest difference of a final test loss from the run alone.
@@ -19,7 +19,7 @@ import torch
 from walkformer.config import Config, apply_overrides, resolve
 from walkformer.experiments.markov import BASE
 from walkformer.runs.multirun import train_all
-from walkformer.training import run
+from walkformer.loop import run
 
 
 def main():

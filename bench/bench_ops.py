@@ -3,7 +3,7 @@ workloads users run, one torch thread, all in this process.
 
 - shicao_step: the paper's Fig. 4 configuration (K = 6, N = 97, M = 1000, 1000 training
   and 1000 test sequences, full-batch GD, evaluation every step, float64): ms per step
-  of ``training.run``, ``WALKFORMER_OPS=auto`` against ``-shicao_step`` (ShiCao's torch code).
+  of ``loop.run``, ``WALKFORMER_OPS=auto`` against ``-shicao_step`` (ShiCao's torch code).
 - causal_attention: a ``gpt`` training step at the papers' setting (d = 8, one layer,
   one head, tied, N = 1024, batch 16, AdamW, float32) with the C kernel in every layer
   (``-token_attention``) against torch's SDPA (``reference``); and attention alone,
@@ -37,7 +37,7 @@ from walkformer.ops.causal_attention import causal_attention
 from walkformer.ops.token_attention import token_attention
 from walkformer.optim import Optimizer
 from walkformer.tasks.binary import BinaryChain
-from walkformer.training import run
+from walkformer.loop import run
 
 FIG4 = {"task.K": 6, "task.N": 97, "task.p": 0.5, "model.M": 1000, "train.eta": 1.0, "train.eps": 0.1,
         "train.n_train": 1000, "eval.n_test": 1000, "eval.every": 1, "train.steps": 100}

@@ -14,7 +14,7 @@ torch thread per process, all measured in this run on this machine.
 
 Lines, each with its ratio to the one-at-a-time line of the same data reading:
 
-- one at a time, torch ops: ``training.run`` with the step in torch operations
+- one at a time, torch ops: ``loop.run`` with the step in torch operations
   (``WALKFORMER_OPS=-shicao_step``: the straightforward baseline, 1x) for the first
   ``--alone`` runs of each reading (a run's cost does not depend on its seed), per
   model-step, set-up included;
@@ -48,7 +48,7 @@ from walkformer.experiments.beyond import RANDOM
 from walkformer.runs import multirun
 from walkformer import ops
 from walkformer.runs.multirun import train_all
-from walkformer.training import run
+from walkformer.loop import run
 
 
 ALONE = multirun.alone_is_faster

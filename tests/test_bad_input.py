@@ -13,11 +13,11 @@ from walkformer import limits
 
 from walkformer.runs import multirun, multirun_gpt
 from walkformer.runs import sweep as sweep_mod
-from walkformer import training as train_mod
+from walkformer import loop as loop_mod
 from walkformer.cli import main
 from walkformer.config import MAX_SEED, Config, ConfigError, apply_overrides, resolve, stream_seed
 from walkformer.runs.sweep import expand, parse
-from walkformer.training import run
+from walkformer.loop import run
 
 SMALL = ["task.K=5", "task.N=12", "model.M=30", "train.steps=3", "train.n_train=40", "eval.n_test=40"]
 GPT = ["model.name=gpt", "task.name=binary", "task.N=16", "train.steps=4", "eval.every=2", "eval.n_test=8",
@@ -247,13 +247,13 @@ def test_the_bound_is_what_stops_the_linear_head(monkeypatch):
     c = cfg(BLOW + ["dtype=float64"])
     s = run(c).summary
     assert "max |θ|" in s["error"] and s["train_loss"] < -600
-    monkeypatch.setattr(train_mod, "PARAM_BOUND", math.inf)
+    monkeypatch.setattr(loop_mod, "PARAM_BOUND", math.inf)
     assert run(c).summary["status"] == "ok"
 
 
 def test_gpt_bound_on_both_paths(monkeypatch):
     """The bound is wired into the gpt trainer, alone and batched (1.0: any trained gpt exceeds it)."""
-    monkeypatch.setattr(train_mod, "PARAM_BOUND", 1.0)
+    monkeypatch.setattr(loop_mod, "PARAM_BOUND", 1.0)
     monkeypatch.setattr(multirun_gpt, "PARAM_BOUND", 1.0)
     c = cfg(GPT + ["init.scheme=anti-aligned", "init.c=2"])
     alone = run(c).summary

@@ -12,7 +12,8 @@ from walkformer.models.batched import Batches, BatchedShiCao
 from walkformer.runs import multirun
 from walkformer.runs.multirun import data_key, plan, shape_key, train_all
 from walkformer.tasks import make_task
-from walkformer.training import datasets, generator, run
+from walkformer.loop import run
+from walkformer.training import datasets, generator
 
 from conftest import numbers
 
@@ -44,7 +45,7 @@ def batched(monkeypatch):
 
 def test_train_all_alone_with_the_c_step(monkeypatch):
     """With the C step on the CPU, train_all trains Shi & Cao runs one at a time: each
-    result is training.run's, bit for bit, and no batch is built."""
+    result is loop.run's, bit for bit, and no batch is built."""
     from walkformer.ops import shicao_kernel
 
     if not shicao_kernel.usable(torch.float64):

@@ -163,7 +163,7 @@ def _cfg(**over):
 
 def test_tied_one_layer_gpt_reaches_bigram_at_02_03():
     """AwM: for p + q < 1 the tied single-layer model learns the bigram (0.5446)."""
-    from walkformer.training import run
+    from walkformer.loop import run
 
     r = run(_cfg(**{"task.p": 0.2, "task.q": 0.3, "task.N": 64, "train.steps": 250, "eval.every": 50}))
     s = r.summary
@@ -172,7 +172,7 @@ def test_tied_one_layer_gpt_reaches_bigram_at_02_03():
 
 
 def test_gpt_training_is_deterministic():
-    from walkformer.training import run
+    from walkformer.loop import run
 
     c = _cfg(**{"task.N": 16, "train.steps": 5, "eval.every": 5, "seed": 4})
     a, b = run(c).summary, run(c).summary

@@ -175,7 +175,7 @@ def test_preset_seed_is_the_cli_seed():
     model.name=canonical ... seed=k` does."""
     from walkformer.config import Config, apply_overrides, resolve
     from walkformer.experiments.canonical import SMALL, small_inits
-    from walkformer.training import run
+    from walkformer.loop import run
 
     over = {"task.name": "binary", "model.name": "canonical", "task.p": 0.2, "task.q": 0.3,
             "init.sigma": SMALL, "seed": 2, "train.steps": 300}

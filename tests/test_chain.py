@@ -213,14 +213,14 @@ def test_population_too_large_is_one_line_error():
 
 def test_trained_attention_goes_to_the_parent_at_the_lag():
     """The issue's check: with task.lag=2 the trained attention sits on x_{N-2}."""
-    from walkformer import training
+    from walkformer import loop
     from walkformer.config import Config
 
     cfg = Config()
     for key, value in dict(name="chain", graph="circle", lag=2, N=20, p=0.9).items():
         setattr(cfg.task, key, value)
     cfg.model.M, cfg.train.steps = 50, 100
-    result = training.run(cfg)
+    result = loop.run(cfg)
     assert result.task.parent_index == 17  # x_18 = x_{N-2}, 0-based slot
     assert result.summary["parent_attention"] > 0.99
     assert result.summary["test_accuracy"] > result.summary["optimal_accuracy"] - 0.05

@@ -130,7 +130,8 @@ def test_factored_params_rebuild_the_dense_w_exactly(tmp_path, init):
     rebuilds the very W that ``walkformer train`` stores densely."""
     from walkformer.config import Config, apply_overrides, resolve
     from walkformer.runs.rundir import load_params
-    from walkformer.training import run, save
+    from walkformer.loop import run
+    from walkformer.training import save
 
     over = dict(o.split("=") for o in SMALL + init)
     res = run(resolve(apply_overrides(Config(), over), set(over)))
@@ -149,7 +150,8 @@ def test_batched_runs_save_factors_without_redrawing_w0(tmp_path, monkeypatch):
     from walkformer.runs import multirun
     from walkformer.runs.multirun import train_all
     from walkformer.runs.rundir import load_params
-    from walkformer.training import run, save
+    from walkformer.loop import run
+    from walkformer.training import save
 
     monkeypatch.setattr(multirun, "alone_is_faster", lambda device: False)
     overs = [dict(o.split("=") for o in SMALL + ["init.scheme=gaussian", "init.sigma=0.01", f"seed={s}"])

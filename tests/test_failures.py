@@ -16,7 +16,7 @@ from walkformer.config import Config, apply_overrides, resolve
 from walkformer.experiments.common import PAPER
 from walkformer.experiments.phases import FIG4, PS, SIGMAS, _p_sigma, same_state, sigma_c
 from walkformer.runs.sweep import aggregate, counts_line, parse, sweep
-from walkformer.training import run
+from walkformer.loop import run
 
 SMALL = {"task.K": 5, "task.N": 12, "model.M": 30, "train.steps": 12, "train.n_train": 60, "eval.n_test": 60,
          "eval.every": 4, "init.scheme": "gaussian"}

@@ -8,7 +8,7 @@ from walkformer.config import Config, apply_overrides, resolve
 from walkformer.metrics import evaluate
 from walkformer.models import Batch, Geometry, ShiCao, init_params
 from walkformer.tasks import circle_walk
-from walkformer.training import run
+from walkformer.loop import run
 
 
 @pytest.mark.parametrize("head", ["linear", "relu"])

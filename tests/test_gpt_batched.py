@@ -10,7 +10,8 @@ from walkformer.config import Config, apply_overrides, resolve
 from walkformer.models.batched_gpt import BatchedGPT
 from walkformer.runs.multirun import plan, shape_key, train_all
 from walkformer.runs.multirun_gpt import train_gpt_group
-from walkformer.training import generator, run
+from walkformer.loop import run
+from walkformer.training import generator
 from walkformer.train_binary import build_gpt
 
 from conftest import numbers
@@ -111,7 +112,7 @@ def test_train_all_batches_gpt_runs(monkeypatch):
     expected = [run(c) for c in cfgs]
 
     def boom(*a, **k):
-        raise AssertionError("training.run called: the batched path was not used")
+        raise AssertionError("loop.run called: the batched path was not used")
     monkeypatch.setattr(multirun, "run", boom)
     assert_same(expected, train_all(cfgs))
 

@@ -142,7 +142,7 @@ def test_theorem_4_1_symmetry_is_exact_with_and_without_the_c_step(ops_spec, dty
     """p = 1 from zero init with onehot positions: every token's logit stays equal to the
     last bit (spread exactly 0) on the C step and on the torch path (WALKFORMER_OPS)."""
     from walkformer.config import Config, apply_overrides, resolve
-    from walkformer.training import run
+    from walkformer.loop import run
 
     monkeypatch.setenv("WALKFORMER_OPS", ops_spec)
     over = {"task.K": 4, "task.N": 13, "task.p": 1.0, "model.pos": "onehot", "model.M": 40, "train.steps": 15,

@@ -13,7 +13,7 @@ import pytest
 
 from walkformer.cli import main
 from walkformer.runs.sweep import expand, load, run_id, sweep
-from walkformer.training import run
+from walkformer.loop import run
 
 SPEC = """
 seeds = {seeds}

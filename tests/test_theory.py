@@ -10,7 +10,8 @@ import torch
 from walkformer.config import Config, apply_overrides, resolve
 from walkformer.models import Batch, DenseShiCao, Geometry, ShiCao, init_params
 from walkformer.tasks import circle_walk
-from walkformer.training import run, tolerance
+from walkformer.loop import run
+from walkformer.training import tolerance
 
 PAPER = {"task.K": 6, "task.N": 97, "model.M": 1000, "train.eta": 1.0, "train.eps": 0.1}
 

@@ -14,7 +14,8 @@ from walkformer.experiments.value_law import circle_plateau, direction_distance,
 from walkformer.metrics import f_distances
 from walkformer.ops import shicao_kernel
 from walkformer.tasks import circle_transition
-from walkformer.training import run, save
+from walkformer.loop import run
+from walkformer.training import save
 
 from conftest import numbers
 

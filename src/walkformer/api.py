@@ -103,7 +103,7 @@ class Run:
 
 def train(cfg: Config | dict | list | None = None, progress: bool = False) -> Run:
     """Train one model (``cfg``, or overrides for :func:`configure`); no files are written."""
-    from .training import run
+    from .loop import run
 
     if not isinstance(cfg, Config):
         cfg = configure(cfg)

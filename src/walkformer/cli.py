@@ -50,7 +50,8 @@ def _train(args) -> int:
     import torch
 
     from .runs.rundir import check_out, clean_staging
-    from .training import run, save
+    from .loop import run
+    from .training import save
 
     out_dir(args.out, own=True)
     cfg = apply_overrides(Config(), args.overrides)

@@ -1,4 +1,4 @@
-"""The training loop of the reference transformer, on any task.
+"""The one training loop (:func:`run`) of every transformer, and the reference transformer's part in it.
 
     θ^(t+1) = θ^(t) − η ∇_θ L(θ^(t)),    L(θ) = Σ_b w_b ℓ(f_θ(x_b), y_b)
 
@@ -8,17 +8,38 @@ binary cross-entropy of a sigmoid read-out) and w_b = 1/B, or the path probabili
 Shi & Cao family, ``train.lr`` for the gpt family), ``sgd`` or ``adamw`` (``optim.py``:
 torch.optim with the papers' one-cycle schedule).
 
+:func:`run` owns what every implementation shares: the data (:class:`Data`), the
+step/evaluation schedule (``config.logged``), failure detection (a non-finite loss, or
+gradient where the implementation checks it; a parameter beyond ``training.PARAM_BOUND``)
+and its messages, the progress bar, the timing and the ``training.Result``. What differs
+per implementation (``paths.acceleration``) is an adapter with these methods:
+
+- ``batch(tokens, targets, weights)``: its batch of a drawn sample (made once per sample);
+- ``loss(batch, probe) -> float``: the training loss at θ^(t), gradient computed or kept
+  for ``step``; ``probe`` is the test batch on a logged step (the Shi & Cao
+  acceleration evaluates it in the same pass), else None;
+- ``finite(loss)``, ``params_max()``, ``step(t)`` (θ^(t) → θ^(t+1));
+- ``evaluate(step, test, full) -> dict``: the metrics of a logged line;
+- ``failure(step, loss) -> (kind, message)`` of a non-finite loss; ``rate`` and ``scale``
+  name what to change when the parameters diverge;
+- ``summary(metrics, step, seconds, error, failure) -> dict``: summary.json;
+
+and ``task``, ``model``. Here: :class:`ReferenceAdapter` (the reference transformer,
+``models/transformer.py``) and :class:`GPTAdapter` (the gpt acceleration, ``models/gpt.py``),
+both autograd with ``optim.Optimizer``; ``training.ShiCaoAdapter`` (the Shi & Cao
+acceleration's exact gradients and GD step, next to the Shi & Cao pieces the batched
+``multirun.py`` shares).
+
 Data, from the three seeded streams of ``config.stream_seed``:
 
 - next-state tasks (circle, qa, chain): ``fixed`` (one training set of ``n_train``
   sequences, full batch), ``online`` (fresh ones every step), ``population`` (every path
   with its probability: the exact expected gradient);
 - the binary task: ``train.batch`` fresh sequences every step, a target at every
-  position (as the gpt acceleration, ``train_binary.py``).
+  position.
 
 Metrics at step t are those of θ^(t) (step 0 is the initialisation), on ``eval.n_test``
-held-out sequences (``evaluate``). A run stops as failed (``failures.py``) on a
-non-finite loss or a parameter beyond ``training.PARAM_BOUND``. ``init.from=DIR`` starts
+held-out sequences (the reference's: :func:`evaluate`). ``init.from=DIR`` starts
 from another run's parameters (pretraining, then fine-tuning); a name or shape that does
 not fit is a one-line ``ConfigError`` before any step.
 """
@@ -30,12 +51,14 @@ import time
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 
 from . import failures
 from .config import Config, ConfigError, logged
 from .criteria import steps_to_optimal
 from .models.transformer import Transformer, init_transformer, spec_from_config
 from .optim import Optimizer
+from .paths import acceleration
 from .tasks import make_task
 from .training import PARAM_BOUND, Result, generator, param_max, progress_bar, torch_dtype, unbounded
 
@@ -96,72 +119,179 @@ def learning_rate(cfg: Config) -> float:
 
 
 class Data:
-    """Training batches and the fixed test batch of a run: tokens, targets, weights."""
+    """Training batches and the fixed test batch of a run, as ``batch(tokens, targets,
+    weights or None)`` makes them (an adapter's own batch type; the tuple by default),
+    each made once per drawn sample."""
 
-    def __init__(self, cfg: Config, task):
-        self.cfg, self.task = cfg, task
+    def __init__(self, cfg: Config, task, batch=lambda *sample: sample):
+        self.cfg, self.task, self.batch = cfg, task, batch
         self.binary = cfg.task.name == "binary"
         self.gen = generator(cfg.seed, "data")
-        self.fixed = None
         if self.binary:
-            self.test = task.sample_next_token(cfg.eval.n_test, generator(cfg.seed, "test")) + (None,)
+            self.test = batch(*task.sample_next_token(cfg.eval.n_test, generator(cfg.seed, "test")), None)
         else:
-            self.test = task.sample(cfg.eval.n_test, generator(cfg.seed, "test")) + (None,)
+            self.test = batch(*task.sample(cfg.eval.n_test, generator(cfg.seed, "test")), None)
+        self.current = None
 
-    def train(self, step: int):
-        """``(tokens, targets, weights or None)`` of step ``step``."""
+    def _draw(self):
         tr = self.cfg.train
         if self.binary:
-            return self.task.sample_next_token(tr.batch, self.gen) + (None,)  # (B, N), (B, N)
+            return self.batch(*self.task.sample_next_token(tr.batch, self.gen), None)  # (B, N), (B, N)
         if tr.data == "population":
-            self.fixed = self.fixed or self.task.population()
-        elif tr.data == "fixed":
-            self.fixed = self.fixed or self.task.sample(tr.n_train, self.gen) + (None,)
-        else:  # online
-            return self.task.sample(tr.n_train, self.gen) + (None,)
-        return self.fixed
+            return self.batch(*self.task.population())
+        return self.batch(*self.task.sample(tr.n_train, self.gen), None)
+
+    def train(self, step: int):
+        """The batch of step ``step`` (called once per step, in order): fresh ones every
+        step for online data and the binary task, the same one for fixed and population."""
+        if self.current is None or step > 0 and (self.binary or self.cfg.train.data == "online"):
+            self.current = self._draw()
+        return self.current
 
 
 def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Result:
-    """Train the reference transformer as ``cfg`` says; no files are written."""
-    task, model = build(cfg)
+    """Train one model as ``cfg`` says, by the implementation ``paths.acceleration`` names;
+    no files are written. Every transformer trains in this one loop; what differs per
+    implementation is its adapter (:func:`adapter`). The canonical model is not a
+    transformer and has no loop: ``train_binary.run_canonical`` trains it in closed form."""
+    path = acceleration(cfg)
+    if path == "canonical":
+        from .train_binary import run_canonical
+
+        return run_canonical(cfg, progress, keep_metrics)
+    it = adapter(cfg, path)
     tr = cfg.train
-    data = Data(cfg, task)
-    opt = Optimizer(model, tr.optimizer, learning_rate(cfg), tr.steps, tr.momentum)
-    eps = tr.eps
+    data = Data(cfg, it.task, it.batch)
     metrics, error, failure = [], None, None
     bar = progress_bar(progress, tr.steps)
     t0 = time.perf_counter()
+    data.train(0)  # step 0's batch, drawn before the clock starts
     step = 0
     for step in range(tr.steps + 1):
-        x, y, w = data.train(step)
-        loss_t = model.loss(model(x), y, w, eps)
-        loss = float(loss_t.detach())
-        finite = math.isfinite(loss)
-        big = param_max([p.detach() for p in model.parameters()]) if finite else 0.0
-        if logged(cfg.eval, step, tr.steps) or not finite or big > PARAM_BOUND:
-            metrics.append({"step": step, "train_loss": loss} | evaluate(model, task, data.test, cfg,
-                                                                          full=keep_metrics or step == tr.steps))
+        due = logged(cfg.eval, step, tr.steps)
+        loss = it.loss(data.train(step), data.test if due else None)  # at θ^(step)
+        finite = it.finite(loss)
+        big = it.params_max() if finite else 0.0
+        if due or not finite or big > PARAM_BOUND:
+            line = it.evaluate(step, data.test, full=keep_metrics or step == tr.steps)
+            metrics.append({"step": step, "train_loss": loss} | line)
         if not finite:
-            failure = failures.at_step(step)
-            error = (f"step {step}: train loss is {loss}: " + ("the loss is undefined at the initial parameters; "
-                     "change init.scheme or init.sigma" if step == 0 else f"the loss diverged; lower "
-                     f"{'train.eta' if learning_rate(cfg) == tr.eta else 'train.lr'}"))
+            failure, error = it.failure(step, loss)
             break
         if big > PARAM_BOUND:
-            failure = failures.at_step(step)
-            error = unbounded(step, loss, big, "train.eta or train.lr", "init.sigma")
+            failure, error = failures.at_step(step), unbounded(step, loss, big, it.rate, it.scale)
             break
         if step == tr.steps:
             break
-        loss_t.backward()
-        opt.step(step)
+        it.step(step)  # θ^(step) → θ^(step+1)
         if bar is not None:
             bar.update()
     seconds = time.perf_counter() - t0
     if bar is not None:
         bar.close()
-    return Result(cfg, summarise(cfg, task, metrics, step, seconds, error, failure), metrics, model, task, error)
+    return Result(cfg, it.summary(metrics, step, seconds, error, failure), metrics, it.model, it.task, error)
+
+
+def adapter(cfg: Config, path: str | None):
+    """The adapter of implementation ``path`` (``paths.acceleration``) for ``cfg``."""
+    if path == "shi-cao":
+        from .training import ShiCaoAdapter
+
+        return ShiCaoAdapter(cfg)
+    return GPTAdapter(cfg) if path == "gpt" else ReferenceAdapter(cfg)
+
+
+class ReferenceAdapter:
+    """The reference transformer in :func:`run`: autograd and ``optim.Optimizer``.
+
+    ``loss`` keeps the graph, ``step`` differentiates it and updates, so a run
+    differentiates only where it takes a step (never at its last or failed step)."""
+
+    rate, scale = "train.eta or train.lr", "init.sigma"  # what a divergence message names
+
+    def __init__(self, cfg: Config):
+        self.cfg = cfg
+        self.task, self.model = build(cfg)
+        tr = cfg.train
+        self.opt = Optimizer(self.model, tr.optimizer, learning_rate(cfg), tr.steps, tr.momentum)
+        self._loss = None
+
+    @staticmethod
+    def batch(*sample):
+        """The implementation's batch of a drawn ``(tokens, targets, weights)``: itself."""
+        return sample
+
+    def loss(self, batch, probe=None) -> float:
+        """The training loss at the current θ (``probe``: the test batch of a logged step)."""
+        x, y, w = batch
+        self._loss = self.model.loss(self.model(x), y, w, self.cfg.train.eps)
+        return float(self._loss.detach())
+
+    def finite(self, loss: float) -> bool:
+        return math.isfinite(loss)
+
+    def params_max(self) -> float:
+        return param_max([p.detach() for p in self.model.parameters()])
+
+    def step(self, t: int) -> None:
+        self._loss.backward()
+        self.opt.step(t)
+
+    def evaluate(self, step: int, test, full: bool) -> dict:
+        return evaluate(self.model, self.task, test, self.cfg, full=full)
+
+    def failure(self, step: int, loss: float) -> tuple[str, str]:
+        """``(kind, message)`` of a non-finite loss at θ^(step) (``failures.py``)."""
+        tr = self.cfg.train
+        return failures.at_step(step), (f"step {step}: train loss is {loss}: " + (
+            "the loss is undefined at the initial parameters; change init.scheme or init.sigma" if step == 0 else
+            f"the loss diverged; lower {'train.eta' if learning_rate(self.cfg) == tr.eta else 'train.lr'}"))
+
+    def summary(self, metrics: list, step: int, seconds: float, error, failure) -> dict:
+        return summarise(self.cfg, self.task, metrics, step, seconds, error, failure)
+
+
+class GPTAdapter(ReferenceAdapter):
+    """The gpt acceleration in :func:`run`: ``models/gpt.py``'s GPT with autograd and
+    ``optim.Optimizer``, the mean next-token BCE, ``train_binary``'s metrics and summary.
+    A logged line adds the step's ``lr``; ``p_hat_by_position`` only in the last line
+    (as in the batched ``multirun_gpt.py``)."""
+
+    rate, scale = "train.lr", "init.c or init.scheme"
+
+    def __init__(self, cfg: Config):
+        from .train_binary import build_gpt, make_binary_task
+
+        self.cfg, self.task = cfg, make_binary_task(cfg)
+        self.model = build_gpt(cfg, generator(cfg.seed, "init"))
+        tr = cfg.train
+        self.opt = Optimizer(self.model, tr.optimizer, tr.lr, tr.steps, tr.momentum)
+        self._loss = None
+
+    def loss(self, batch, probe=None) -> float:
+        x, y, _ = batch  # (B, N), (B, N)
+        logits = self.model(x)  # (B, N)
+        self._loss = F.binary_cross_entropy_with_logits(logits, y.to(self.model.embed.W_E.dtype))
+        return float(self._loss.detach())
+
+    def evaluate(self, step: int, test, full: bool) -> dict:
+        from .train_binary import evaluate_gpt
+
+        self.model.eval()
+        line = {"lr": self.opt.lr_at(step)} | evaluate_gpt(self.model, self.task, test[0],
+                                                           full=step == self.cfg.train.steps)
+        self.model.train()
+        return line
+
+    def failure(self, step: int, loss: float) -> tuple[str, str]:
+        from .train_binary import nonfinite
+
+        return failures.at_step(step), nonfinite(step, loss)
+
+    def summary(self, metrics: list, step: int, seconds: float, error, failure) -> dict:
+        from .train_binary import gpt_summary
+
+        return gpt_summary(self.task, metrics, step, seconds, error)
 
 
 @torch.no_grad()

@@ -3,7 +3,7 @@
 Same definitions, computed on (R, ·) tensors from the batched forward
 (``BatchedShiCao.forward``) with one conversion to Python numbers for all models:
 evaluating model by model costs more than a training step of the whole batch. The
-tests compare every logged line with ``training.run``'s (1e-6 in float64).
+tests compare every logged line with ``loop.run``'s (1e-6 in float64).
 """
 
 from __future__ import annotations

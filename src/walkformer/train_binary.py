@@ -1,8 +1,9 @@
-"""Training on binary Markov chains: the ``gpt`` model (sampled data) and the
+"""Training on binary Markov chains: the ``gpt`` model's pieces (sampled data) and the
 ``canonical`` model (exact population loss, from ``models/canonical.py``).
 
-``gpt``: every step draws ``train.batch`` fresh sequences of length N (online data, as
-in the authors' code), minimises the mean next-token BCE over all positions and
+``gpt`` (trained by the one loop, ``loop.run`` with ``loop.GPTAdapter``, and batched by
+``multirun_gpt.py``): every step draws ``train.batch`` fresh sequences of length N (online
+data, as in the authors' code), minimises the mean next-token BCE over all positions and
 updates with ``train.optimizer`` (see ``optim.py``). Metrics at step t are those of
 θ^(t) (step 0 is the initialisation), on a fixed test set of ``eval.n_test`` sequences:
 
@@ -29,13 +30,11 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from . import failures
 from .config import Config
 from .criteria import BIGRAM_TOL, steps_to_bigram
 from .models.gpt import GPT, energy_shares, init_gpt
-from .optim import Optimizer
 from .tasks.binary import BinaryChain
 
 EVAL_CHUNK = 16  # test sequences per forward pass (bounds the attention's memory)
@@ -101,51 +100,6 @@ def nonfinite(step: int, loss: float, scale: str = "init.c or init.scheme", rate
         return (f"step 0: train loss is {loss}: the loss or its gradient overflows at the initial parameters; "
                 f"change {scale} ({rate} plays no part before the first step)")
     return f"step {step}: train loss is {loss}: the loss diverged (overflow in the parameters); lower {rate}"
-
-
-def run_gpt(cfg: Config, progress: bool = False, keep_metrics: bool = True):
-    from .training import PARAM_BOUND, Result, generator, param_max, progress_bar, unbounded
-
-    task = make_binary_task(cfg)
-    model = build_gpt(cfg, generator(cfg.seed, "init"))
-    dtype = model.embed.W_E.dtype
-    tr, ev = cfg.train, cfg.eval
-    opt = Optimizer(model, tr.optimizer, tr.lr, tr.steps, tr.momentum)
-    data_gen = generator(cfg.seed, "data")
-    x_test, _ = task.sample_next_token(ev.n_test, generator(cfg.seed, "test"))
-    metrics, error, loss = [], None, float("nan")
-    bar = progress_bar(progress, tr.steps)
-    t0 = time.perf_counter()
-    step = 0
-    for step in range(tr.steps + 1):
-        x, y = task.sample_next_token(tr.batch, data_gen)  # (B, N), (B, N)
-        logits = model(x)  # (B, N)
-        loss_t = F.binary_cross_entropy_with_logits(logits, y.to(dtype))
-        loss = float(loss_t.detach())
-        finite = math.isfinite(loss)
-        big = param_max([p.detach() for p in model.parameters()]) if finite else 0.0  # training.PARAM_BOUND
-        if step % ev.every == 0 or step == tr.steps or not finite or big > PARAM_BOUND:
-            model.eval()
-            line = {"step": step, "train_loss": loss, "lr": opt.lr_at(step)}
-            line |= evaluate_gpt(model, task, x_test, full=step == tr.steps)
-            metrics.append(line)
-            model.train()
-        if not finite:
-            error = nonfinite(step, loss)
-            break
-        if big > PARAM_BOUND:
-            error = unbounded(step, loss, big, "train.lr", "init.c or init.scheme")
-            break
-        if step == tr.steps:
-            break
-        loss_t.backward()
-        opt.step(step)
-        if bar is not None:
-            bar.update()
-    seconds = time.perf_counter() - t0
-    if bar is not None:
-        bar.close()
-    return Result(cfg, gpt_summary(task, metrics, step, seconds, error), metrics, model, task, error)
 
 
 def gpt_summary(task: BinaryChain, metrics: list, step: int, seconds: float, error: str | None) -> dict:

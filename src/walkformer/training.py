@@ -1,4 +1,4 @@
-"""Gradient descent on the Shi & Cao model, eq. (2.3):
+"""Gradient descent on the Shi & Cao model, eq. (2.3), and what every training run shares.
 
     θ^(t+1) = θ^(t) − η ∇_θ L(θ^(t)),     θ^(0) = 0 or N(0, σ²)
 
@@ -9,6 +9,11 @@ with L the weighted mean of −log(e_y^T f + ε) over
 - ``population``: every sequence with its probability (small K and N), so ∇L is the
   exact expected gradient of the theory.
 
+A single run trains in the one loop, ``loop.run``, through :class:`ShiCaoAdapter`; many
+at once in ``multirun.train_group``. Both share from here the Shi & Cao pieces
+(:func:`datasets`, :func:`summarise`, the failure messages) and, with every other
+implementation, :class:`Result`, :func:`generator`, :data:`PARAM_BOUND` and :func:`save`.
+
 Metrics at step t are those of θ^(t) (step 0 is the initialisation). A run stops as
 failed (``failures.py``) when its loss or a gradient is not finite, or when a parameter
 exceeds :data:`PARAM_BOUND` in absolute value (float64 can hold θ ~ 1e300 with a finite,
@@ -18,7 +23,6 @@ derived from ``seed``; one torch thread.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +31,7 @@ import torch
 from . import failures
 
 from .runs import rundir
-from .config import Config, logged, stream_seed
+from .config import Config, stream_seed
 from .criteria import steps_to_optimal, tolerance  # noqa: F401  (tolerance: re-exported)
 from .metrics import evaluate
 from .models import Batch, build_model
@@ -121,58 +125,50 @@ def progress_bar(show: bool, total: int):
     return tqdm(total=total, desc="train", unit="step", leave=False)
 
 
-def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Result:
-    """Train one model as ``cfg`` says; no files are written."""
-    from .paths import acceleration
+class ShiCaoAdapter:
+    """The Shi & Cao acceleration in the one loop (``loop.run``): ``models/shicao.py``'s
+    exact gradients and GD step, eq. (2.3) (or ``models/dense.py``'s autograd model with
+    ``train.path=autograd``), metrics from ``metrics.evaluate``. On a logged step the
+    gradient and the test batch's forward pass share one pass (``grads_and_forward``)."""
 
-    path = acceleration(cfg)
-    if path is None:  # the reference transformer (loop.py)
-        from .loop import run as run_reference
+    def __init__(self, cfg: Config):
+        self.cfg, self.task = cfg, make_task(cfg)
+        self.model = build_model(cfg, self.task, generator(cfg.seed, "init"))
+        self.rate, self.scale = shicao_rate(cfg), shicao_scale(cfg)
+        self._dtype = torch_dtype(cfg)
+        self._batch = self._grads = self._fw = None
 
-        return run_reference(cfg, progress, keep_metrics)
-    if path != "shi-cao":  # binary Markov chains: train_binary.py
-        from .train_binary import run_canonical, run_gpt
+    def batch(self, tokens, y, w) -> Batch:
+        return Batch(tokens, y, w, self.task.K, self._dtype)
 
-        return (run_gpt if path == "gpt" else run_canonical)(cfg, progress, keep_metrics)
-    task = make_task(cfg)
-    model = build_model(cfg, task, generator(cfg.seed, "init"))
-    tr = cfg.train
-    sample_train, test = datasets(cfg, task)
-    train_batch = sample_train()
-    metrics, error, failure = [], None, None
-    bar = progress_bar(progress, tr.steps)
-    t0 = time.perf_counter()
-    step = 0
-    for step in range(tr.steps + 1):
-        if tr.data == "online" and step > 0:
-            train_batch = sample_train()
-        due = logged(cfg.eval, step, tr.steps)
-        if due and hasattr(model, "grads_and_forward"):  # one pass over training and test sequences
-            loss, grads, fw = model.grads_and_forward(train_batch, tr.eps, test)  # loss at θ^(step)
+    def loss(self, batch: Batch, probe: Batch | None = None) -> float:
+        m, eps = self.model, self.cfg.train.eps
+        self._batch = batch
+        if probe is not None and hasattr(m, "grads_and_forward"):  # one pass over training and test sequences
+            loss, self._grads, self._fw = m.grads_and_forward(batch, eps, probe)
         else:
-            (loss, grads), fw = model.grads(train_batch, tr.eps), None
-        finite = model.finite(loss, grads) if hasattr(model, "finite") else all_finite(loss, grads)
-        big = param_max(shicao_params(model)) if finite else 0.0
-        if due or not finite or big > PARAM_BOUND:
-            line = {"step": step, "train_loss": loss}
-            line |= evaluate(model, task, test, tr.eps, full=keep_metrics or step == tr.steps, fw=fw,
-                             directions=cfg.eval.f_distance)
-            metrics.append(line)
-        if not finite:
-            failure, error = _failure(cfg, model, train_batch, step, loss)
-            break
-        if big > PARAM_BOUND:
-            failure, error = failures.at_step(step), unbounded(step, loss, big, shicao_rate(cfg), shicao_scale(cfg))
-            break
-        if step == tr.steps:
-            break
-        model.step(grads, tr.eta)
-        if bar is not None:
-            bar.update()
-    seconds = time.perf_counter() - t0
-    if bar is not None:
-        bar.close()
-    return Result(cfg, summarise(cfg, task, metrics, step, seconds, error, failure), metrics, model, task, error)
+            (loss, self._grads), self._fw = m.grads(batch, eps), None
+        return loss
+
+    def finite(self, loss: float) -> bool:
+        m = self.model
+        return m.finite(loss, self._grads) if hasattr(m, "finite") else all_finite(loss, self._grads)
+
+    def params_max(self) -> float:
+        return param_max(shicao_params(self.model))
+
+    def step(self, t: int) -> None:
+        self.model.step(self._grads, self.cfg.train.eta)
+
+    def evaluate(self, step: int, test: Batch, full: bool) -> dict:
+        return evaluate(self.model, self.task, test, self.cfg.train.eps, full=full, fw=self._fw,
+                        directions=self.cfg.eval.f_distance)
+
+    def failure(self, step: int, loss: float) -> tuple[str, str]:
+        return _failure(self.cfg, self.model, self._batch, step, loss)
+
+    def summary(self, metrics: list, step: int, seconds: float, error, failure) -> dict:
+        return summarise(self.cfg, self.task, metrics, step, seconds, error, failure)
 
 
 def datasets(cfg: Config, task):

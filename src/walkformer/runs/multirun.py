@@ -3,7 +3,7 @@
 
 Two runs are *compatible* when every tensor shape and the step schedule agree
 (:func:`shape_key`); they may differ in seed, p, σ, η, ε, init scheme. Each run gets
-the numbers ``training.run`` gives it alone: same seeded streams, same data, the same
+the numbers ``loop.run`` gives it alone: same seeded streams, same data, the same
 per-step arithmetic up to the order of some sums (tested to 1e-6 in float64), same
 metrics and summary, and its own failure (a non-finite loss stops that run only).
 
@@ -34,7 +34,8 @@ from ..models import build_model, geometry, initial_params
 from ..models.batched import Batches, BatchedShiCao, load_state
 from ..tasks import make_task
 from ..paths import acceleration
-from ..training import (PARAM_BOUND, Result, _failure, datasets, generator, run, shicao_params, shicao_rate,
+from ..loop import run
+from ..training import (PARAM_BOUND, Result, _failure, datasets, generator, shicao_params, shicao_rate,
                     shicao_scale, summarise, torch_dtype, unbounded)
 
 SHAPE_KEYS = ("task.name", "task.K", "task.N", "model.name", "model.pos", "model.M", "model.normalize",

@@ -2,7 +2,7 @@
 :class:`walkformer.models.batched_gpt.BatchedGPT`; ``multirun.train_all`` dispatches
 here on ``model.name``.
 
-Each run keeps what ``train_binary.run_gpt`` gives it alone: its own seeded init,
+Each run keeps what ``loop.run`` gives it alone: its own seeded init,
 data and test streams (every step draws run r's batch from run r's generator), its
 own chain (p, q), init, lr, momentum and tying; the same loss, update, schedule,
 metrics and summary; and its own failure (a non-finite loss stops that run only, at
