@@ -13,8 +13,10 @@ Layout (docs/architecture.md; each module's docstring says more):
 - ``tasks/``      what a sequence is and its Bayes-optimal answer (any finite Markov source)
 - ``models/``     the reference transformer (``transformer.py``) and the papers' accelerated models
 - ``paths``       which implementation trains a config (reference or an acceleration)
-- ``loop``        the reference transformer's training loop and metrics
-- ``training``    the Shi & Cao acceleration's loop; writing a run directory (``save``)
+- ``loop``        the one training loop of every transformer; the reference's and the gpt
+                  acceleration's adapters (what differs per implementation), the reference's metrics
+- ``training``    the Shi & Cao acceleration's adapter; ``Result``, ``PARAM_BOUND``, run directories (``save``)
+- ``train_binary`` the gpt model's metrics and summary; the canonical model's closed-form run
 - ``ops/``        the C accelerations behind one switch (``WALKFORMER_OPS``)
 - ``metrics``     accuracy, attention, value alignment, KL, Fig. 13 statistics (Shi & Cao path)
 - ``plots``       figures

@@ -144,7 +144,7 @@ class Data:
     def train(self, step: int):
         """The batch of step ``step`` (called once per step, in order): fresh ones every
         step for online data and the binary task, the same one for fixed and population."""
-        if self.current is None or step > 0 and (self.binary or self.cfg.train.data == "online"):
+        if self.current is None or (step > 0 and (self.binary or self.cfg.train.data == "online")):
             self.current = self._draw()
         return self.current
 
@@ -163,9 +163,9 @@ def run(cfg: Config, progress: bool = False, keep_metrics: bool = True) -> Resul
     tr = cfg.train
     data = Data(cfg, it.task, it.batch)
     metrics, error, failure = [], None, None
+    data.train(0)  # step 0's batch, drawn before the clock starts
     bar = progress_bar(progress, tr.steps)
     t0 = time.perf_counter()
-    data.train(0)  # step 0's batch, drawn before the clock starts
     step = 0
     for step in range(tr.steps + 1):
         due = logged(cfg.eval, step, tr.steps)

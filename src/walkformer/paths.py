@@ -1,15 +1,16 @@
 """Which implementation trains a configuration: the reference transformer or an acceleration.
 
-The reference transformer (``models/transformer.py``, trained by ``loop.py``) serves every
+Every one trains in the one loop, ``loop.run``, through its adapter. The reference
+transformer (``models/transformer.py``, ``loop.ReferenceAdapter``) serves every
 configuration of ``model.name=shi-cao`` and ``gpt``. Two accelerations serve the papers'
 own configurations with the same numbers (``tests/test_transformer.py`` compares them):
 
 - ``shi-cao``: eq. (2.1) exactly as the paper writes it (one merged W, one head, one layer,
   concatenated positions, no residual, the −log(e_yᵀf + ε) loss), trained through
-  ``training.py`` by ``models/shicao.py``'s rank-one step (one C call per step, ``shicao_kernel``)
+  ``training.ShiCaoAdapter`` by ``models/shicao.py``'s rank-one step (one C call per step, ``shicao_kernel``)
   and, for sweeps, ``models/batched.py``;
 - ``gpt``: the "Attention with Markov" transformer on binary chains (``models/gpt.py`` with
-  its causal-attention C kernel, trained by ``train_binary.py``; sweeps ``runs/multirun_gpt.py``).
+  its causal-attention C kernel, ``loop.GPTAdapter``; sweeps ``runs/multirun_gpt.py``).
 
 :func:`acceleration` names the one that serves ``cfg`` (None: the reference). The choice is
 automatic and never part of a model's signature; ``train.path=reference`` asks for the

@@ -8,7 +8,7 @@
 - ``dense.py``: the same model written the straightforward way (dense X̃, autograd),
   kept to check the fast path and as the benchmark baseline.
 - ``gpt.py``: the transformer of "Attention with Markov" §2 on binary chains
-  (TransformerLens names and hook points; trained by ``train_binary.py``).
+  (TransformerLens names and hook points; trained through ``loop.GPTAdapter``).
 - ``batched.py``: R fast-path models with a leading model axis (sweeps; the same numbers
   to round-off).
 - ``transformer.py`` (+ ``stream.py``, ``positions.py``): the reference transformer, every
