@@ -132,3 +132,16 @@ def test_a_gpt_acceleration_run_loads_as_the_reference_with_the_same_logits(tmp_
     assert x.shape == (8, 16) and back.attention(x).shape == (1, 8, 1, 16, 16)
     with torch.no_grad():
         assert torch.allclose(back.model(x), run.model(x), atol=1e-12, rtol=0)
+
+
+def test_the_dense_autograd_path_logs_the_same_metrics_every_time():
+    """train.path=autograd: its (B, K) outputs are no views of (K, B) tensors, so the C metrics
+    read copies; those copies must live through the call (they were freed before it)."""
+    over = SMALL | {"train.steps": 5, "train.path": "autograd", "init.scheme": "gaussian", "init.sigma": 0.05}
+    first = wf.train(over).metrics
+    for _ in range(3):
+        junk = [torch.randn(4, 200) for _ in range(50)]  # reuse freed memory, as a later allocation would
+        assert wf.train(over).metrics == first
+        del junk
+    ref = wf.train(SMALL | {"train.steps": 5, "init.scheme": "gaussian", "init.sigma": 0.05}).metrics
+    assert [m["kl"] for m in first] == pytest.approx([m["kl"] for m in ref], abs=1e-10)

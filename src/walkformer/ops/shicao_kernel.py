@@ -144,8 +144,9 @@ def metrics(f: torch.Tensor, h: torch.Tensor, y: torch.Tensor, truth: torch.Tens
     out = torch.empty(7 + K, dtype=torch.float64)
     y = y.contiguous()
     V = V.contiguous()
+    fk, hk = _kb(f), _kb(h)  # bound: a copy passed as _p(_kb(f)) is freed before the C call reads it
     if getattr(library(), "sc_metrics_" + _SUF[f.dtype])(
-            K, B, len(c), V.numel(), _p(_kb(f)), _p(_kb(h)), _p(y), _p(truth), float(eps), _p(V), _p(pi), _p(ut),
+            K, B, len(c), V.numel(), _p(fk), _p(hk), _p(y), _p(truth), float(eps), _p(V), _p(pi), _p(ut),
             _p(c), _p(out)):
         raise MemoryError(f"sc_metrics: cannot allocate {5 * K * B} doubles")
     return out.tolist()
