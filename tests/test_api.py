@@ -145,3 +145,10 @@ def test_the_dense_autograd_path_logs_the_same_metrics_every_time():
         del junk
     ref = wf.train(SMALL | {"train.steps": 5, "init.scheme": "gaussian", "init.sigma": 0.05}).metrics
     assert [m["kl"] for m in first] == pytest.approx([m["kl"] for m in ref], abs=1e-10)
+
+
+def test_a_chain_population_too_large_is_refused_before_any_work():
+    with pytest.raises(ConfigError, match=r"^train.data='population' is not allowed: at most \d+ paths"):
+        wf.configure({"task.name": "chain", "task.graph": "complete", "task.N": 12, "train.data": "population"})
+    cfg = wf.configure({"task.name": "chain", "task.K": 4, "task.N": 6, "train.data": "population"})
+    assert cfg.train.data == "population"
