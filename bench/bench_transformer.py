@@ -28,7 +28,8 @@ from torch import nn
 from walkformer.config import Config
 from walkformer.models.dense import DenseShiCao
 from walkformer.models.shicao import Batch, Geometry, ShiCao, init_params
-from walkformer.models.transformer import Transformer, TransformerSpec, init_transformer
+from walkformer.models.initial import init_transformer
+from walkformer.models.transformer import Transformer, TransformerSpec
 from walkformer.tasks import circle_walk
 
 

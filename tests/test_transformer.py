@@ -9,7 +9,8 @@ from walkformer.models import gpt as gpt_mod
 from walkformer.models.dense import DenseShiCao
 from walkformer.models.shicao import Batch, Geometry, ShiCao, init_params
 from walkformer.models.stream import Factorised
-from walkformer.models.transformer import Transformer, TransformerSpec, init_transformer, spec_from_config
+from walkformer.models.initial import init_transformer
+from walkformer.models.transformer import Transformer, TransformerSpec, spec_from_config
 from walkformer.tasks import circle_walk
 
 K, N, M, B = 5, 9, 12, 60

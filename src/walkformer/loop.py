@@ -56,7 +56,8 @@ import torch.nn.functional as F
 from . import failures
 from .config import Config, ConfigError, logged
 from .criteria import steps_to_optimal
-from .models.transformer import Transformer, init_transformer, spec_from_config
+from .models.initial import init_transformer
+from .models.transformer import Transformer, spec_from_config
 from .optim import Optimizer
 from .paths import acceleration
 from .tasks import make_task

@@ -11,7 +11,7 @@
   (TransformerLens names and hook points; trained through ``loop.GPTAdapter``).
 - ``batched.py``: R fast-path models with a leading model axis (sweeps; the same numbers
   to round-off).
-- ``transformer.py`` (+ ``stream.py``, ``positions.py``): the reference transformer, every
+- ``transformer.py`` (+ ``stream.py``, ``positions.py``, ``initial.py``): the reference transformer, every
   configuration (both papers' models and the reviewers' variants), plain torch and autograd.
 
 The C accelerations these models call live in ``../ops/`` (``ops/__init__.py``).
