@@ -49,7 +49,8 @@ def brute_force(task):
 CASES = [dict(graph="circle"), dict(graph="circle", lag=2), dict(graph="path", lag=2), dict(graph="star"),
          dict(graph="lazy-circle", stay=0.2), dict(graph="dirichlet", alpha=0.7),
          dict(graph="dirichlet", lag=2, alpha=0.5, graph_seed=3), dict(graph="dirichlet", order=2),
-         dict(graph="matrix", matrix=ORDER2, order=2), dict(graph="matrix", matrix=ORDER2, order=2, lag=2)]
+         dict(graph="matrix", matrix=ORDER2, order=2), dict(graph="matrix", matrix=ORDER2, order=2, lag=2),
+         dict(graph="hypercube", K=4, lag=2)]
 
 
 @pytest.mark.parametrize("law", ["uniform", "stationary"])
@@ -157,6 +158,7 @@ def test_regular_graph_is_seeded_connected_and_regular():
 
 
 BAD = [  # (task keys, words the one-line message must hold)
+    (dict(graph="hypercube", K=6), "task.K", "power of 2"),
     (dict(graph="matrix", matrix="0.5,0.5;1,0;0,1"), "task.matrix", "square"),
     (dict(graph="matrix", matrix="1.5,-0.5;0.5,0.5"), "task.matrix", "non-negative"),
     (dict(graph="matrix", matrix="0.9,0.2;0.5,0.5"), "task.matrix", "row 0 sums to 1.1"),

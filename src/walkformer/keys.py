@@ -29,7 +29,7 @@ class ConfigError(ValueError):
 
 TRANSFORMER = ("shi-cao", "gpt")  # the model families served by the (reference) transformer
 TASKS = ("circle", "qa1", "qa2", "binary", "chain")
-GRAPHS = ("circle", "lazy-circle", "path", "star", "complete", "regular", "dirichlet", "matrix")
+GRAPHS = ("circle", "lazy-circle", "path", "star", "complete", "hypercube", "regular", "dirichlet", "matrix")
 CONCAT = ("sin", "onehot")  # positions concatenated to the token part (the paper)
 
 

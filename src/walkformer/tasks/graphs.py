@@ -12,6 +12,7 @@ state given the context c (see ``chain.py`` for the context index). K nodes are 
                  the path goes to the only neighbour instead)
     star         π_{0,j} = 1/(K−1) for j >= 1 (centre 0 → a uniform leaf),  π_{j,0} = 1 (leaf → centre)
     complete     π_{i,j} = 1/(K−1) for j != i
+    hypercube    π_{i,j} = 1/log₂K for j = i with one bit flipped             (K = 2^k, k >= 1)
     regular      π_{i,j} = 1/d for j ~ i in a random connected d-regular graph (seed ``graph_seed``)
     dirichlet    each row ~ Dir(α, .., α), drawn by numpy's default_rng(graph_seed)
     matrix       given: inline rows "0.9,0.1;0.2,0.8" (';' between rows, ',' between
@@ -95,6 +96,17 @@ def complete(K: int) -> np.ndarray:
     """A uniform step to any other node, (K, K)."""
     _nodes(K, "complete")
     return (np.ones((K, K)) - np.eye(K)) / (K - 1)
+
+
+def hypercube(K: int) -> np.ndarray:
+    """The walk on the k-cube: flip one of the k = log₂ K bits of the state, uniformly, (K, K)."""
+    k = K.bit_length() - 1
+    _need(K >= 2 and K == 1 << k, "task.K", K, "a power of 2 >= 2 with task.graph=hypercube (K = 2^k states)")
+    Pi = np.zeros((K, K))
+    i = np.arange(K)
+    for b in range(k):
+        Pi[i, i ^ (1 << b)] = 1.0 / k
+    return Pi
 
 
 def regular(K: int, d: int, seed: int) -> np.ndarray:
@@ -239,4 +251,4 @@ def transition_table(t) -> np.ndarray:
     if graph == "lazy-circle":
         return lazy_circle(K, p, getattr(t, "stay", 0.5))
     return {"circle": lambda: circle(K, p), "path": lambda: path(K, p), "star": lambda: star(K),
-            "complete": lambda: complete(K)}[graph]()
+            "complete": lambda: complete(K), "hypercube": lambda: hypercube(K)}[graph]()
