@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from .binary import binary_metrics
-from .formulas import accuracy, frobenius_cosines, kl_divergence
+from .formulas import accuracy, cosine, kl_divergence
 
 
 def value_matrix(model):
@@ -51,13 +51,15 @@ def evaluate_reference(model, task, test, cfg, full: bool = True) -> dict:
 def value_alignment(model, task) -> dict:
     """For a one-layer, one-head model whose V maps states to states (the paper's
     f = V X S): ``value_cosine``, ``value_cosine_sqrt`` and ``value_ones_cosine``
-    (:func:`formulas.frobenius_cosines` against Πᵀ, (Πᵀ)^{∘½} and 1 1ᵀ), and V itself;
+    (:func:`formulas.cosine` of ⟨V, T⟩_F, ‖V‖_F, ‖T‖_F for T = Πᵀ, (Πᵀ)^{∘½} and 1 1ᵀ), and V itself;
     nothing otherwise."""
     V = value_matrix(model)
     if V is None or getattr(task, "Pi", None) is None or V.shape != (task.K, task.K):
         return {}
-    V = V.detach().double()
+    V = V.detach().double().reshape(-1)
     PiT = torch.from_numpy(task.Pi).T
-    T = torch.stack([PiT, PiT.sqrt(), torch.ones(task.K, task.K, dtype=torch.float64)])  # (3, K, K)
-    cos = frobenius_cosines(V[None].expand(3, -1, -1), T).tolist()
-    return dict(zip(("value_cosine", "value_cosine_sqrt", "value_ones_cosine"), cos)) | {"V": V.tolist()}
+    targets = {"value_cosine": PiT, "value_cosine_sqrt": PiT.sqrt(),
+               "value_ones_cosine": torch.ones(task.K, task.K, dtype=torch.float64)}
+    nv = float(V.norm())  # one model: the scalar form (its order of sums kept: the logged numbers unchanged)
+    out = {k: cosine(float(V @ T.reshape(-1)), nv, float(T.norm())) for k, T in targets.items()}
+    return out | {"V": V.reshape(task.K, task.K).tolist()}
