@@ -25,7 +25,7 @@ import torch
 from walkformer import ops
 from walkformer.config import Config, apply_overrides, resolve
 from walkformer.metrics import evaluate
-from walkformer.metrics import _pi_T, _truth
+from walkformer.metrics.shicao import _pi_T, _truth
 from walkformer.models import Batch, build_model
 from walkformer.ops import shicao_kernel as sk
 from walkformer.tasks import make_task

@@ -152,3 +152,11 @@ def test_a_chain_population_too_large_is_refused_before_any_work():
         wf.configure({"task.name": "chain", "task.graph": "complete", "task.N": 12, "train.data": "population"})
     cfg = wf.configure({"task.name": "chain", "task.K": 4, "task.N": 6, "train.data": "population"})
     assert cfg.train.data == "population"
+
+
+def test_reference_kl_uses_the_runs_eps():
+    """The logged KL of a reference run equals the Shi & Cao acceleration's at any train.eps
+    (both normalise q = (f⁺ + ε)/Σ with the loss's ε)."""
+    base = SMALL | {"train.steps": 5, "train.eps": 0.01, "init.scheme": "gaussian", "init.sigma": 0.01}
+    fast, ref = wf.train(base), wf.train(base | {"train.path": "reference"})
+    assert [m["kl"] for m in ref.metrics] == pytest.approx([m["kl"] for m in fast.metrics], abs=1e-10)

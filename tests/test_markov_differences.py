@@ -16,7 +16,8 @@ from walkformer.experiments import REGISTRY, describe, run_all
 from walkformer.experiments import markov_differences as md
 from walkformer.models.gpt import GPT, init_gpt
 from walkformer.training import generator
-from walkformer.train_binary import build_gpt, evaluate_gpt, make_binary_task
+from walkformer.metrics import evaluate_gpt
+from walkformer.train_binary import build_gpt, make_binary_task
 
 GPT_PRESETS = ("l2g-fig4", "awm-tying", "awm-grid", "awm-depth", "l2g-rank-one")
 FAILING = {"l2g-fig4": ("anti-aligned-reaches-bigram", "anti-aligned-start"),

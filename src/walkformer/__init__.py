@@ -14,11 +14,12 @@ Layout (docs/architecture.md; each module's docstring says more):
 - ``models/``     the reference transformer (``transformer.py``) and the papers' accelerated models
 - ``paths``       which implementation trains a config (reference or an acceleration)
 - ``loop``        the one training loop of every transformer; the reference's and the gpt
-                  acceleration's adapters (what differs per implementation), the reference's metrics
+                  acceleration's adapters (what differs per implementation)
 - ``training``    the Shi & Cao acceleration's adapter; ``Result``, ``PARAM_BOUND``, run directories (``save``)
-- ``train_binary`` the gpt model's metrics and summary; the canonical model's closed-form run
+- ``train_binary`` the gpt model's summary; the canonical model's closed-form run
 - ``ops/``        the C accelerations behind one switch (``WALKFORMER_OPS``)
-- ``metrics``     accuracy, attention, value alignment, KL, Fig. 13 statistics (Shi & Cao path)
+- ``metrics/``    every metric, each formula once (``formulas``), for R models at once: the Shi & Cao
+                  model's (one, with the C kernel, or batched), the reference's, the binary chain's
 - ``plots``       figures
 - ``experiments/`` one named preset per paper figure, with claims; phase diagrams
 - ``runs/``       run directories (``rundir``), many runs at once (``multirun``), where they run

@@ -88,7 +88,7 @@ class Run:
     def V(self):
         """The paper's value matrix V (K, K) where the model has one (one layer, one head,
         linear head), else None."""
-        from .loop import value_matrix
+        from .metrics import value_matrix
 
         return value_matrix(self.reference())
 

@@ -39,7 +39,7 @@ Data, from the three seeded streams of ``config.stream_seed``:
   position.
 
 Metrics at step t are those of θ^(t) (step 0 is the initialisation), on ``eval.n_test``
-held-out sequences (the reference's: :func:`evaluate`). ``init.from=DIR`` starts
+held-out sequences (``metrics/``: the reference's ``evaluate_reference``). ``init.from=DIR`` starts
 from another run's parameters (pretraining, then fine-tuning); a name or shape that does
 not fit is a one-line ``ConfigError`` before any step.
 """
@@ -56,6 +56,7 @@ import torch.nn.functional as F
 from . import failures
 from .config import Config, ConfigError, logged
 from .criteria import steps_to_optimal
+from .metrics import evaluate_gpt, evaluate_reference
 from .models.initial import init_transformer
 from .models.transformer import Transformer, spec_from_config
 from .optim import Optimizer
@@ -102,15 +103,6 @@ def load_tensors_into(model: Transformer, tensors: dict) -> None:
         tensors = {PAPER_NAMES.get(k, k): (v[None] if k in ("V", "W") else v) for k, v in tensors.items()}
     dtype = next(iter(model.parameters())).dtype
     model.load_tensors({k: v.to(dtype) for k, v in tensors.items()})
-
-
-def value_matrix(model: Transformer):
-    """The paper's V (K, K) of a one-layer, one-head model with the linear head (f = V X S,
-    one-hot tokens), else None."""
-    sp = model.spec
-    if (sp.layers, sp.heads, sp.head, sp.embed) != (1, 1, "linear", "onehot"):
-        return None
-    return model.head.V.detach()[0]
 
 
 def learning_rate(cfg: Config) -> float:
@@ -239,7 +231,7 @@ class ReferenceAdapter:
         self.opt.step(t)
 
     def evaluate(self, step: int, test, full: bool) -> dict:
-        return evaluate(self.model, self.task, test, self.cfg, full=full)
+        return evaluate_reference(self.model, self.task, test, self.cfg, full=full)
 
     def failure(self, step: int, loss: float) -> tuple[str, str]:
         """``(kind, message)`` of a non-finite loss at θ^(step) (``failures.py``)."""
@@ -254,7 +246,7 @@ class ReferenceAdapter:
 
 class GPTAdapter(ReferenceAdapter):
     """The gpt acceleration in :func:`run`: ``models/gpt.py``'s GPT with autograd and
-    ``optim.Optimizer``, the mean next-token BCE, ``train_binary``'s metrics and summary.
+    ``optim.Optimizer``, the mean next-token BCE, ``metrics.evaluate_gpt`` and ``train_binary``'s summary.
     A logged line adds the step's ``lr``; ``p_hat_by_position`` only in the last line
     (as in the batched ``multirun_gpt.py``)."""
 
@@ -276,8 +268,6 @@ class GPTAdapter(ReferenceAdapter):
         return float(self._loss.detach())
 
     def evaluate(self, step: int, test, full: bool) -> dict:
-        from .train_binary import evaluate_gpt
-
         self.model.eval()
         line = {"lr": self.opt.lr_at(step)} | evaluate_gpt(self.model, self.task, test[0],
                                                            full=step == self.cfg.train.steps)
@@ -293,53 +283,6 @@ class GPTAdapter(ReferenceAdapter):
         from .train_binary import gpt_summary
 
         return gpt_summary(self.task, metrics, step, seconds, error)
-
-
-@torch.no_grad()
-def evaluate(model: Transformer, task, test, cfg: Config, full: bool = True) -> dict:
-    """Metrics of ``model`` on the test batch (``Data.test``).
-
-    Next-state tasks: ``test_accuracy`` (argmax f, ties to the smallest state, Def. 2.1),
-    ``test_loss`` (the model's loss), ``kl`` = mean KL(P(y | x) ‖ q) with q the model's
-    predictive law (``Transformer.probs``), ``parent_attention`` (the last layer's weight,
-    averaged over heads, from the prediction slot on the parent x_{N−lag}), and in full
-    lines ``attention`` (that row, every slot) and ``patterns`` (the row of every layer and
-    head). The binary task: the gpt acceleration's metrics (``train_binary.binary_metrics``)."""
-    x, y, _ = test
-    f, patterns = model.forward_with_patterns(x)
-    if cfg.task.name == "binary":
-        from .train_binary import binary_metrics
-
-        p1 = model.probs(f)[..., 1].double()  # (n, N) predicted P(x_{n+1} = 1 | prefix)
-        return binary_metrics(p1[None], x[None], [task], {}, full)[0]
-    q = model.probs(f).double()  # (B, K)
-    truth = task.true_conditional(x).double()  # (B, K)
-    kl = (torch.xlogy(truth, truth) - torch.xlogy(truth, q)).sum(1).mean()
-    rows = torch.stack([p[:, :, -1, :].mean(0) for p in patterns])  # (L, H, Nk): the prediction slot's row
-    last = rows[-1].mean(0)  # (Nk,)
-    out = {"test_accuracy": float((f.argmax(1) == y).double().mean()),
-           "test_loss": float(model.loss(f, y, None, cfg.train.eps)), "kl": float(kl),
-           "parent_attention": float(last[task.parent_index])}
-    out |= value_alignment(model, task)
-    if full:
-        out["attention"] = last.tolist()
-        out["patterns"] = rows.tolist()
-    return out
-
-
-def value_alignment(model: Transformer, task) -> dict:
-    """For a one-layer, one-head model whose V maps states to states (the paper's
-    f = V X S): ``value_cosine`` ⟨V, Πᵀ⟩_F/(‖V‖‖Πᵀ‖), ``value_cosine_sqrt`` (against
-    (Πᵀ)^{∘½}) and ``value_ones_cosine`` (against 11ᵀ), and V itself; nothing otherwise."""
-    V = value_matrix(model)
-    if V is None or getattr(task, "Pi", None) is None or V.shape != (task.K, task.K):
-        return {}
-    V = V.detach().double().reshape(-1)
-    targets = {"value_cosine": torch.from_numpy(task.Pi).T, "value_cosine_sqrt": torch.from_numpy(task.Pi).T.sqrt(),
-               "value_ones_cosine": torch.ones(task.K, task.K, dtype=torch.float64)}
-    nv = float(V.norm())
-    out = {k: (float(V @ T.reshape(-1)) / (nv * float(T.norm())) if nv > 0 else 0.0) for k, T in targets.items()}
-    return out | {"V": V.reshape(task.K, task.K).tolist()}
 
 
 def summarise(cfg: Config, task, metrics: list, step: int, seconds: float, error: str | None,

@@ -371,7 +371,7 @@ class Transformer(nn.Module):
         return (w * (per.mean(-1) if per.dim() == 2 else per)).sum()
 
     def probs(self, f, eps: float = 0.1) -> torch.Tensor:
-        """The predictive distribution (..., K): (f⁺ + ε)/Σ (log-eps, as metrics.py), softmax, [1-σ, σ]."""
+        """The predictive distribution (..., K): (f⁺ + ε)/Σ (log-eps, as metrics.kl_log_eps), softmax, [1-σ, σ]."""
         if self.spec.loss == "log-eps":
             q = f.clamp(min=0.0) + eps
             return q / q.sum(-1, keepdim=True)

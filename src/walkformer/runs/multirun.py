@@ -29,7 +29,7 @@ import torch
 
 from ..config import Config, logged
 from ..failures import CRASHED, at_step
-from ..metrics_batched import evaluate_many, truths
+from ..metrics import evaluate_many, truths
 from ..models import build_model, geometry, initial_params
 from ..models.batched import Batches, BatchedShiCao, load_state
 from ..tasks import make_task

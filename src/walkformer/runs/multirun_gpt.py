@@ -20,7 +20,8 @@ from ..config import Config
 from ..models.batched_gpt import BatchedGPT, BatchedOptimizer
 from ..tasks.binary import sample_many
 from ..training import PARAM_BOUND, unbounded
-from ..train_binary import binary_metrics, build_gpt, gpt_summary, make_binary_task, nonfinite
+from ..metrics import binary_metrics
+from ..train_binary import build_gpt, gpt_summary, make_binary_task, nonfinite
 
 # what must be equal for runs to share a batch (p, q, seed, init, lr, momentum, tie may differ)
 GPT_SHAPE_KEYS = ("task.name", "task.N", "model.name", "model.d", "model.layers", "model.heads",

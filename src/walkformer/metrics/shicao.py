@@ -1,6 +1,8 @@
-"""Metrics of a trained model, computed on held-out sequences.
-
-All are plain floats or lists so a line of ``metrics.jsonl`` is one ``json.dumps``.
+"""The Shi & Cao model's metrics on held-out sequences: :func:`evaluate` for one model
+(its scalars in one call of the C kernel ``ops/shicao_kernel.metrics`` where usable, else
+torch), :func:`evaluate_many` for R batched models (``models/batched.py``). The formulas
+are ``formulas.py``'s. All are plain floats or lists so a line of ``metrics.jsonl`` is one
+``json.dumps``.
 
 - ``test_accuracy``: argmax of f (ties to the smallest label, Def. 2.1) equals y.
 - ``attention``: mean over test sequences of S_j, j = 1..N (slot N is the empty slot).
@@ -27,7 +29,9 @@ from __future__ import annotations
 
 import torch
 
-from .ops import shicao_kernel
+from ..ops import shicao_kernel
+from .formulas import (accuracy, cosine, f_distances, frobenius_cosines, kl_log_eps, logit_spread,
+                       unit_targets)
 
 
 def _truth(task, batch):
@@ -51,31 +55,11 @@ def _pi_T(task, dtype):
     return cache[dtype]
 
 
-def unit_targets(truth: torch.Tensor, dim: int) -> torch.Tensor:
-    """Unit directions of f_OPT(X) = P(y | X) and of its elementwise square root along the
-    class axis ``dim``, stacked on a new leading axis (2, ...), for :func:`f_distances`."""
-    sq = truth.sqrt()
-    return torch.stack([truth / truth.norm(dim=dim, keepdim=True), sq / sq.norm(dim=dim, keepdim=True)])
-
-
 def _targets(task, batch, tT) -> torch.Tensor:
-    """:func:`unit_targets` of a test batch, (2, K, B): fixed per batch, so cached on it."""
+    """:func:`formulas.unit_targets` of a test batch, (2, K, B): fixed per batch, so cached on it."""
     if getattr(batch, "_targets", None) is None:
         batch._targets = unit_targets(tT, 0)
     return batch._targets
-
-
-def f_distances(f: torch.Tensor, targets: torch.Tensor, dim: int) -> torch.Tensor:
-    """‖u − g‖ averaged over sequences, for each unit target direction g in ``targets``
-    (one more leading axis than ``f``), u = f/‖f‖ (0 where f = 0); ``dim``: f's class axis.
-
-    As √(‖u‖² − 2⟨u, g⟩ + 1) (float64: exact to ~1e-8 in the distance; a third of the cost
-    of forming u − g)."""
-    f = f.double()
-    nf2 = f.square().sum(dim)
-    cos = (targets * f).sum(dim + 1) * torch.rsqrt(torch.where(nf2 > 0, nf2, 1.0))
-    d2 = torch.where(nf2 > 0, 2.0 - 2.0 * cos, 1.0)
-    return d2.clamp(min=0.0).sqrt().mean(-1)
 
 
 def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None = None,
@@ -99,7 +83,7 @@ def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None 
         pi = _pi_T(task, torch.float64) if square else None
         n_ok, tlq, lsq, vv, vsum, vp, spread, *h_var = shicao_kernel.metrics(
             f, h, batch.y, tT, eps, V, pi[0] if pi else None, ut, c)
-        acc, kl, vp = n_ok / len(batch), (tlogt - tlq + lsq) / len(batch), [vp]
+        acc, kl, vp = n_ok / len(batch), (tlogt - tlq + lsq) / len(batch), [vp]  # kl_log_eps's sums
     else:
         pi = _pi_T(task, V.dtype) if square else None  # ((K·K,), ‖Πᵀ‖)
         acc, kl, spread, vv, vsum, *vp = _scalars(f.T, batch, tT, tlogt, eps, V.reshape(-1), pi, ut, c)
@@ -107,10 +91,10 @@ def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None 
     nv = vv ** 0.5
     out = {"test_accuracy": acc, "parent_attention": att_list[parent], "token_logit_spread": spread, "kl": kl}
     # cosines ⟨V, Πᵀ⟩_F / (‖V‖ ‖Πᵀ‖), ⟨V, (Πᵀ)^{∘½}⟩_F / (‖V‖ ‖(Πᵀ)^{∘½}‖) and ⟨V, 1 1ᵀ⟩_F / (‖V‖ K)
-    out["value_cosine"] = (vp[0] / (nv * pi[1]) if nv > 0 else 0.0) if pi is not None else None
-    sq = _pi_T(task, V.dtype)[2] if pi is not None else None
-    out["value_cosine_sqrt"] = (float(V.reshape(-1) @ sq) / nv if nv > 0 else 0.0) if sq is not None else None
-    out["value_ones_cosine"] = (vsum / (nv * task.K) if nv > 0 else 0.0) if square else None
+    out["value_cosine"] = cosine(vp[0], nv, pi[1]) if pi is not None else None
+    sq = _pi_T(task, V.dtype)[2] if pi is not None else None  # already a unit vector
+    out["value_cosine_sqrt"] = cosine(float(V.reshape(-1) @ sq), nv, 1.0) if sq is not None else None
+    out["value_ones_cosine"] = cosine(vsum, nv, task.K) if square else None
     if directions:
         out["f_opt_distance"], out["f_sqrt_distance"] = f_distances(f.T, _targets(task, batch, tT), 0).tolist()
     if full:
@@ -123,14 +107,64 @@ def evaluate(model, task, batch, eps: float, full: bool = True, fw: dict | None 
 
 def _scalars(fT, batch, tT, tlogt, eps, v, pi, ut, c) -> list[float]:
     """[accuracy, KL, logit spread, ‖V‖², Σ V, ⟨V, Πᵀ⟩?] in torch (without the C kernel)."""
-    pred = fT.max(0).indices  # (B,) first maximum: ties go to the smallest label (Def. 2.1)
-    # KL(t ‖ q) = Σ t log t − Σ t log q + Σ_b log Σ_k q_bk, since Σ_k t_bk = 1
-    q = torch.clamp(fT.double(), min=0.0) + eps  # (K, B), > 0
-    kl = (tlogt - (tT * torch.log(q)).sum() + torch.log(q.sum(0)).sum()) / len(batch)
-    lo, hi = ut.aminmax()
-    spread = hi - lo
-    if len(c) > 1:
-        lo, hi = c[:-1].aminmax()
-        spread = spread + (hi - lo)
-    scalars = [(pred == batch.y).double().mean(), kl, spread, v @ v, v.sum()] + ([v @ pi[0]] if pi is not None else [])
+    acc = accuracy(fT, batch.y, 0)  # fT (K, B)
+    kl = kl_log_eps(fT, tT, eps, 0, tlogt)
+    spread = logit_spread(ut[None], c[None])[0]
+    scalars = [acc, kl, spread, v @ v, v.sum()] + ([v @ pi[0]] if pi is not None else [])
     return torch.stack([x.double() for x in scalars]).tolist()  # one conversion
+
+
+def truths(tasks, test) -> torch.Tensor:
+    """P(y | x) of every test sequence of every model, (R, B, K) float64 (fixed for a run)."""
+    if test.shared:
+        return tasks[0].true_conditional(test.parts[0].tokens).double().to(test.y.device)[None].expand(len(tasks), -1, -1)
+    return torch.stack([t.true_conditional(b.tokens) for t, b in zip(tasks, test.parts)]).double().to(test.y.device)
+
+
+def evaluate_many(tasks, test, fw: dict, V: torch.Tensor, ut: torch.Tensor, c: torch.Tensor, eps: torch.Tensor,
+                  truth: torch.Tensor, rows: list[int], full: bool, directions: bool = False) -> dict[int, dict]:
+    """:func:`evaluate` of models ``rows`` on their test batches (a ``Batches``).
+
+    **Arguments:**
+    - `fw`: the batched forward on ``test``: h, f (R, B, K), attention (R, N).
+    - `V`, `ut`, `c`: value matrices (R, K, K), token and position logits (R, K), (R, N).
+    - `eps` (R,): the loss constants; `truth`: :func:`truths`.
+    - `directions`: also the f-distances (``eval.f_distance``).
+
+    **Returns:** {r: metrics line} for r in ``rows``.
+    """
+    f, h, att = fw["f"], fw["h"], fw["attention"]
+    R, B, K = f.shape
+    dev = f.device
+    acc = accuracy(f, test.y, 2)  # (R,)
+    parent = torch.tensor([t.parent_index if t.parent_index is not None else att.shape[1] - 2 for t in tasks], device=dev)
+    parent_att = att.gather(1, parent[:, None])[:, 0].double()  # (R,)
+    square = tuple(V.shape[1:]) == (K, K)
+    has_pi = [t.Pi is not None for t in tasks]
+    if square:
+        PiT = torch.stack([torch.from_numpy(t.Pi).T if t.Pi is not None else torch.zeros(K, K, dtype=torch.float64)
+                           for t in tasks]).to(V.dtype).to(dev)  # (R, K, K)
+        vcos, vsq, ones = frobenius_cosines(V, PiT), frobenius_cosines(V, PiT.sqrt()), frobenius_cosines(V, torch.ones_like(V))
+    else:
+        vcos = vsq = ones = torch.zeros(R, dtype=torch.float64, device=dev)
+    spread = logit_spread(ut, c)  # (R,)
+    kl = kl_log_eps(f, truth, eps.double()[:, None, None], 2)  # (R,)
+    sel = torch.tensor(rows, device=dev)
+    cols = [acc, parent_att, vcos, vsq, ones, spread.double(), kl]
+    if directions:  # unit f_OPT = P(y | X) and its square root, (2, R, B, K)
+        cols += list(f_distances(f, unit_targets(truth, 2), 2))
+    scalars = torch.stack(cols)[:, sel].tolist()  # (7 or 9, len(rows))
+    if full:
+        more = [x[sel].tolist() for x in (att, h[:, 0], h.var(1, unbiased=False), V)]
+    out = {}
+    for i, r in enumerate(rows):
+        a, p, vc, vs, o, s, k, *fd = (col[i] for col in scalars)
+        line = {"test_accuracy": a, "parent_attention": p, "value_cosine": vc if square and has_pi[r] else None,
+                "value_cosine_sqrt": vs if square and has_pi[r] else None,
+                "value_ones_cosine": o if square else None, "token_logit_spread": s, "kl": k}
+        if directions:
+            line |= {"f_opt_distance": fd[0], "f_sqrt_distance": fd[1]}
+        if full:
+            line |= dict(zip(("attention", "h_example", "h_var", "V"), (m[i] for m in more)))
+        out[r] = line
+    return out
