@@ -205,3 +205,4 @@ from . import lemmas  # noqa: E402,F401  (Shi & Cao Lemmas C.5, C.7: parent atte
 from . import no_position  # noqa: E402,F401  (the rebuttal's no-position statement against the bag-of-states optimum)
 from . import value_law  # noqa: E402,F401  (issue 12: V tends to (Πᵀ)^∘½ under the ε-log-loss)
 from . import reviewers  # noqa: E402,F401  (issue 15: the reviewers' questions on 1/√d scaling and the residual)
+from . import reviewers_qk  # noqa: E402,F401  (issue 15: the reviewers' question on W = W_Kᵀ W_Q)

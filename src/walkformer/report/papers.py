@@ -38,7 +38,8 @@ PAPERS = (
            "one that needs a single token is not (Task 2, ≈ 50%), also with an extra ReLU layer (Figs. 7, 10).",
            "The reviewers' questions (OpenReview rebuttal): with the 1/√d softmax scaling the conclusions remain and "
            "training only takes more iterations; a residual connection changes nothing, because the predicted "
-           "slot's input is zero (presets rev-scaling, rev-residual).")),
+           "slot's input is zero; with W = W_Kᵀ W_Q zero initialisation no longer trains W (presets rev-scaling, "
+           "rev-residual, rev-qk-split).")),
     Paper("l2g", "Local to Global: Learning Dynamics and Effect of Initialization for Transformers",
           "Makkuva, Bondaschi, Ekbote, Girish, Nagle, Kim, Gastpar", "NeurIPS 2024",
           "https://arxiv.org/abs/2406.03072",
