@@ -8,10 +8,10 @@ use zero initialization in this setting [...] The gradient of W_K involves W_Q, 
 gradient of W_Q also involves W_K, which results in both gradients remaining zero with zero
 initialization. In this case, we have to consider random initialization."
 
-Split attention scores z_j = (x̃_N W_Q)·(x̃_j W_K) = x̃_jᵀ (W_K W_Qᵀ) x̃_N, so with
-G = ∂L/∂z-weighted Σ x̃_j x̃_Nᵀ (D × D),
+Split attention scores z_j = (x̃_N W_Q)·(x̃_j W_K) (row vectors) depend on W_Q, W_K only
+through W_Q W_Kᵀ; with G = Σ_j (∂L/∂z_j) x̃_Nᵀ x̃_j (D × D),
 
-    ∇_{W_Q} L = Gᵀ W_K,        ∇_{W_K} L = G W_Q,
+    ∇_{W_Q} L = G W_K,        ∇_{W_K} L = Gᵀ W_Q,
 
 both zero at W_Q = W_K = 0: from zero init neither ever moves, the scores stay 0 and the
 attention stays exactly uniform (1/N per slot), whatever d_head. Only V trains.
@@ -140,7 +140,8 @@ def _figure(cells: dict, path) -> None:
     xs = np.arange(len(SIGMAS))
     for i, (a, color) in enumerate(zip(ARCH, ("C0", "C1", "C2", "C3"))):
         off = (i - 1.5) * 0.09
-        for ax, (p, key) in zip(axes, ((0.5, "accuracy"), (0.5, "parent_attention"), (1.0, "leaves_random_guess"), (1.0, "accuracy"))):
+        panels = ((0.5, "accuracy"), (0.5, "parent_attention"), (1.0, "leaves_random_guess"), (1.0, "accuracy"))
+        for ax, (p, key) in zip(axes, panels):
             cs = [cells[f"{a}-s{s:g}-p{p}"] for s in SIGMAS]
             mean = [c[key]["mean"] if c["n_ok"] and c[key]["mean"] is not None else np.nan for c in cs]
             lo = [c[key]["min"] if c["n_ok"] and c[key]["min"] is not None else np.nan for c in cs]
@@ -150,7 +151,8 @@ def _figure(cells: dict, path) -> None:
     axes[0].axhline(0.5, color="k", lw=1, label="OPT")
     axes[0].axhline(1 / K, color="r", ls=":", lw=1, label="1/K")
     titles = ("p = 0.5: final test accuracy", "p = 0.5: final attention on x_{N−1}",
-              f"p = 1: first step accuracy > 1/K + 3 s.d. (never: not shown)", f"p = 1: final test accuracy (after {STEPS} steps)")
+              "p = 1: first step accuracy > 1/K + 3 s.d. (never: not shown)",
+              f"p = 1: final test accuracy (after {STEPS} steps)")
     for ax, t in zip(axes, titles):
         ax.set_xticks(xs, [f"σ = {s:g}" for s in SIGMAS])
         ax.set_title(t, fontsize=11)
