@@ -290,6 +290,9 @@ def test_browser_front_page_experiment_and_run(repro, run_dir, browser, tmp_path
     table.find_elements(By.TAG_NAME, "th")[col].click()
     assert seeds() == sorted(seeds(), reverse=True) and seeds()[0] == "1"
 
+    open_page(browser, repro / "fig4" / "report.html")  # a second experiment page: images load, no console error
+    assert len(browser.find_elements(By.TAG_NAME, "img")) >= 1
+
     open_page(browser, run_dir / "report.html")
     assert len(browser.find_elements(By.TAG_NAME, "img")) >= 4
 
