@@ -59,15 +59,24 @@ def test_the_wheel_installs_and_trains_without_the_extras(tmp_path):
     import subprocess
     import sysconfig
 
+    import shutil
+
+    source = tmp_path / "source"  # a copy: an in-tree build/ of earlier files cannot leak into the wheel
+    shutil.copytree(ROOT / "src" / "walkformer", source / "src" / "walkformer",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     wheels = tmp_path / "wheels"
     build = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                            "-w", str(wheels), str(ROOT)], capture_output=True, text=True, timeout=300)
+                            "-w", str(wheels), str(source)], capture_output=True, text=True, timeout=300)
     assert build.returncode == 0, build.stderr[-2000:]
     (wheel,) = wheels.glob("walkformer-*.whl")
     import zipfile
 
     names = zipfile.ZipFile(wheel).namelist()
-    assert {"walkformer/ops/shicao_kernel.c", "walkformer/ops/simd.h", "walkformer/runs/sweep.py"} <= set(names)
+    assert {"walkformer/ops/shicao_kernel.c", "walkformer/ops/simd.h", "walkformer/runs/__init__.py",
+            "walkformer/runs/sweep.py"} <= set(names)
+    assert not any("walkformer/train.py" in n or "walkformer/rundir.py" in n for n in names)
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, timeout=300)
     py = venv / "bin" / "python"
