@@ -50,7 +50,6 @@ import math
 import time
 from pathlib import Path
 
-import torch
 import torch.nn.functional as F
 
 from . import failures
