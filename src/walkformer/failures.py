@@ -39,6 +39,15 @@ def at_step(step: int) -> str:
     return UNDEFINED_AT_INIT if step == 0 else DIVERGED
 
 
+def run_status(step: int, seconds: float, error: str | None, failure: str | None = None) -> dict:
+    """The fields every summary.json has on how its run ended: ``steps`` taken, ``seconds``,
+    ``ms_per_step``, ``status``, ``failure`` (``failure``, or :func:`at_step`, when there is
+    an ``error``; else None) and ``error``."""
+    return {"steps": step, "seconds": seconds, "ms_per_step": 1e3 * seconds / max(step, 1),
+            "status": "failed" if error else "ok", "failure": (failure or at_step(step)) if error else None,
+            "error": error}
+
+
 def of(summary: dict | None) -> str | None:
     """The failure of a run from its summary.json (None: the run is ok). A missing
     summary is ``missing``; summaries from before the field are inferred."""

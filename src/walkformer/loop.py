@@ -281,7 +281,7 @@ class GPTAdapter(ReferenceAdapter):
     def summary(self, metrics: list, step: int, seconds: float, error, failure) -> dict:
         from .train_binary import gpt_summary
 
-        return gpt_summary(self.task, metrics, step, seconds, error)
+        return gpt_summary(self.task, metrics, step, seconds, error, failure)
 
 
 def summarise(cfg: Config, task, metrics: list, step: int, seconds: float, error: str | None,
@@ -289,12 +289,10 @@ def summarise(cfg: Config, task, metrics: list, step: int, seconds: float, error
     """summary.json of a reference run: the fields of the accelerated paths' summaries
     that apply, from the last logged line (the final model), and the Bayes references."""
     last = metrics[-1]
-    status = {"steps": step, "seconds": seconds, "ms_per_step": 1e3 * seconds / max(step, 1),
-              "status": "failed" if error else "ok", "failure": failure if error else None, "error": error}
     if cfg.task.name == "binary":
         from .train_binary import gpt_summary
 
-        return gpt_summary(task, metrics, step, seconds, error) | status
+        return gpt_summary(task, metrics, step, seconds, error, failure)
     summary = {"optimal_accuracy": task.optimal_accuracy, "bayes_loss": task.bayes_loss,
                "random_guess_accuracy": 1.0 / task.K}
     bayes = getattr(task, "bayes_accuracy", task.optimal_accuracy)
@@ -302,7 +300,7 @@ def summarise(cfg: Config, task, metrics: list, step: int, seconds: float, error
         summary["bayes_accuracy"] = bayes
     summary |= {k: last.get(k) for k in ("test_accuracy", "test_loss", "parent_attention", "kl", "train_loss",
                                          "value_cosine", "value_cosine_sqrt", "value_ones_cosine")}
-    summary |= status
+    summary |= failures.run_status(step, seconds, error, failure)
     summary["steps_to_optimal"] = steps_to_optimal(metrics, task.optimal_accuracy, cfg.eval.n_test)
     if cfg.model.pos == "none":  # the best any position-free predictor can do
         from .tasks.bag import bag_fields

@@ -46,17 +46,16 @@ def nonfinite(step: int, loss: float, scale: str = "init.c or init.scheme", rate
     return f"step {step}: train loss is {loss}: the loss diverged (overflow in the parameters); lower {rate}"
 
 
-def gpt_summary(task: BinaryChain, metrics: list, step: int, seconds: float, error: str | None) -> dict:
+def gpt_summary(task: BinaryChain, metrics: list, step: int, seconds: float, error: str | None,
+                failure: str | None = None) -> dict:
     """summary.json of a gpt run from its logged metrics (the last line is the final model)."""
     last = metrics[-1]
     summary = {"unigram_loss": task.unigram_loss, "bigram_loss": task.bigram_loss, "pi1": task.pi1,
                "p": task.p, "q": task.q}
     summary |= {k: last[k] for k in ("test_loss", "kl", "p_hat", "q_hat", "train_loss")}
     summary |= {k: v for k, v in last.items() if k.startswith("energy_")}
-    summary |= {"steps": step, "seconds": seconds, "ms_per_step": 1e3 * seconds / max(step, 1),
-                "status": "failed" if error else "ok",
-                "failure": failures.at_step(step) if error else None, "error": error,
-                "steps_to_bigram": steps_to_bigram([(m["step"], m["kl"]) for m in metrics]),
+    summary |= failures.run_status(step, seconds, error, failure)
+    summary |= {"steps_to_bigram": steps_to_bigram([(m["step"], m["kl"]) for m in metrics]),
                 "bigram_tolerance": BIGRAM_TOL}
     return summary
 
@@ -97,9 +96,8 @@ def run_canonical(cfg: Config, progress: bool = False, keep_metrics: bool = True
     summary = {"unigram_loss": task.unigram_loss, "bigram_loss": task.bigram_loss, "pi1": task.pi1,
                "p": task.p, "q": task.q, "e0": e0, "w0": w0, "b0": b0,
                "e": last["e"], "w": last["w"], "b": last["b"], "train_loss": last["loss"],
-               "test_loss": last["loss"], "steps": last["step"], "seconds": seconds,
-               "ms_per_step": 1e3 * seconds / max(last["step"], 1), "status": "failed" if error else "ok",
-               "failure": failures.at_step(bad["step"]) if error else None, "error": error,
-               "steps_to_bigram": steps_to_bigram([(m["step"], m["test_loss"] - task.bigram_loss) for m in metrics]),
-               "bigram_tolerance": BIGRAM_TOL}
+               "test_loss": last["loss"]}
+    summary |= failures.run_status(last["step"], seconds, error, failures.at_step(bad["step"]) if error else None)
+    summary |= {"steps_to_bigram": steps_to_bigram([(m["step"], m["test_loss"] - task.bigram_loss) for m in metrics]),
+                "bigram_tolerance": BIGRAM_TOL}
     return Result(cfg, summary, metrics, _Params(last), task, error)

@@ -196,9 +196,7 @@ def summarise(cfg: Config, task, metrics: list, step: int, seconds: float, error
     summary |= {k: last[k] for k in ("test_accuracy", "parent_attention", "value_cosine", "value_cosine_sqrt",
                                      "value_ones_cosine", "token_logit_spread", "kl", "train_loss")}
     summary |= {k: last[k] for k in ("f_opt_distance", "f_sqrt_distance") if k in last}  # eval.f_distance
-    summary |= {"steps": step, "seconds": seconds, "ms_per_step": 1e3 * seconds / max(step, 1),
-                "status": "failed" if error else "ok",
-                "failure": (failure or failures.at_step(step)) if error else None, "error": error}
+    summary |= failures.run_status(step, seconds, error, failure)
     summary["steps_to_optimal"] = steps_to_optimal(metrics, task.optimal_accuracy, cfg.eval.n_test)
     if cfg.model.pos == "none":  # the best any position-free predictor can do (cached per task)
         from .tasks.bag import bag_fields
