@@ -1,13 +1,14 @@
 # Two entry points; both create .venv and install on first use.
 #   make reproduce   every paper reproduction, several seeds each -> out/, then the
 #                    HTML report; ends with the path of out/index.html
+#   make reproduce-extended  the same plus the costly presets (the reviewers' questions)
 #   make test        the whole test suite
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: reproduce test bench bench-sweep clean
+.PHONY: reproduce reproduce-extended test bench bench-sweep clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -19,6 +20,9 @@ $(STAMP): pyproject.toml
 
 reproduce: $(STAMP)
 	$(BIN)/walkformer reproduce all --out out
+
+reproduce-extended: $(STAMP)
+	$(BIN)/walkformer reproduce extended --out out
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -142,6 +142,8 @@ def test_no_position_claims_follow_the_measurements(tmp_path):
     assert claims["bag-bounds-trained"]["holds"] and claims["population-p1"]["holds"]
     diff = exp.differences(list(claims.values()), tmp_path)
     assert diff[0]["claims"] == [f"authors-{above}", "reaches-bag"] and "1 of 24 cells" in diff[0]["ours"]
+    q = exp.questions(list(claims.values()), tmp_path)
+    assert "in 1 of 24 cells (N, p) (N8-p0.9)" in q[0]["ours"] and len(q[0]["claims"]) == 24
     runs[above] = [fake(above, 0.7, 0.6) for _ in range(3)]  # beats the bag optimum: impossible, must fail
     assert not {c["id"]: c for c in exp.analyse(runs, tmp_path, exp)}["bag-bounds-trained"]["holds"]
     assert len(NS) == 6 and (tmp_path / "no_position.png").exists()

@@ -433,3 +433,47 @@ def test_short_nested_measured_dict_stays_on_one_line():
 
     cell = measured({"cells": 25, "worst_cell": {"p": 0.4, "q": 0.2, "abs_error": 0.0785}})
     assert "worst cell: p: 0.4, q: 0.2, abs error: 0.0785" in cell
+
+
+# ---- the reviewers' questions (issue 15) ---------------------------------------------------
+def test_reviewers_questions_agree_only_as_their_claims_hold(tmp_path):
+    """questions.json rows on the front page: "agrees" only when every named claim holds,
+    "differs" when all fail, "partly" when some do; a missing claim is shown, not hidden."""
+    from PIL import Image
+
+    from walkformer.experiments import claim, question
+    from walkformer.report.markdown import section
+    from walkformer.report.reproduction import ExperimentDir, front_page, question_status
+    from walkformer.runs.rundir import write_json
+
+    d = tmp_path / "rev-scaling"
+    d.mkdir()
+    write_json(d / "claims.json", [claim("a", "t", "x", {}, True, "c"), claim("b", "t", "x", {}, False, "c"),
+                                   claim("c", "t", "x", {}, None, "c")])
+    qs = [question("q1", "Z1xn", "why?", "because", "we measure 1.0", ("a",)),
+          question("q2", "ki3b", "how?", "like so", "we measure 0.2", ("b",)),
+          question("q3", "5AGb", "and?", "yes", "both", ("a", "b")),
+          question("q4", "bJ9o", "or?", "no", "untested", ("c",)),
+          question("q5", "yFLc", "gone?", "no", "gone", ("zz",))]
+    write_json(d / "questions.json", qs)
+    Image.new("RGB", (4, 4)).save(d / "f.png")
+    e = ExperimentDir(d)
+    assert [question_status(e, q)[0] for q in qs] == ["agrees", "differs", "partly", "untested", "untested"]
+    page = front_page(tmp_path)
+    assert "The reviewers&#x27; questions" in page or "The reviewers' questions" in page
+    rows = dict(re.findall(r'<tr class="question (\w+)" data-question="(\w+)">', page)[i][::-1] for i in range(5))
+    assert rows == {"q1": "agrees", "q2": "differs", "q3": "partly", "q4": "untested", "q5": "untested"}
+    assert "we measure 0.2" in page and "claim zz not in claims.json" in page
+    assert "**ki3b:**" in section(e) and "differs (b fails)" in section(e)
+    with pytest.raises(ValueError, match="name the claims"):
+        question("q6", "r", "a", "b", "c", ())
+
+
+def test_extended_presets_stay_out_of_reproduce_all():
+    from walkformer.experiments import Experiment, register, selection
+
+    core = selection("all")
+    assert core and all(e.tier == "core" for e in core)
+    assert [e.name for e in selection("extended")] == list(REGISTRY)
+    with pytest.raises(ValueError, match="tier"):
+        register(Experiment("x", "f", "t", {}, None, tier="big"))

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from walkformer.experiments import REGISTRY, load_run, run_all
+from walkformer.experiments import REGISTRY, describe, load_run, run_all
 from walkformer.experiments import reviewers as rv
 
 SMALL = {"task.K": 6, "task.N": 13, "model.M": 50, "train.n_train": 200, "eval.n_test": 200, "train.eta": 1.0}
@@ -71,6 +71,10 @@ def test_rev_scaling_claim_logic(tmp_path):
         assert claims[f"same-end-point-p{p}"]["holds"] == (m["sqrt"]["near_opt"] and
                                                           m["sqrt"]["parent_attention"]["min"] >= rv.PARENT)
         assert m["none"]["near_opt"]  # the paper's model reaches OPT in 12 steps at N = 13
+    q = json.loads((tmp_path / "rev-scaling" / "questions.json").read_text())
+    assert [x["id"] for x in q] == ["scaling"] and set(q[0]["claims"]) == set(claims)
+    steps = claims["slower-p0.5"]["measured"]["steps_to_optimal_none"]
+    assert f"against {describe(steps)} without" in q[0]["ours"]
     # built to fail: sqrt and none swapped, the "sqrt" runs are never slower
     swapped = replace(e, variants={f"{s}-p{p}": rv.SCALING[f"{t}-p{p}"] for p in rv.PS
                                    for s, t in (("none", "sqrt"), ("sqrt", "none"))})
@@ -91,6 +95,9 @@ def test_rev_residual_claim_logic(tmp_path):
     assert claims["authors-no-easier"]["holds"] is False
     diff = json.loads((tmp_path / "rev-residual" / "differences.json").read_text())
     assert [d["id"] for d in diff] == ["residual-gives-parent-away"]
+    q = {x["id"]: x for x in json.loads((tmp_path / "rev-residual" / "questions.json").read_text())}
+    assert q["residual-slot"]["claims"] == ["slot-identical"] and "parameters in 2 of 2" in q["residual-slot"]["ours"]
+    assert "authors-no-easier" in q["residual-next-token"]["claims"]
     # built to fail: "without the residual" replaced by another seed's residual run
     seeded = replace(e, variants=variants | {"slot-nores": variants["slot-res"] | {"init.scheme": "gaussian"}})
     bad = {c["id"]: c for c in run_all([seeded], tmp_path / "bad", workers=1, quiet=True)["rev-residual"]}

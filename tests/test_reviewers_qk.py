@@ -50,6 +50,8 @@ def test_rev_qk_split_claim_logic(tmp_path):
     m = claims["learns-p0.5-s0.1"]["measured"]  # σ = 0.1: e_yᵀf + ε ≤ 0 at init for some seed (recorded)
     assert sum(m[a]["failures"].get("undefined-at-init", 0) for a in qk.ARCH) > 0
     diff = json.loads((tmp_path / "rev-qk-split" / "differences.json").read_text())
+    q = json.loads((tmp_path / "rev-qk-split" / "questions.json").read_text())
+    assert q[0]["claims"][0] == "zero-init-nothing-trains" and "largest |W_Q| 0)" in q[0]["ours"]
     assert {d["claims"][0] for d in diff} == {c for c in claims if c.startswith("learns-") and claims[c]["holds"] is False}
     # built to fail: one split "zero init" variant starts from a random init instead
     bad_v = qk.ZERO | qk.RANDOM | {"zero-split6": qk.ZERO["zero-split6"] | {"init.scheme": "gaussian", "init.sigma": 0.01}}

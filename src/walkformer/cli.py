@@ -1,7 +1,7 @@
 """The ``walkformer`` command.
 
     walkformer train --out DIR [key=value ...]
-    walkformer reproduce NAME|all --out DIR [--seeds S] [--workers W] [--no-report]
+    walkformer reproduce NAME|all|extended --out DIR [--seeds S] [--workers W] [--no-report]
     walkformer reproduce --list
     walkformer report DIR [--no-animation]
     walkformer sweep SPEC --out DIR [--executor local|ray] [--workers N] [--address ADDR] [--device auto|cpu|cuda] [--yes]
@@ -78,25 +78,24 @@ def _train(args) -> int:
 def _reproduce(args) -> int:
     from pathlib import Path
 
-    from .experiments import REGISTRY, is_identity, run_all, tally
+    from .experiments import REGISTRY, is_identity, run_all, selection, tally
 
     if args.list or not args.name:
         wn, wf = (max(len(x) for x in xs) for xs in (REGISTRY, [e.figure for e in REGISTRY.values()]))
         for name, e in REGISTRY.items():
-            print(f"{name:{wn}s}  {e.figure:{wf}s}  {e.title}")
+            tier = "  (extended)" if e.tier == "extended" else ""
+            print(f"{name:{wn}s}  {e.figure:{wf}s}  {e.title}{tier}")
         return 0
     if args.out is None:
         raise ConfigError("--out is required: walkformer reproduce NAME --out DIR")
-    if args.name == "all":
-        exps = list(REGISTRY.values())
-    elif args.name in REGISTRY:
-        exps = [REGISTRY[args.name]]
+    if args.name in ("all", "extended") or args.name in REGISTRY:
+        exps = selection(args.name)
     else:
         import difflib
 
         near = difflib.get_close_matches(args.name, list(REGISTRY), n=1)
         hint = f" (did you mean {near[0]}?)" if near else ""
-        raise ConfigError(f"reproduce NAME={args.name!r} is not allowed: one of all, {', '.join(REGISTRY)}{hint}")
+        raise ConfigError(f"reproduce NAME={args.name!r} is not allowed: one of all, extended, {', '.join(REGISTRY)}{hint}")
     if args.seeds is not None and args.seeds < 1:
         raise ConfigError(f"--seeds={args.seeds} is not allowed: seeds >= 1")
     if args.seeds is not None:
@@ -176,7 +175,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("overrides", nargs="*", metavar="key=value",
                    help="config keys to change, e.g. task.p=0.3 model.pos=onehot (walkformer keys lists them)")
     r = sub.add_parser("reproduce", help="run a named paper reproduction over several seeds")
-    r.add_argument("name", nargs="?", help="a preset (see --list), or all")
+    r.add_argument("name", nargs="?", help="a preset (see --list), all (the core presets: make reproduce) or extended (every preset)")
     r.add_argument("--out", help="output directory: DIR/NAME/claims.json, figures and runs (resumes)")
     r.add_argument("--list", action="store_true", help="list the presets with their paper figures and exit")
     r.add_argument("--seeds", type=int, default=None, help="seeds per variant (default: the preset's)")

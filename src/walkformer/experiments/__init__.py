@@ -7,8 +7,12 @@ the paper-style figures and ``claims.json``: a list of
 measured numbers. An optional ``differences`` function turns the claims into
 ``differences.json``: where we differ from the paper, with the numbers and the
 controlled experiment behind each difference (see :func:`difference`); the report
-(``walkformer report``) shows both. A control variant may run fewer seeds than the
-others (``variant_seeds``).
+(``walkformer report``) shows both. An optional ``questions`` function turns the claims
+into ``questions.json``: the reviewers' questions the preset answers (see
+:func:`question`), one row each in the front page's "The reviewers' questions". A control
+variant may run fewer seeds than the others (``variant_seeds``). ``tier="extended"``
+keeps a costly preset out of ``reproduce all`` (``make reproduce``); ``reproduce
+extended`` (``make reproduce-extended``) runs every preset.
 
 Layout of ``walkformer reproduce NAME --out DIR``::
 
@@ -43,6 +47,8 @@ class Experiment:
     base: dict = field(default_factory=dict)
     differences: Callable | None = None  # (claims, out: Path) -> list[difference(...)]
     variant_seeds: dict[str, int] = field(default_factory=dict)  # label -> fewer seeds (a cheap control variant)
+    questions: Callable | None = None  # (claims, out: Path) -> list[question(...)]
+    tier: str = "core"  # "core": in reproduce all; "extended": only in reproduce extended
 
     def config(self, label: str, seed: int) -> Config:
         over = self.base | self.variants[label] | {"seed": seed}
@@ -55,9 +61,24 @@ class Experiment:
                 yield self.config(label, s), out / self.name / "runs" / label / f"seed{s}"
 
 
+TIERS = ("core", "extended")
+
+
 def register(exp: Experiment) -> Experiment:
+    if exp.tier not in TIERS:
+        raise ValueError(f"experiment {exp.name}: tier {exp.tier!r}, allowed {TIERS}")
     REGISTRY[exp.name] = exp
     return exp
+
+
+def selection(name: str) -> list[Experiment]:
+    """The presets ``reproduce NAME`` runs: ``all`` the core tier, ``extended`` every preset,
+    else the one preset (KeyError if not registered)."""
+    if name == "all":
+        return [e for e in REGISTRY.values() if e.tier == "core"]
+    if name == "extended":
+        return list(REGISTRY.values())
+    return [REGISTRY[name]]
 
 
 # ---- claims ------------------------------------------------------------------------
@@ -150,6 +171,18 @@ def difference(id: str, title: str, paper: str, ours: str, control: str, claims:
     return {"id": id, "title": title, "paper": paper, "ours": ours, "control": control, "claims": list(claims)}
 
 
+def question(id: str, reviewer: str, asked: str, authors: str, ours: str, claims: tuple = ()) -> dict:
+    """One reviewer's question a preset answers, for the front page's "The reviewers'
+    questions": ``asked`` (the reviewer's words, quoted briefly), ``authors`` (their answer,
+    quoted), ``ours`` (one or two sentences computed from the measured numbers) and
+    ``claims``, the ids in the same claims.json that test the authors' answer. The report
+    computes "agrees" from those claims' ``holds`` (all hold: agrees; all fail: differs;
+    some: partly), never from this entry."""
+    if not claims:
+        raise ValueError(f"question {id!r}: name the claims that test the authors' answer")
+    return {"id": id, "reviewer": reviewer, "asked": asked, "authors": authors, "ours": ours, "claims": list(claims)}
+
+
 def load_claims(out: Path, name: str) -> dict[str, dict]:
     """Claims of another experiment under the same ``out`` (id -> claim; {} if not run)."""
     p = Path(out) / name / "claims.json"
@@ -195,6 +228,8 @@ def _run_all(exps: list[Experiment], out: Path, workers: int, seeds: int | None,
         write_json(d / "claims.json", claims[e.name])
         if e.differences is not None:
             write_json(d / "differences.json", e.differences(claims[e.name], out))
+        if e.questions is not None:
+            write_json(d / "questions.json", e.questions(claims[e.name], out))
     return claims
 
 

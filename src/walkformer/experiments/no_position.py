@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import plots
-from . import Experiment, claim, describe, difference, register, stat
+from . import Experiment, claim, describe, difference, question, register, stat
 from .common import finals, tolerance, with_figure
 from .randomwalk import ZERO
 
@@ -167,6 +167,20 @@ def _differences(claims, out):
         claims=tuple(x["id"] for x in failing) + ("reaches-bag",))]
 
 
+def _questions(claims, out):
+    cells = [x for x in claims if x["id"].startswith("authors-")]
+    above = [x["id"][len("authors-"):] for x in cells if x["holds"] is False]
+    bag = claims[[x["id"] for x in claims].index("bag-bounds-trained")]
+    return [question(
+        "no-positions", "bJ9o", "how would the theoretical analysis hold up without this guided position embedding? "
+        "[...] It would be valuable to understand how the analysis extends to the case without position embeddings.",
+        "without positional embeddings any one-layer transformer cannot beat random guessing (A4)",
+        f"Trained pos=none models are above 1/K + 3 s.d. in {len(above)} of {len(cells)} cells (N, p)"
+        + (f" ({', '.join(above)})" if above else "") + "; none beats the bag-of-states optimum "
+        f"(bag-bounds-trained holds = {bag['holds']}).", claims=tuple(x["id"] for x in cells))]
+
+
 register(Experiment("no-position", "Shi & Cao rebuttal (no positional embeddings)",
                     "pos=none: trained accuracy against the bag-of-states optimum", VARIANTS | CONTROL, _analyse,
-                    base=BASE, differences=_differences, variant_seeds={k: 3 for k in CONTROL}))
+                    base=BASE, differences=_differences, variant_seeds={k: 3 for k in CONTROL},
+                    questions=_questions))

@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from .. import plots
-from . import Experiment, claim, describe, difference, register, stat
+from . import Experiment, claim, describe, difference, question, register, stat
 from .common import PAPER, at_random_guess, at_step, curve, finals, near_opt, with_figure
 from .randomwalk import scaled_M
 
@@ -213,9 +213,27 @@ def _scaling_differences(claims, out):
     return out_
 
 
+def _scaling_questions(claims, out):
+    c = {x["id"]: x for x in claims}
+    parts = []
+    for p in PS:
+        m, slow = c[f"same-end-point-p{p}"]["measured"], c[f"slower-p{p}"]["measured"]
+        ratio = slow["ratio_of_means"]
+        parts.append(f"p = {p}: steps to OPT {describe(slow['steps_to_optimal_sqrt'])} with 1/√D against "
+                     f"{describe(slow['steps_to_optimal_none'])} without"
+                     + (f" ({ratio:.1f}×)" if ratio else "") + f"; {len(m['sqrt_off_parent'])} of "
+                     f"{m['sqrt']['accuracy']['n_seeds']} seeds end off the parent")
+    return [question(
+        "scaling", "Z1xn", "The standard transformer architecture includes a 1/sqrt(d_k) scaling factor inside the "
+        "softmax, which your model in Eq. (2.1) omits. [...] How would its inclusion affect the dynamics?",
+        "the conclusions remain (V → Πᵀ, attention on the parent); training takes more iterations (A6)",
+        "For merged W, 1/√D is exactly W's step divided by D (a test). " + "; ".join(parts) + ".",
+        claims=tuple(f"{k}-p{p}" for p in PS for k in ("same-end-point", "slower")))]
+
+
 register(Experiment("rev-scaling", "Shi & Cao reviewers' questions: 1/√d scaling (Z1xn)",
                     "Softmax scaling 1/√D: same end point, slower?", SCALING, _scaling, base=SCALING_BASE,
-                    differences=_scaling_differences))
+                    differences=_scaling_differences, questions=_scaling_questions))
 
 
 # ---- rev-residual ------------------------------------------------------------------
@@ -350,6 +368,29 @@ def _residual_differences(claims, out):
         claims=(easier["id"], "causal-unembed-deterministic-fails"))]
 
 
+def _residual_questions(claims, out):
+    c = {x["id"]: x for x in claims}
+    slot = c["slot-identical"]["measured"]
+    m = c["authors-no-easier"]["measured"]
+    return [question(
+        "residual-slot", "ki3b", "A residual connection would pass token embeddings directly to the output, "
+        "effectively 'giving away' the parent token x_{N-1} to the prediction head, making parent token selection "
+        "trivial.",
+        "a misunderstanding: the predicted slot's input is zero, so output, gradients and dynamics are the same "
+        "with or without the residual (A7)",
+        f"In the paper's slot layout: metrics identical bit for bit in {slot['metrics_equal']} of {slot['seeds']} "
+        f"seeds, parameters in {slot['params_equal']} of {slot['seeds']}.", claims=("slot-identical",)),
+        question(
+        "residual-next-token", "Z1xn, ki3b", "A standard transformer can easily learn Markov chains using the "
+        "first term [the residual]. [...] Would the failure case for deterministic walks (p=0,1) still occur?",
+        "the transformer with the residual connection cannot handle the task more easily (reply to Z1xn)",
+        "In the usual next-token layout with a learned read-out, accuracy with the residual "
+        + "; ".join(f"{p}: {describe(v['with'])}" for p, v in m.items()) + "; without: "
+        + "; ".join(f"{p}: {describe(v['without'])}" for p, v in m.items()) + ".",
+        claims=("authors-no-easier", "causal-unembed-deterministic-fails"))]
+
+
 register(Experiment("rev-residual", "Shi & Cao reviewers' questions: residual connection (ki3b, Z1xn)",
                     "Residual connection: identical in the slot layout, and in the next-token layout?",
-                    SLOT | CAUSAL, _residual, base=RES_BASE, differences=_residual_differences))
+                    SLOT | CAUSAL, _residual, base=RES_BASE, differences=_residual_differences,
+                    questions=_residual_questions))

@@ -33,7 +33,7 @@ import math
 import numpy as np
 
 from .. import failures, plots
-from . import Experiment, claim, describe, difference, register, stat
+from . import Experiment, claim, describe, difference, question, register, stat
 from .common import PAPER, finals, near_opt, tolerance, with_figure
 from .randomwalk import scaled_M
 from .reviewers import PARENT, top_lag
@@ -258,6 +258,30 @@ def _differences(claims, out):
     return out_
 
 
+def _questions(claims, out):
+    c = {x["id"]: x for x in claims}
+    zero = c["zero-init-nothing-trains"]["measured"]
+    learned = {s: {a: v for a, v in c[f"learns-p0.5-s{s:g}"]["measured"].items() if a in ARCH} for s in SIGMAS}
+    p1 = {s: c[f"p1-split-breaks-later-s{s:g}"]["measured"] for s in SIGMAS}
+    return [question(
+        "qk-split", "bJ9o", "the weight matrix is typically decomposed as W_Kᵀ W_Q. Could this decomposition affect "
+        "or enhance the theoretical results? [...] separating query and key weights can affect initialization",
+        "zero initialisation can no longer be used: both gradients stay zero (A5.2); random initialisation "
+        "complicates the analysis",
+        f"From zero init W_Q, W_K stay exactly 0 (largest |W_Q| {max(v['max_abs_W_Q'] for a, v in zero.items() if a in SPLIT):g}) "
+        f"and the attention uniform. At N = {N_QK}, p = 0.5, seeds on the parent: "
+        + "; ".join(f"σ = {s:g}: " + ", ".join(f"{a} {v['on_parent']}" for a, v in learned[s].items())
+                    for s in SIGMAS)
+        + ". At p = 1, median first step off 1/K: "
+        + "; ".join(f"σ = {s:g}: " + ", ".join(f"{a} {_step(v['median_step'])}" for a, v in p1[s].items())
+                    for s in SIGMAS) + ".",
+        claims=("zero-init-nothing-trains",) + tuple(f"learns-p0.5-s{s:g}" for s in SIGMAS))]
+
+
+def _step(x) -> str:
+    return "never" if x is None or math.isinf(x) else f"{x:g}"
+
+
 register(Experiment("rev-qk-split", "Shi & Cao reviewers' questions: W = W_Kᵀ W_Q (bJ9o)",
                     "Query/key split: zero init stays put; random init against merged W", ZERO | RANDOM, _analyse,
-                    base=BASE, differences=_differences))
+                    base=BASE, differences=_differences, questions=_questions))

@@ -40,6 +40,11 @@ class ExperimentDir:
         if not isinstance(self.differences, list) or not all(isinstance(d, dict) for d in self.differences):
             self.problems.append("differences.json is not a list of differences")
             self.differences = []
+        self.questions = read_json(path / "questions.json", self.problems if (path / "questions.json").exists()
+                                   else [], "") or []
+        if not isinstance(self.questions, list) or not all(isinstance(q, dict) for q in self.questions):
+            self.problems.append("questions.json is not a list of questions")
+            self.questions = []
         named = list(dict.fromkeys(c.get("figure") for c in self.claims if isinstance(c, dict) and c.get("figure")))
         rank = {f: i for i, f in enumerate(named)}  # figures in the order the claims name them, then the rest
         self.pngs = sorted(path.glob("*.png"), key=lambda p: (rank.get(p.name, len(rank)), p.name))
@@ -120,6 +125,41 @@ def difference_status(e: ExperimentDir, d: dict) -> tuple[str, str]:
     if any(status[i] is False for i in ids):
         return "differs", "differs: " + ", ".join(i for i in ids if status[i] is False) + " fails"
     return "agrees", "agrees in this run"
+
+
+def question_status(e: ExperimentDir, q: dict) -> tuple[str, str]:
+    """(agrees | differs | partly | untested, the words) of one reviewer's question of
+    ``e``: from the ``holds`` of the claims that test the authors' answer."""
+    status = {c.get("id"): c.get("holds") for c in e.claims}
+    ids = q.get("claims") or []
+    gone = [i for i in ids if i not in status]
+    if not ids or gone:
+        return "untested", f"claim {', '.join(gone)} not in claims.json" if gone else "no claim named"
+    held = [status[i] for i in ids if status[i] is not None]
+    if not held:
+        return "untested", "not tested in this run"
+    if all(held):
+        return "agrees", "agrees"
+    failed = ", ".join(i for i in ids if status[i] is False)
+    return ("differs", f"differs ({failed} fails)") if not any(held) else ("partly", f"partly ({failed} fails)")
+
+
+def questions_table(exps: list[ExperimentDir], front: bool) -> str:
+    """The reviewers' questions (questions.json of each preset), one row each."""
+    rows, attrs = [], []
+    for e in exps:
+        for q in e.questions:
+            cls, words = question_status(e, q)
+            where = f'<a href="{e.name + "/" if front else ""}report.html">{esc(e.name)}</a>'
+            rows.append([html.td(f'<b>{esc(q.get("reviewer", "?"))}</b>: “{esc(q.get("asked", "?"))}”', raw=True),
+                         html.td(q.get("authors", "—")), html.td(q.get("ours", "—")),
+                         html.td(f'<span class="badge {"yes" if cls == "agrees" else "no" if cls in ("differs", "partly") else "note"}">'
+                                 f'{esc(words)}</span>', raw=True), html.td(where, raw=True)])
+            attrs.append(f' class="question {cls}" data-question="{esc(q.get("id", ""))}"')
+    if not rows:
+        return "<p>No experiment here answers a reviewer's question (no questions.json).</p>"
+    return html.table(["question (reviewer)", "authors' answer", "our measurement", "agrees", "preset"], rows,
+                      cls="sortable questions", row_attrs=attrs)
 
 
 def difference_cards(exps: list[ExperimentDir], front: bool) -> str:
@@ -221,11 +261,13 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
     held = sum(e.held for e in exps)
     fails = n - held
     problems = [f"{e.name}: {p}" for e in exps for p in e.problems]
-    not_run = [name for name in REGISTRY if not (path / name / "claims.json").exists()]
+    not_run = [name for name, r in REGISTRY.items() if r.tier == "core" and not (path / name / "claims.json").exists()]
     if not_run:
         problems.append(f"not run here: {', '.join(not_run)} (walkformer reproduce NAME --out {path})")
+    extended = [name for name, r in REGISTRY.items() if r.tier != "core" and not (path / name / "claims.json").exists()]
     versions = next(((load_run(r, metrics=False).config or {}).get("versions") for e in exps for r in e.runs[:1]), None)
-    body = ['<nav><a href="#claims">claims</a><a href="#differences">where we differ</a><a href="#papers">papers</a>'
+    body = ['<nav><a href="#claims">claims</a><a href="#differences">where we differ</a>'
+            '<a href="#reviewers">reviewers\' questions</a><a href="#papers">papers</a>'
             '<a href="#experiments">experiments</a></nav>',
             "<h1>walkformer: the reproduction</h1>",
             f'<p class="muted">{esc(path.resolve())} · page written '
@@ -245,6 +287,12 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
              '<p class="small">One line per difference; click it for the numbers we measured and the controlled '
              "experiment that explains it, computed by the experiment from its claims (differences.json).</p>",
              difference_cards(exps, front=True)]
+    body += ['<h2 id="reviewers">The reviewers\' questions</h2>',
+             '<p class="small">The random-walk paper\'s reviewers asked on OpenReview; the authors answered in words. '
+             "One row per question: the authors' answer, what the preset measured (computed from its runs, "
+             'questions.json) and whether the claims that test the answer hold.'
+             + (f" Extended presets not run here: {esc(', '.join(extended))} (make reproduce-extended)." if extended
+                else "") + "</p>", questions_table(exps, front=True)]
     body.append('<h2 id="papers">The papers and what they claim</h2>')
     body.append('<div class="papers">')
     for paper in PAPERS:
