@@ -15,7 +15,7 @@ from test_tasks import chi2_pvalue
 from walkformer.config import ConfigError
 from walkformer.tasks import BinaryChain, MarkovChain, circle_walk, make_task
 from walkformer.tasks.chain import check
-from walkformer.tasks.graphs import regular
+from walkformer.graphs import regular as regular_graph
 
 ORDER2 = "0.7,0.2,0.1;0.1,0.8,0.1;0.3,0.3,0.4;0.5,0,0.5;0.2,0.2,0.6;0,0.1,0.9;0.6,0.4,0;1,0,0;0.25,0.25,0.5"
 
@@ -145,6 +145,10 @@ def test_matrix_files_read_like_inline(tmp_path):
     inline = make_task(task_cfg(graph="matrix", matrix="0.9,0.1;0.25,0.75"))
     for name in ("m.npy", "m.csv", "m.json"):
         assert np.array_equal(make_task(task_cfg(graph="matrix", matrix=str(tmp_path / name))).Pi, inline.Pi)
+
+
+def regular(K, d, seed):
+    return regular_graph.table(SimpleNamespace(K=K, degree=d, graph_seed=seed))
 
 
 def test_regular_graph_is_seeded_connected_and_regular():

@@ -13,7 +13,8 @@ A key given explicitly that does not apply to the resolved model and task is an 
 (:func:`inapplicable`): ``model.d_head=6 does not apply with model.attention=merged: it
 is used by model.attention=split``. A key left at its default never is.
 
-This module imports nothing of walkformer (``config.py`` imports it).
+This module imports only torch-free catalogues: ``errors`` and ``graphs`` (each graph
+module says which task keys it reads: ``graphs.using``); ``config.py`` imports it.
 """
 
 from __future__ import annotations
@@ -22,14 +23,13 @@ import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
-
-class ConfigError(ValueError):
-    """A bad configuration value; ``str(err)`` is a one-line, user-facing message."""
+from .errors import ConfigError  # noqa: F401  (walkformer.keys.ConfigError, walkformer.config.ConfigError)
+from . import graphs
+from .graphs import GRAPHS, ORDERED, using
 
 
 TRANSFORMER = ("shi-cao", "gpt")  # the model families served by the (reference) transformer
 TASKS = ("circle", "qa1", "qa2", "binary", "chain")
-GRAPHS = ("circle", "lazy-circle", "path", "star", "complete", "hypercube", "regular", "dirichlet", "matrix")
 CONCAT = ("sin", "onehot")  # positions concatenated to the token part (the paper)
 
 
@@ -86,32 +86,32 @@ REGISTRY: dict[str, Key] = {k.name: k for k in [
     _k("task.K", "number of states (vocabulary size); qa1, qa2 fix 19 and binary fixes 2; task.graph=matrix takes "
        "it from the matrix", allowed="K >= 2 (K >= 3 on a circle)", ok=_geq(2),
        when=({"task.name": ("circle", "qa1", "qa2", "binary")},
-             {"task.name": ("chain",), "task.graph": tuple(g for g in GRAPHS if g != "matrix")}),
+             {"task.name": ("chain",), "task.graph": using("task.K")}),
        who="all but task.graph=matrix"),
     _k("task.N", "sequence length including the predicted slot s_N (binary: input length)", allowed="N >= 1",
        ok=_geq(1)),
-    _k("task.p", "probability of a clockwise step (binary: P(1 | 0))", allowed="a probability in [0, 1]",
-       ok=lambda v: _finite(v) and 0 <= v <= 1,
-       when=({"task.name": ("circle", "binary")}, {"task.name": ("chain",), "task.graph": ("circle", "lazy-circle")})),
+    _k("task.p", "probability of a clockwise step (binary: P(1 | 0); path: a step right)",
+       allowed="a probability in [0, 1]", ok=lambda v: _finite(v) and 0 <= v <= 1,
+       when=({"task.name": ("circle", "binary")}, {"task.name": ("chain",), "task.graph": using("task.p")})),
     _k("task.q", "P(0 | 1) of the binary chain", allowed="a probability in [0, 1]",
        ok=lambda v: _finite(v) and 0 <= v <= 1, when={"task.name": ("binary",)}),
-    _k("task.graph", "the chain's transition graph; matrix: task.matrix; regular, dirichlet: drawn with "
-       "task.graph_seed", GRAPHS, when=CHAIN),
+    _k("task.graph", "the chain's transition graph, one module each in walkformer/graphs/ (docs/tasks.md); "
+       "matrix: task.matrix", GRAPHS, when=CHAIN),
     _k("task.matrix", "transition matrix: inline rows '0.9,0.1;0.2,0.8' or a .npy/.csv/.json file; giving it sets "
        "task.graph=matrix", allowed="rows of a stochastic matrix, or a file path", when=CHAIN),
     _k("task.stay", "lazy-circle: probability of staying put (the rest moves clockwise w.p. task.p)",
        allowed="a probability in [0, 1]", ok=lambda v: _finite(v) and 0 <= v <= 1,
-       when={**CHAIN, "task.graph": ("lazy-circle",)}),
+       when={**CHAIN, "task.graph": using("task.stay")}),
     _k("task.degree", "regular graph: degree of every state", allowed="degree >= 1", ok=_geq(1),
-       when={**CHAIN, "task.graph": ("regular",)}),
+       when={**CHAIN, "task.graph": using("task.degree")}),
     _k("task.alpha", "dirichlet graph: concentration of each row's Dirichlet draw", allowed="alpha > 0",
-       ok=lambda v: _finite(v) and v > 0, when={**CHAIN, "task.graph": ("dirichlet",)}),
-    _k("task.graph_seed", "seed of the random graphs (regular, dirichlet)", allowed="seed >= 0", ok=_geq(0),
-       when={**CHAIN, "task.graph": ("regular", "dirichlet")}),
+       ok=lambda v: _finite(v) and v > 0, when={**CHAIN, "task.graph": using("task.alpha")}),
+    _k("task.graph_seed", f"seed of the random graphs ({', '.join(using('task.graph_seed'))})", allowed="seed >= 0",
+       ok=_geq(0), when={**CHAIN, "task.graph": using("task.graph_seed")}),
     _k("task.lag", "the next state depends on x_{N-lag} (1: the last token, the usual chain)",
        allowed="1 <= lag <= N-1", ok=_geq(1), when=CHAIN),
     _k("task.order", "order of the chain: the next state depends on the last `order` parents",
-       allowed="order >= 1, order·lag <= N-1, K^order <= tasks.graphs.MAX_CONTEXTS; order > 1: dirichlet, matrix",
+       allowed=f"order >= 1, order·lag <= N-1, K^order <= graphs.MAX_CONTEXTS; order > 1: {', '.join(ORDERED)}",
        ok=_geq(1), when=CHAIN),
     _k("task.init_law", "law of x_1: uniform, or the chain's stationary law", ("uniform", "stationary"), when=CHAIN),
     # ---- model ---------------------------------------------------------------------------------
@@ -284,6 +284,10 @@ def markdown(rs: list[dict]) -> str:
         out += [f"| `{r['key']}` | {esc(r['default'])} | {esc(r['allowed'])} | {esc(r['used_by'])} | "
                 f"{esc(r['description'])} |" for r in group]
         out.append("")
+    out += ["## task.graph values", "", "One module each in `src/walkformer/graphs/` (its docstring's first line here).", "",
+            "| task.graph | reads | description |", "|---|---|---|"]
+    out += [f"| `{g}` | {', '.join(f'`{k}`' for k in graphs.uses(g))} | {esc(graphs.describe(g))} |" for g in GRAPHS]
+    out.append("")
     return "\n".join(out)
 
 

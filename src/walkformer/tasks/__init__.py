@@ -6,7 +6,7 @@ numbers them 1..K.
 
 - :class:`MarkovChain` (``markov.py``): any row-stochastic Π and initial law μ.
 - :class:`ChainTask` (``chain.py``): ``task.name=chain``, any finite Markov source with a
-  lag and an order, its table from ``graphs.py`` (a graph, a seed, or a given matrix).
+  lag and an order, its table from ``walkformer/graphs/`` (a graph, a seed, or a given matrix).
 - :func:`circle_walk` (``circle.py``): the random walk on a circle of Shi & Cao.
 - :class:`FruitQA` (``qa.py``): the two question-answering tasks of Sec. 6.
 - :class:`BinaryChain` (``binary.py``): the binary chain of Makkuva et al. with

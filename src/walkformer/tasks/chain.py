@@ -1,6 +1,6 @@
 """``task.name=chain``: any finite Markov source, with a lag and an order, as a task.
 
-**The source.** A table T of shape (K^k, K) (``graphs.py``; k = ``task.order``, T = Π for
+**The source.** A table T of shape (K^k, K) (``walkformer/graphs/``; k = ``task.order``, T = Π for
 k = 1) and a lag ℓ = ``task.lag``. States s_1..s_N (0-based values) follow
 
     s_i | s_1..s_{i-1}  ~  T[c_i, :],   c_i = index of (s_{i-kℓ}, .., s_{i-2ℓ}, s_{i-ℓ})    (i > kℓ)
@@ -44,7 +44,7 @@ import numpy as np
 import torch
 
 from ..config import ConfigError
-from . import graphs
+from .. import graphs
 from .circle import CircleWalk
 from .markov import MAX_POPULATION_ROWS, MarkovChain, population_size
 

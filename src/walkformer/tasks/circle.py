@@ -16,16 +16,11 @@ import math
 import numpy as np
 import torch
 
+from ..graphs import circle
 from .markov import MarkovChain
 
 
-def circle_transition(K: int, p: float) -> np.ndarray:
-    """Π of the walk on a K-cycle, (K, K)."""
-    Pi = np.zeros((K, K))
-    i = np.arange(K)
-    Pi[i, (i + 1) % K] += p
-    Pi[i, (i - 1) % K] += 1.0 - p
-    return Pi
+circle_transition = circle.transition  # Π of the walk on a K-cycle, (K, K) (defined with its graph)
 
 
 class CircleWalk(MarkovChain):

@@ -1,0 +1,105 @@
+"""The graphs of ``task.name=chain`` (``walkformer/graphs/``): one module per graph, and
+adding a graph is adding one file (checked on a copy of the sources with a new module)."""
+
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from walkformer import graphs
+from walkformer.config import Config, ConfigError, TaskConfig, apply_overrides, resolve
+from walkformer.keys import REGISTRY
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+def test_every_graph_module_declares_what_it_reads():
+    for g in graphs.GRAPHS:
+        assert graphs.describe(g) and graphs.uses(g), g
+        assert all(k in REGISTRY for k in graphs.uses(g)), g
+    assert graphs.GRAPHS[0] == "circle" and graphs.GRAPHS[-1] == "matrix"
+    assert graphs.ORDERED == ("dirichlet", "matrix")
+
+
+def test_the_defaults_of_a_missing_key_are_the_configs():
+    defaults = {f.name: f.default for f in dataclasses.fields(TaskConfig)}
+    for k, v in graphs._Defaults.DEFAULTS.items():
+        assert defaults[k] == v, k
+
+
+@pytest.mark.parametrize("graph", [g for g in graphs.GRAPHS if g != "matrix"])
+def test_a_key_applies_exactly_when_the_graph_reads_it(graph):
+    """``USES`` decides: a graph key the graph reads is accepted, the others are one-line errors."""
+    for key in ("task.p", "task.stay", "task.degree", "task.alpha", "task.graph_seed"):
+        value = {"task.p": 0.7, "task.stay": 0.3, "task.degree": 3, "task.alpha": 2.0, "task.graph_seed": 1}[key]
+        over = {"task.name": "chain", "task.graph": graph, "task.K": 8, key: value}
+        if key in graphs.uses(graph):
+            resolve(apply_overrides(Config(), over), explicit=set(over))
+        else:
+            with pytest.raises(ConfigError, match=f"{key}=.* does not apply with (task.name=chain, )?task.graph={graph}: it is used by"):
+                resolve(apply_overrides(Config(), over), explicit=set(over))
+
+
+def test_the_path_reads_task_p():
+    """The path walk steps right w.p. task.p (it was refused as inapplicable before the
+    graphs declared their keys)."""
+    over = {"task.name": "chain", "task.graph": "path", "task.K": 5, "task.p": 0.8}
+    cfg = resolve(apply_overrides(Config(), over), explicit=set(over))
+    T = graphs.transition_table(cfg.task)
+    assert T[2, 3] == 0.8 and T[2, 1] == pytest.approx(0.2) and T[0, 1] == 1.0
+
+
+NEW_GRAPH = '''"""a test graph: a step of +2 w.p. task.p, else −1
+
+    π_{i,i+2} = p,  π_{i,i−1} = 1 − p   (mod K)
+"""
+
+import numpy as np
+
+from . import nodes, probability
+
+USES = ("task.K", "task.p")
+RANK = 5.5
+
+
+def table(t) -> np.ndarray:
+    nodes(t.K, "zigzag", 3)
+    probability("task.p", t.p)
+    Pi = np.zeros((t.K, t.K))
+    i = np.arange(t.K)
+    Pi[i, (i + 2) % t.K] += t.p
+    Pi[i, (i - 1) % t.K] += 1 - t.p
+    return Pi
+'''
+
+
+def test_a_new_graph_is_one_file(tmp_path):
+    """A copy of the sources plus graphs/zigzag.py, nothing else: the graph is a choice of
+    task.graph with its description in ``walkformer keys`` and docs/keys.md, its keys
+    apply, and a run trains on it with its exact Bayes accuracy."""
+    src = tmp_path / "src"
+    shutil.copytree(SRC / "walkformer", src / "walkformer", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    (src / "walkformer" / "graphs" / "zigzag.py").write_text(NEW_GRAPH)
+    env = os.environ | {"PYTHONPATH": str(src)}
+    code = ("from walkformer.config import keys_markdown; from walkformer.cli import main; import sys; "
+            "assert '| `zigzag` | `task.K`, `task.p` | a test graph' in keys_markdown(); "
+            "sys.exit(main(['train', '--out', sys.argv[1], '--quiet', 'task.name=chain', 'task.graph=zigzag', "
+            "'task.p=0.9', 'task.K=5', 'task.N=11', 'model.M=20', 'train.steps=3', 'train.n_train=50', "
+            "'eval.n_test=50']))")
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "run")], env=env, capture_output=True,
+                         text=True, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    import json
+
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary.get("bayes_accuracy", summary["optimal_accuracy"]) == pytest.approx(0.9)
+    listed = subprocess.run([sys.executable, "-m", "walkformer.cli", "keys"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert "hypercube, zigzag, regular" in listed.stdout
+    assert not (SRC / "walkformer" / "graphs" / "zigzag.py").exists()
+    assert np.isclose(graphs.transition_table(TaskConfig(graph="circle", K=5, p=0.9)).sum(), 5)
