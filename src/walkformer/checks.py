@@ -20,6 +20,7 @@ from pathlib import Path
 from . import keys as _keys
 from . import limits
 from .config import MAX_SEED, MODEL_INITS, MODEL_TASKS, get
+from . import positions
 from .keys import CONCAT, ConfigError
 
 
@@ -52,23 +53,13 @@ def states(cfg) -> int | None:
 def check_transformer(cfg) -> None:
     t, m, i = cfg.task, cfg.model, cfg.init
     K = states(cfg)
-    if m.pos in CONCAT:
-        if m.pos == "onehot" and m.M < t.N:
-            _fail("model.M", m.M, f"M >= N = {t.N} with model.pos=onehot (N orthogonal positions need N dimensions)")
-        if m.pos == "sin" and m.M <= t.N:
-            _fail("model.M", m.M, f"M > N = {t.N} with model.pos=sin (sin(π i j / M) vanishes at i = M)")
     D = width(cfg)
+    bad = positions.check(m, t, D)  # the position scheme's own rule (positions/<scheme>.py)
+    if bad:
+        _fail(*bad)
     if m.attention == "split" and m.d_head == 0 and D % m.heads:
         _fail("model.heads", m.heads, f"heads >= 1 dividing the width D = {D} (model.d_head=0 gives each head "
               f"D // heads; or set model.d_head)")
-    if m.pos == "rope":
-        if m.attention != "split":
-            _fail("model.pos", m.pos, "sin, onehot, learned, sinusoidal or none with model.attention=merged "
-                  "(rope rotates q and k: model.attention=split)")
-        dh = m.d_head or D // m.heads
-        if dh % 2:
-            _fail("model.d_head" if m.d_head else "model.heads", m.d_head or m.heads,
-                  f"an even head width with model.pos=rope (it rotates pairs of coordinates; the width is {dh})")
     if m.embed == "scalar" and K != 2:
         _fail("model.embed", m.embed, f"onehot or learned with K = {K} states (a scalar embedding x·e needs "
               "binary tokens, K = 2)")

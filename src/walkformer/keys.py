@@ -13,8 +13,8 @@ A key given explicitly that does not apply to the resolved model and task is an 
 (:func:`inapplicable`): ``model.d_head=6 does not apply with model.attention=merged: it
 is used by model.attention=split``. A key left at its default never is.
 
-This module imports only torch-free catalogues: ``errors`` and ``graphs`` (each graph
-module says which task keys it reads: ``graphs.using``); ``config.py`` imports it.
+This module imports only torch-free catalogues: ``errors``, ``graphs`` and ``positions``
+(each graph or position scheme says which keys it reads: ``using``); ``config.py`` imports it.
 """
 
 from __future__ import annotations
@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import ConfigError  # noqa: F401  (walkformer.keys.ConfigError, walkformer.config.ConfigError)
-from . import graphs
+from . import graphs, positions
 from .graphs import GRAPHS, ORDERED, using
 
 
 TRANSFORMER = ("shi-cao", "gpt")  # the model families served by the (reference) transformer
 TASKS = ("circle", "qa1", "qa2", "binary", "chain")
-CONCAT = ("sin", "onehot")  # positions concatenated to the token part (the paper)
+CONCAT = positions.using("model.M")  # positions concatenated to the token part with width M (the paper's)
 
 
 def _finite(v) -> bool:
@@ -138,8 +138,8 @@ REGISTRY: dict[str, Key] = {k.name: k for k in [
        "(width d, K = 2)", ("onehot", "learned", "scalar"), when=TF),
     _k("model.d", "width of the learned or scalar embedding", allowed="d >= 1", ok=_geq(1),
        when={**TF, "model.embed": ("learned", "scalar")}),
-    _k("model.pos", "positions: sin, onehot (concatenated, width M, the paper), learned, sinusoidal (added), rope "
-       "(rotates q, k), none", ("sin", "onehot", "learned", "sinusoidal", "rope", "none"), when=TF),
+    _k("model.pos", "positions, one module each in walkformer/positions/ (docs/keys.md): "
+       + "; ".join(f"{k}: {', '.join(positions.of_kind(k))}" for k in positions.KINDS), positions.POSITIONS, when=TF),
     _k("model.M", "dimension of the concatenated positions", allowed="M >= 1 (M >= N for onehot, M > N for sin)",
        ok=_geq(1), when={**TF, "model.pos": CONCAT}),
     _k("model.normalize", "unit-length x~_i inside the softmax (paper Sec. 5)", allowed="true or false",
@@ -284,7 +284,11 @@ def markdown(rs: list[dict]) -> str:
         out += [f"| `{r['key']}` | {esc(r['default'])} | {esc(r['allowed'])} | {esc(r['used_by'])} | "
                 f"{esc(r['description'])} |" for r in group]
         out.append("")
-    out += ["## task.graph values", "", "One module each in `src/walkformer/graphs/` (its docstring's first line here).", "",
+    out += ["## model.pos values", "", "One module each in `src/walkformer/positions/` (its docstring's first line here).",
+            "", "| model.pos | kind | reads | description |", "|---|---|---|---|"]
+    out += [f"| `{p}` | {positions.kind(p)} | {', '.join(f'`{k}`' for k in positions.SCHEMES[p].USES) or '—'} | "
+            f"{esc(positions.describe(p))} |" for p in positions.POSITIONS]
+    out += ["", "## task.graph values", "", "One module each in `src/walkformer/graphs/` (its docstring's first line here).", "",
             "| task.graph | reads | description |", "|---|---|---|"]
     out += [f"| `{g}` | {', '.join(f'`{k}`' for k in graphs.uses(g))} | {esc(graphs.describe(g))} |" for g in GRAPHS]
     out.append("")

@@ -30,28 +30,19 @@ import math
 
 import torch
 
+from .. import positions
 from ..ops import shicao_kernel
 
 
 def positional(pos: str, M: int, N: int, dtype=torch.float64) -> torch.Tensor:
-    """Positional embeddings P = [p_1 .. p_N], shape (M, N).
-
-    - ``sin``: [p_i]_j = sin(π i j / M), j = 1..M (DST; ⟨p_i, p_k⟩ = 0 in exact
-      arithmetic, ‖p_i‖² = M/2, but ~1e-12 off-orthogonal in float64).
-    - ``onehot``: p_i = √(M/2) e_i (same norm; exactly orthogonal in floating point).
-    - ``none``: M = 0, no positional information.
-    """
-    if pos == "none":
-        return torch.zeros(0, N, dtype=dtype)
-    if pos == "sin":
-        j = torch.arange(1, M + 1, dtype=torch.float64)[:, None]  # (M, 1)
-        i = torch.arange(1, N + 1, dtype=torch.float64)[None, :]  # (1, N)
-        return torch.sin(math.pi * i * j / M).to(dtype)  # (M, N)
-    if pos == "onehot":
-        P = torch.zeros(M, N, dtype=torch.float64)
-        P[torch.arange(N), torch.arange(N)] = math.sqrt(M / 2)
-        return P.to(dtype)
-    raise ValueError(f"model.pos={pos!r}: expected sin, onehot or none")
+    """Positional embeddings P = [p_1 .. p_N], shape (M, N), of a concatenated scheme
+    (``positions/sin.py``: [p_i]_j = sin(π i j / M); ``onehot.py``: p_i = √(M/2) e_i;
+    ``none.py``: M = 0). This model needs ‖p_j‖² = M/2 for every j (``paths.py`` sends
+    only these three here)."""
+    if positions.kind(pos) != "concatenated":
+        raise ValueError(f"model.pos={pos!r}: expected a concatenated scheme ({', '.join(positions.of_kind('concatenated'))})")
+    scheme = positions.scheme(pos)
+    return scheme.table(N, M if "model.M" in scheme.USES else 0, dtype).T.contiguous()  # (M, N)
 
 
 class Geometry:

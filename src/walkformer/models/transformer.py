@@ -8,7 +8,8 @@ E[s_i] (D_t = d) | scalar s_i·e (D_t = d, K = 2). layout=slot appends slot N wi
 t_N = 0 (N slots, the paper); layout=causal has the T token slots.
     concatenated positions (sin | onehot | none):  x̃_i = [t_i; p_i],  D = D_t + M
     added (learned W_pos | fixed sinusoidal):      x̃_i = t_i + p_i,   D = D_t
-    rope:                                          x̃_i = t_i; queries and keys rotated
+    rotary (rope):                                 x̃_i = t_i; queries and keys rotated
+    (one module per scheme in walkformer/positions/: its kind, its table p_i or rotation)
 Block l = 1..L, input h (h⁰ = x̃), u = LN(h) if layernorm else h; per head k:
     merged:  z_ij = u_jᵀ W_k u_i        split: z_ij = (u_i W_Q,k + b_Q)·(u_j W_K,k + b_K)
     times 1/√d_head if scale=sqrt (merged: d_head = D); with normalize (the paper §5,
@@ -56,7 +57,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..keys import REGISTRY
 from .gpt import HookPoint, LayerNorm
-from .positions import CONCAT, concatenated, rope, sinusoidal
+from .. import positions
 from .stream import Dense, Factorised
 
 # The allowed values of each option: those of the model.* keys (declared once, in keys.py).
@@ -85,15 +86,16 @@ class TransformerSpec(ModelConfig):
         rules = [(self.loss == "bce" and (self.K != 2 or self.head != "unembed"), "loss=bce needs K=2 and head=unembed"),
                  (self.embed == "scalar" and self.K != 2, "embed=scalar needs K=2 (binary tokens)"),
                  (self.every and self.layout != "causal", "every (a prediction at every token) needs layout=causal"),
-                 (self.normalize and (self.pos not in CONCAT or self.embed != "onehot"), "normalize needs onehot tokens and sin|onehot|none positions"),
+                 (self.normalize and (not self.concat or self.embed != "onehot"), "normalize needs onehot tokens and concatenated positions"),
                  (self.head == "linear" and self.residual and self.Dv != self.K, "head=linear with residual needs D_v = K")]
         for bad, why in rules:
             if bad:
                 raise ValueError(f"model: {why}")
 
-    concat = property(lambda s: s.pos in CONCAT)
+    scheme = property(lambda s: positions.scheme(s.pos))  # positions/<pos>.py
+    concat = property(lambda s: s.scheme.KIND == "concatenated")
     Dt = property(lambda s: s.K if s.embed == "onehot" else s.d)  # token part
-    Mp = property(lambda s: s.M if s.pos in ("sin", "onehot") else 0)  # concatenated position part
+    Mp = property(lambda s: s.M if "model.M" in s.scheme.USES else 0)  # concatenated position part
     D = property(lambda s: s.Dt + s.Mp)
     Dv = property(lambda s: s.Dt if s.concat else s.D)  # value input: the token block
     dh = property(lambda s: s.d_head or max(1, s.D // s.heads))  # (floor: D = K + M may be odd)
@@ -143,8 +145,9 @@ class Attention(nn.Module):
             Qc = u.coords(G.transpose(0, 1).reshape(u.C, H * u.C), qi)  # (B, nq, H·C)
             return u.keyed(Qc.view(*Qc.shape[:2], H, u.C).transpose(1, 2))  # (B, H, nq, S)
         slots = torch.arange(S, device=A.device)
-        if sp.pos == "rope" and merged:  # z_ij = (R_j u_j)ᵀ W (R_i u_i)
-            u = Dense(rope(u.dense(), slots))
+        rotary = sp.scheme.KIND == "rotary"
+        if rotary and merged:  # z_ij = (R_j u_j)ᵀ W (R_i u_i)
+            u = Dense(sp.scheme.rotate(u.dense(), slots))
         D = A.shape[1]
         q = u.read(A.transpose(0, 1).reshape(D, H * n), qi)  # (B, nq, H·n)
         q = q.view(*q.shape[:2], H, n).transpose(1, 2)  # (B, H, nq, n)
@@ -155,8 +158,8 @@ class Attention(nn.Module):
         if bq is not None:
             q, k = q + bq[:, None], k + bk[:, None]
         q = q if c is None else q * c
-        if sp.pos == "rope" and not merged:
-            q, k = rope(q, slots if qi is None else qi), rope(k, slots)
+        if rotary and not merged:
+            q, k = sp.scheme.rotate(q, slots if qi is None else qi), sp.scheme.rotate(k, slots)
         return q @ k.transpose(-1, -2)  # (B, H, nq, S)
 
     def forward(self, u, qi, norm):
@@ -232,12 +235,12 @@ class Transformer(nn.Module):
         if sp.embed != "onehot":
             self.embed = nn.Module()
             self.embed.W_E = _p(*((sp.K, sp.d) if sp.embed == "learned" else (sp.d,)), dtype=dt)
-        if sp.pos == "learned":
+        if getattr(sp.scheme, "LEARNED", False):
             self.pos_embed = nn.Module()
             self.pos_embed.W_pos = _p(sp.N, sp.Dt, dtype=dt)
-        fixed = concatenated(sp.pos, sp.M, sp.N, dt) if sp.concat else sinusoidal(sp.N, sp.Dt, dt)  # (N, ·)
-        self.register_buffer("P", fixed if sp.pos in CONCAT + ("sinusoidal",) else torch.zeros(sp.N, 0, dtype=dt),
-                             persistent=False)
+        table = getattr(sp.scheme, "table", None)  # fixed rows p_i: (N, M) concatenated, (N, D_t) added
+        self.register_buffer("P", table(sp.N, sp.Mp if sp.concat else sp.Dt, dt) if table else
+                             torch.zeros(sp.N, 0, dtype=dt), persistent=False)
         # ‖x̃_i‖ as models.shicao.Geometry: √(1 + M/2) token slots, √(M/2) the empty query slot
         norm = torch.full((sp.N,), math.sqrt(1 + sp.Mp / 2) if sp.Mp else 1.0, dtype=torch.float64)
         if sp.layout == "slot" and sp.Mp:
@@ -356,7 +359,9 @@ class Transformer(nn.Module):
         x = tok[s]  # (B, S, D_t)
         if sp.concat:
             return Dense(torch.cat([x, self.P[:S].expand(s.shape[0], S, sp.Mp)], -1))
-        return Dense(x + self.pos_embed.W_pos[:S] if sp.pos == "learned" else x + self.P[:S] if sp.pos == "sinusoidal" else x)
+        if hasattr(self, "pos_embed"):  # added, learned
+            return Dense(x + self.pos_embed.W_pos[:S])
+        return Dense(x + self.P[:S] if sp.scheme.KIND == "added" else x)  # added fixed | rotary
 
     # ---- loss and predictive distribution -------------------------------------------------
     def loss(self, f, y, w=None, eps: float = 0.1) -> torch.Tensor:

@@ -1,5 +1,6 @@
-"""The graphs of ``task.name=chain`` (``walkformer/graphs/``): one module per graph, and
-adding a graph is adding one file (checked on a copy of the sources with a new module)."""
+"""A variant is one file: the graphs of ``task.name=chain`` (``walkformer/graphs/``) and the
+position schemes of the transformer (``walkformer/positions/``), one module each; adding one
+is adding one file (checked on a copy of the sources with a new module, run in a subprocess)."""
 
 import dataclasses
 import os
@@ -103,3 +104,52 @@ def test_a_new_graph_is_one_file(tmp_path):
     assert "hypercube, zigzag, regular" in listed.stdout
     assert not (SRC / "walkformer" / "graphs" / "zigzag.py").exists()
     assert np.isclose(graphs.transition_table(TaskConfig(graph="circle", K=5, p=0.9)).sum(), 5)
+
+
+NEW_POSITIONS = '''"""a test scheme: added ramp positions, p_i = (i / N) · 1
+
+    x̃_i = t_i + (i / N) 1
+"""
+
+KIND = "added"
+USES = ()
+RANK = 3.5
+
+
+def table(N, d, dtype):
+    import torch
+
+    return (torch.arange(1, N + 1, dtype=torch.float64)[:, None] / N).expand(N, d).to(dtype)
+'''
+
+
+def test_a_new_position_scheme_is_one_file(tmp_path):
+    """A copy of the sources plus positions/ramp.py, nothing else: model.pos=ramp is a
+    choice with its description, the reference transformer adds its rows, and model.M
+    (read only by concatenated schemes) is refused with it."""
+    from walkformer import positions
+
+    assert positions.POSITIONS == ("sin", "onehot", "learned", "sinusoidal", "rope", "none")
+    src = tmp_path / "src"
+    shutil.copytree(SRC / "walkformer", src / "walkformer", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    (src / "walkformer" / "positions" / "ramp.py").write_text(NEW_POSITIONS)
+    code = '''
+import sys, torch
+from walkformer.config import keys_markdown, ConfigError
+from walkformer.api import configure, train
+assert "| `ramp` | added | — | a test scheme" in keys_markdown()
+run = train(["model.pos=ramp", "model.embed=learned", "model.d=8", "task.N=9", "train.steps=3",
+             "train.n_train=40", "eval.n_test=40", "init.scheme=gaussian"])
+m = run.model
+assert torch.equal(m.P, (torch.arange(1, 10, dtype=torch.float64)[:, None] / 9).expand(9, 8))
+try:
+    configure(["model.pos=ramp", "model.embed=learned", "model.M=50"])
+    sys.exit("model.M accepted")
+except ConfigError as e:
+    assert "model.M=50 does not apply" in str(e), e
+print("ok", run.summary["test_accuracy"])
+'''
+    run = subprocess.run([sys.executable, "-c", code], env=os.environ | {"PYTHONPATH": str(src)},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "ok" in run.stdout, run.stderr[-2000:]
+    assert not (SRC / "walkformer" / "positions" / "ramp.py").exists()
