@@ -67,7 +67,8 @@ def test_rope_with_a_query_bias_is_not_uniform():
 
 def _reduced(variants=None):
     e = REGISTRY["rev-positions"]
-    v = {k: ({**o, "model.M": 50} if "model.M" in o else o) for k, o in (variants or e.variants).items()}
+    v = {k: o | ({"model.M": 50} if "model.M" in o else {}) | ({"train.steps": 24} if "train.steps" in o else {})
+         for k, o in (variants or e.variants).items()}
     return replace(e, seeds=2, variants=v,
                    base=e.base | {"task.N": 13, "train.n_train": 200, "eval.n_test": 200, "train.steps": 12})
 
@@ -76,7 +77,8 @@ def test_rev_positions_claim_logic(tmp_path):
     e = _reduced()
     claims = {c["id"]: c for c in run_all([e], tmp_path, workers=1, quiet=True)["rev-positions"]}
     assert sorted(claims) == sorted([f"authors-none-p{p}" for p in rp.PS] + ["rope-is-none", "free-bounded-by-bag",
-                                    "p1-fails-every-scheme", "learned-stays-uniform"]
+                                    "learned-stays-uniform", "constant-predictor", "sinusoidal-long-p0.5",
+                                    "sinusoidal-long-p1.0"] + [f"p1-random-{s}" for s in rp.SCHEMES]
                                     + [f"{k}-{s}" for s in rp.POSITIONAL for k in ("solves", "uses-positions")])
     for p in rp.PS:  # holds recomputed from what the claims show
         m = claims[f"authors-none-p{p}"]["measured"]
@@ -91,6 +93,12 @@ def test_rev_positions_claim_logic(tmp_path):
     assert claims["solves-sin"]["holds"] is True and claims["solves-onehot"]["holds"] is True
     f = claims["free-bounded-by-bag"]["measured"]
     assert claims["free-bounded-by-bag"]["holds"] == all(v["mean_accuracy"] <= v["limit"] for v in f.values())
+    k = claims["constant-predictor"]["measured"]
+    assert claims["constant-predictor"]["holds"] == all(v >= 0.9 for v in k["smallest_top_label_share"].values())
+    assert all(1 <= n <= rp.K for v in k["distinct_labels_per_seed"].values() for n in v)
+    for s in rp.SCHEMES:
+        m = claims[f"p1-random-{s}"]["measured"]
+        assert claims[f"p1-random-{s}"]["holds"] == m["at_random_guess"]
     q = json.loads((tmp_path / "rev-positions" / "questions.json").read_text())
     assert [x["id"] for x in q] == ["positions"] and set(q[0]["claims"]) <= set(claims)
     diff = json.loads((tmp_path / "rev-positions" / "differences.json").read_text())
@@ -102,3 +110,4 @@ def test_rev_positions_claim_logic(tmp_path):
     out = {c["id"]: c for c in run_all([replace(bad, seeds=1)], tmp_path / "bad", workers=1, quiet=True)["rev-positions"]}
     assert out["authors-none-p0.5"]["holds"] is False
     assert out["rope-is-none"]["holds"] is False
+    assert out["constant-predictor"]["holds"] is False  # the "none" runs now solve the walk
