@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import plots
-from . import Experiment, claim, describe, difference, load_claims, register, stat
+from .core import Experiment, claim, describe, difference, load_claims, register, stat
 from .common import PAPER, at_step, curve, finals, tolerance, with_figure
 from .fig6_criteria import (REBUTTAL_VAR, fig11_check, over_trained_readings, table_reading, tested_where_solved,
                             top_lag, trains, variance_curve)

@@ -20,7 +20,7 @@ import numpy as np
 from .. import plots
 from ..criteria import BIGRAM_TOL, steps_to_bigram
 from ..models import canonical as cm
-from . import Experiment, claim, register, stat
+from .core import Experiment, claim, register, stat
 
 FIG1_CHAINS = ((0.1, 0.1), (0.9, 0.9))
 BOX = 3.0  # the paper's (w, e) window [-3, 3]^2

@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import plots
 from ..criteria import settled
-from . import Experiment, claim, describe, difference, register, stat
+from .core import Experiment, claim, describe, difference, register, stat
 from .common import with_figure
 from .randomwalk import RHO0, ZERO, scaled_M
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import describe, difference
+from .core import describe, difference
 
 # The authors' 'good' init (Markov repo, Markov-Simple/src/models/base.py), as it appears in two
 # versions of that file: (e, p_n, W_in, W_out), every entry constant; other weights standard.

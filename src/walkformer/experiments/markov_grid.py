@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import plots
-from . import Experiment, claim, register, stat
+from .core import Experiment, claim, register, stat
 from . import markov_differences as md
 from .common import finals
 from .markov import BASE, CONTROL_SEEDS, LEARNED_KL, STUCK_FRAC, _info

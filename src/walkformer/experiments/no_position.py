@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import plots
-from . import Experiment, claim, describe, difference, question, register, stat
+from .core import Experiment, claim, describe, difference, question, register, stat
 from .common import finals, tolerance, with_figure
 from .randomwalk import ZERO
 

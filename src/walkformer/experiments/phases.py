@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import failures, plots
 from ..runs.rundir import write_json
-from . import Experiment, claim, describe, difference, register, stat
+from .core import Experiment, claim, describe, difference, register, stat
 from .fig6_criteria import top_lag
 from .common import PAPER, curve, finals, symmetry_break_step, tolerance
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import plots
-from . import Experiment, claim, describe, difference, register, stat
+from .core import Experiment, claim, describe, difference, register, stat
 from .common import (PAPER, at_random_guess, curve, finals, near_opt, standard_figure, symmetry_break_step,
                      with_figure)
 

@@ -34,7 +34,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import plots
-from . import Experiment, claim, describe, difference, question, register, stat
+from .core import Experiment, claim, describe, difference, question, register, stat
 from .common import PAPER, at_random_guess, curve, finals, tolerance, with_figure
 from .no_position import _bag_text
 from .no_position import _cell as _bag_cell

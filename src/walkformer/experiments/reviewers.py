@@ -32,7 +32,7 @@ import math
 import numpy as np
 
 from .. import plots
-from . import Experiment, claim, describe, difference, question, register, stat
+from .core import Experiment, claim, describe, difference, question, register, stat
 from .common import PAPER, at_random_guess, at_step, curve, finals, near_opt, with_figure
 from .randomwalk import scaled_M
 

@@ -33,7 +33,7 @@ import math
 import numpy as np
 
 from .. import failures, plots
-from . import Experiment, claim, describe, difference, question, register, stat
+from .core import Experiment, claim, describe, difference, question, register, stat
 from .common import PAPER, finals, near_opt, tolerance, with_figure
 from .randomwalk import scaled_M
 from .reviewers import PARENT, top_lag

@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import plots
-from . import Experiment, claim, describe, difference, register, stat
+from .core import Experiment, claim, describe, difference, register, stat
 from .common import PAPER, near_opt, transition_T
 
 PS = (0.3, 0.5, 0.7, 0.8, 0.9)
