@@ -93,7 +93,8 @@ def test_rev_pretrain_claim_logic(reduced):
             a["learned"] == b["learned"] == 2 and a["steps_to_learned"]["mean"] < b["steps_to_learned"]["mean"]))
     d = out / "rev-pretrain"
     q = json.loads((d / "questions.json").read_text())
-    assert [x["id"] for x in q] == ["pretrain-finetune"] and set(q[0]["claims"]) == {f"learnable-{s}" for s in rp.SOURCES}
+    assert [x["id"] for x in q] == ["pretrain-finetune"]
+    assert set(q[0]["claims"]) == {f"learnable-{s}" for s in rp.SOURCES}
     diff = json.loads((d / "differences.json").read_text())
     assert {x["claims"][0] for x in diff} == {f"learnable-{s}" for s in rp.SOURCES
                                               if claims[f"learnable-{s}"]["holds"] is False}

@@ -211,36 +211,43 @@ def zero_invariant(run: dict) -> dict:
 
 
 def _figure(ft: dict, cells: dict, carry: dict, path) -> None:
-    fig, axes = plots.plt.subplots(1, 3, figsize=(19, 6))
-    for i, s in enumerate(SOURCES):
-        for label, ls in ((f"ft-{s}", "-"), (f"ft-random-{s}", ":")):
-            steps, acc = curve(ft[label], "test_accuracy")
-            axes[0].plot(steps, np.nanmean(acc, 0), ls, color=f"C{i}", label=label)
-    steps, acc = curve(ft["ft-zero"], "test_accuracy")
-    axes[0].plot(steps, np.nanmean(acc, 0), "-", color="k", lw=2, label="ft-zero")
-    plots.accuracy_axes(axes[0], "Task 2 (qa2) fine-tuning: mean test accuracy over seeds")
-    axes[0].legend(fontsize=8)
-    labels = ["ft-zero"] + [x for s in SOURCES for x in (f"ft-{s}", f"ft-Vonly-{s}", f"ft-random-{s}") if x in cells]
-    x = np.arange(len(labels))
+    fig, axes = plots.plt.subplots(2, 2, figsize=(16, 11))
+    axes = axes.ravel()
+    for ax, kinds, title in ((axes[0], ("ft-", "ft-random-"),
+                              "(a) from the pretrained (V, W) — dotted: random, same norms"),
+                             (axes[1], ("ft-Vonly-", "ft-sym-"), "(b) from the pretrained V with W = 0 — dotted: V's "
+                                                                 "fruit columns averaged")):
+        for i, s in enumerate(SOURCES):
+            for kind, ls in zip(kinds, ("-", ":")):
+                if kind + s in ft:
+                    steps, acc = curve(ft[kind + s], "test_accuracy")
+                    ax.plot(steps, np.nanmean(acc, 0), ls, color=f"C{i}", lw=2, label=kind + s)
+        steps, acc = curve(ft["ft-zero"], "test_accuracy")
+        ax.plot(steps, np.nanmean(acc, 0), "-", color="k", lw=1, label="ft-zero")
+        plots.accuracy_axes(ax, "Task 2 fine-tuning, mean test accuracy over seeds\n" + title)
+        ax.legend(fontsize=9)
+    labels = ["ft-zero"] + [x for s in SOURCES for x in (f"ft-{s}", f"ft-Vonly-{s}", f"ft-sym-{s}", f"ft-random-{s}")
+                            if x in cells]
     color = {k: "k" if k == "ft-zero" else f"C{next(i for i, s in enumerate(SOURCES) if k.endswith('-' + s))}"
              for k in labels}
     for j, k in enumerate(labels):
-        axes[1].bar(j, cells[k]["learned"], color=color[k], alpha=0.45 if "random" in k else 1.0,
-                    hatch="//" if "Vonly" in k else None, edgecolor="w" if "Vonly" in k else None)
-    axes[1].set_xticks(x, labels, rotation=60, ha="right", fontsize=8)
-    axes[1].set_ylabel(f"seeds with final accuracy ≥ {LEARNED} (of {cells['ft-zero']['n_seeds']})")
-    axes[1].set_title("seeds that learn Task 2 (hatched: the source's V, W = 0; pale: random, same norms)")
+        axes[2].bar(j, cells[k]["learned"], color=color[k], alpha=0.45 if "random" in k or "sym" in k else 1.0,
+                    hatch="//" if "Vonly" in k or "sym" in k else None, edgecolor="w" if "Vonly" in k else None)
+        axes[2].text(j, cells[k]["learned"] + 0.1, str(cells[k]["learned"]), ha="center", fontsize=9)
+    axes[2].set_xticks(np.arange(len(labels)), labels, rotation=60, ha="right", fontsize=9)
+    axes[2].set_ylabel(f"seeds with final accuracy ≥ {LEARNED} (of {cells['ft-zero']['n_seeds']})")
+    axes[2].set_title("(c) seeds that learn Task 2\n(hatched: the source's V, W = 0; pale: random, same norms)")
     xs = np.arange(len(SOURCES))
     floor = 1e-18
     for off, key, name in ((-0.2, "W_query_norm", "‖W x̃_N‖ (attention handed over)"),
                            (0.2, "V_apple_minus_orange", "max |V e_apple − V e_orange|")):
-        axes[2].bar(xs + off, [max(carry[s][key]["max"], floor) for s in SOURCES], 0.4, label=name)
-    axes[2].set_yscale("log")
-    axes[2].axhline(floor, color="r", ls=":", lw=1, label=f"exactly 0 (drawn at {floor:g})")
-    axes[2].set_xticks(xs, list(SOURCES))
-    axes[2].set_title("what the pretraining hands the qa2 query (max over seeds)")
-    axes[2].legend(fontsize=8)
-    fig.suptitle(f"Pretrain by next-token prediction, fine-tune Task 2 with init.from: K = {K}, M = {M} one-hot "
+        axes[3].bar(xs + off, [max(carry[s][key]["max"], floor) for s in SOURCES], 0.4, label=name)
+    axes[3].set_yscale("log")
+    axes[3].axhline(floor, color="r", ls=":", lw=1, label=f"exactly 0 (drawn at {floor:g})")
+    axes[3].set_xticks(xs, list(SOURCES))
+    axes[3].set_title("(d) what the pretraining hands the qa2 query (max over seeds)")
+    axes[3].legend(fontsize=9)
+    fig.suptitle(f"Pretrain by next-token prediction, fine-tune Task 2 (qa2) with init.from: K = {K}, M = {M} one-hot "
                  f"positions, η = 1, {STEPS} steps, zero init unless said")
     plots.save(fig, path)
 
@@ -273,7 +280,8 @@ def _analyse(runs, out, exp):
               f"is not 0.0: W = R x̃_N'ᵀ with orthogonal positions), so only V reaches the qa2 query; at N' = {N} "
               "W x̃_N ≠ 0 carries an attention pattern too",
               "issue 16: \"pretraining at other positions may leave W x̃_N unchanged; show which parameters carry over\"",
-              {s: {"N'": col[s] - K + 1, "W_columns_not_zero": [list(t) for t in sorted({tuple(c["W_columns"]) for c in per_seed[s]})],
+              {s: {"N'": col[s] - K + 1,
+                   "W_columns_not_zero": [list(t) for t in sorted({tuple(c["W_columns"]) for c in per_seed[s]})],
                    "W_query_norm": carry[s]["W_query_norm"], "exact": exact[s]} for s in SOURCES},
               all(exact.values()), "every seed of every source: the columns of W that are not exactly 0.0 are "
               "[K + N' − 1] (or none), and ‖W x̃_N‖ == 0.0 exactly iff N' ≠ N"),
@@ -383,8 +391,8 @@ def _differences(claims, out):
 
 def _questions(claims, out):
     c = {x["id"]: x for x in claims}
-    learned = "; ".join(f"{s}: {c[f'learnable-{s}']['measured']['learned']} "
-                        f"(random init of the same norms: {c[f'structure-{s}']['measured']['matched_random']['learned']})"
+    rand = {s: c[f"structure-{s}"]["measured"]["matched_random"]["learned"] for s in SOURCES}
+    learned = "; ".join(f"{s}: {c[f'learnable-{s}']['measured']['learned']} (random init of the same norms: {rand[s]})"
                         for s in SOURCES)
     z = c["zero-init-stuck"]["measured"]
     block = "; ".join(f"{s}: {c[f'attention-blocks-{s}']['measured']['V_only']['learned']}" for s in SAME_N)
