@@ -22,8 +22,8 @@ Why zero init cannot learn Task 2: both questions hold one apple and one orange,
 attention f = V x̄ is the same for both, V's gradient is (Σ g_b) x̄ᵀ with equal apple and orange
 weights, and the fruit slots A (7) and B (10) get equal score gradients. The invariant
 V e_apple = V e_orange, z_A = z_B is kept by every step; accuracy stays at 1/2. A start with
-V e_apple ≠ V e_orange breaks it. The bigram table of the QA corpus has Π[apple, ·] and
-Π[orange, ·] with Π[a, a] = Π[a, o] (the qa1 lists are uniform), so its population V keeps the
+V e_apple ≠ V e_orange breaks it. The bigram table of the QA corpus has identical apple and
+orange rows (the qa1 lists are uniform, qa2 swaps the fruits), so its population V keeps the
 invariant: only sampling noise separates the two columns.
 
 Design (two phases, one preset): the variants are the pretraining runs (``pre-*``, on the fast path
@@ -33,15 +33,16 @@ of a second ``executors.execute`` that ``analyse`` starts once the first phase i
 same ``runs/`` tree (``ft-<source>``, seed k from ``pre-<source>`` seed k): a reproduction stopped
 anywhere resumes (finished runs are skipped). Controls, written under ``init/`` as run directories
 with the source's config.json: ``random-<source>`` (V uniform [0, 1) scaled to the source's ‖V‖_F;
-W zero but for a Gaussian u of the source's ‖W x̃_N‖) and ``Vonly-walk-N37`` (the source's V, W = 0: must give
-bit-identical fine-tuning). Fine-tuning: qa2, ``train.data=population`` (the two questions, weight
-1/2 each), η = 1 (the pretraining's step), STEPS steps, on the reference transformer (the only one
+W zero but for a Gaussian u of the source's ‖W x̃_N‖), ``Vonly-<source>`` (the source's V, W = 0;
+for ``walk-N37`` it must give bit-identical fine-tuning, for the N' = N sources it removes the
+attention handed over) and ``sym-bigram-N19`` (the bigram V with its apple and orange columns
+averaged: the invariant on a pretrained V). Fine-tuning: qa2, ``train.data=population`` (the two
+questions, weight 1/2 each), η = 1 (the pretraining's step), STEPS steps, on the reference transformer (the only one
 that takes ``init.from``); M = 100 (a fine-tuned run stores W dense, (K + M)² floats).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
