@@ -26,7 +26,8 @@ def evaluate_reference(model, task, test, cfg, full: bool = True) -> dict:
     Next-state tasks: ``test_accuracy`` (:func:`formulas.accuracy`), ``test_loss`` (the
     model's loss), ``kl`` = mean KL(P(y | x) ‖ q) with q the model's predictive law
     (``Transformer.probs``; :func:`formulas.kl_divergence`), ``parent_attention`` (the last
-    layer's weight, averaged over heads, from the prediction slot on the parent x_{N−lag}),
+    layer's weight, averaged over heads, from the prediction slot on the parent x_{N−lag}; on
+    the QA tasks, which have none, on x_{N−1}, as the Shi & Cao metrics),
     :func:`value_alignment`, and in full lines ``attention`` (that row, every slot) and
     ``patterns`` (the row of every layer and head). The binary task: :func:`binary_metrics`."""
     x, y, _ = test
@@ -40,7 +41,7 @@ def evaluate_reference(model, task, test, cfg, full: bool = True) -> dict:
     last = rows[-1].mean(0)  # (Nk,)
     out = {"test_accuracy": float(accuracy(f, y, 1)),
            "test_loss": float(model.loss(f, y, None, cfg.train.eps)), "kl": float(kl_divergence(truth, q)),
-           "parent_attention": float(last[task.parent_index])}
+           "parent_attention": float(last[task.N - 2 if task.parent_index is None else task.parent_index])}
     out |= value_alignment(model, task)
     if full:
         out["attention"] = last.tolist()
