@@ -239,21 +239,28 @@ def _stays(rs) -> bool:
 
 
 def _figure(runs: dict, path) -> None:
-    fig, axes = plots.plt.subplots(1, 3, figsize=(18, 5))
+    fig, axes = plots.plt.subplots(1, 3, figsize=(19, 5.5))
     for label in ("zero-p1", "ce-p1", "noise-invariant", "warm-p0.9", "warm-p0.1", "curriculum-1step",
                   "noise-circulant", "noise-generic"):
         st, acc = curve(runs[label], "test_accuracy")
         plots.band(axes[0], st, acc, label)
     plots.references(axes[0], 1.0, K)
-    plots.accuracy_axes(axes[0], f"p = 1, N = {N_DET} = 4K+1: test accuracy (mean, min–max, 10 seeds)")
+    N, n = runs["zero-p1"][0]["config"]["task"]["N"], len(runs["zero-p1"])
+    plots.accuracy_axes(axes[0], f"(a) p = 1, N = {N} = {(N - 1) // K}K+1: accuracy ({n} seeds)")
     axes[0].set_xscale("symlog", linthresh=1)
-    lags = np.arange(1, 2 * K + 2)
-    for label in ("warm-p0.9", "warm-p0.1", "curriculum-1step", "noise-circulant", "noise-generic"):
-        att = np.mean([np.asarray(r["metrics"][-1]["attention"]) for r in runs[label]], axis=0)
-        axes[1].plot(lags, [att[N_DET - 1 - lag] for lag in lags], "o-", label=label)
-    axes[1].set_xlabel("lag ℓ of the attended token x_{N−ℓ} (1: the parent)")
-    axes[1].set_ylabel("final mean attention")
-    axes[1].set_title("where the attention ends (lags ≡ 1 mod K hold the parent's state)")
+    axes[0].set_xlim(0, STEPS)
+    escapes = ("warm-p0.9", "warm-p0.1", "curriculum-1step", "noise-circulant", "noise-generic")
+    x = np.arange(len(escapes))
+    for i, (name, fn) in enumerate((("parent x_{N−1}", lambda r: r["summary"]["parent_attention"]),
+                                    ("most attended token", top_token),
+                                    ("most attended lag class mod K", lambda r: lag_classes(r).max()))):
+        v = [[fn(r) for r in runs[lab]] for lab in escapes]
+        m = np.array([np.mean(u) for u in v])
+        axes[1].bar(x + 0.27 * (i - 1), m, 0.27, label=name,
+                    yerr=[m - [min(u) for u in v], [max(u) for u in v] - m], capsize=2)
+    axes[1].set_xticks(x, escapes, fontsize=8)
+    axes[1].set_ylabel("final attention (mean, min–max over seeds)")
+    axes[1].set_title("(b) where the attention ends")
     axes[1].legend(fontsize=8)
     ex = runs["exact"]
     keys = list(ex)
@@ -263,7 +270,7 @@ def _figure(runs: dict, path) -> None:
     axes[2].axhline(TOL, color="k", ls=":", label=f"tolerance {TOL:g}")
     axes[2].set_yscale("log")
     axes[2].set_xticks(x, keys, rotation=60, ha="right", fontsize=7)
-    axes[2].set_title("exact population GD, random η_t: largest spread over steps (0 shown at 1e-18)")
+    axes[2].set_title("(c) exact GD, random η_t: largest spread (0 drawn at 1e-18)")
     axes[2].legend(fontsize=7)
     fig.suptitle("Theorem 4.1's fixed set: what stays (zero init, any loss, noise inside it) and what leaves")
     plots.save(fig, path)
@@ -357,7 +364,10 @@ def _questions(claims, out):
                  "can enable the model to make an optimal prediction\" (rebuttal A3)",
                  f"At p = 1, N = {N_DET}: tiny generic noise (σ = {SIGMA:g}) ends at accuracy {acc('noise-generic-escapes')}, "
                  f"rotation-symmetric noise (circulant V) at {acc('noise-circulant-escapes')}, noise inside the theorem's "
-                 f"invariant set at {acc('noise-invariant-stays')}: it is the symmetry, not the zero, that fails.",
+                 f"invariant set at {acc('noise-invariant-stays')}: it is the symmetry, not the zero, that fails. "
+                 f"The attention then picks an arbitrary lag class mod K (its {(N_DET - 1) // K} slots hold the same "
+                 f"state), not one token: top token "
+                 f"{describe(c['escape-one-token']['top_token_attention'])}.",
                  claims=("noise-generic-escapes", "noise-circulant-escapes", "noise-invariant-stays",
                          "escape-one-token")),
         question("p01-optimization-failure", "yFLc",
@@ -365,8 +375,11 @@ def _questions(claims, out):
                  "\"the failure cases for p ∈ {0, 1} are optimization failures, and are highly due to the zero "
                  "initialization [...] emphasizes the need to select appropriate initialization strategies\" (A4)",
                  f"A warm start from a p = 0.9 model solves p = 1 ({acc('warm-p0.9-solves')}, parent attention "
-                 f"{describe(c['warm-p0.9-solves']['parent_attention'])}); from the mirror p = 0.1 model "
-                 f"({acc('warm-p0.1-solves')}); one step at p = 0.9 first ({acc('curriculum-1step-solves')}).",
+                 f"{describe(c['warm-p0.9-solves']['parent_attention'])}; already "
+                 f"{describe(c['warm-p0.9-solves']['accuracy_at_step0'])} before any p = 1 step: the p = 0.9 optimum "
+                 f"predicts the same state); from the mirror p = 0.1 model, which starts at "
+                 f"{describe(c['warm-p0.1-solves']['accuracy_at_step0'])}, too ({acc('warm-p0.1-solves')}); and a "
+                 f"curriculum of one GD step at p = 0.9, then p = 1 ({acc('curriculum-1step-solves')}).",
                  claims=("warm-p0.9-solves", "warm-p0.1-solves", "curriculum-1step-solves")),
         question("p01-loss", "ki3b",
                  "it should still be noted that this is non-standard as the final softmax after the value matrix "
