@@ -275,3 +275,17 @@ def test_linear_head_at_every_position(gen):
     last.load_tensors(model.tensors())
     assert f.shape == (B, N - 1, K) and (f[:, -1] - last(b.tokens)).abs().max() < 1e-12
     assert (f[:, 3] - last(b.tokens[:, :4])).abs().max() < 1e-12
+
+
+def test_squared_loss():
+    """model.loss=squared: Σ_b w_b ‖f_b − e_{y_b}‖² (uniform w here), and a run trains with it."""
+    from walkformer.config import Config, apply_overrides, resolve
+    from walkformer.loop import run
+
+    model = Transformer(TransformerSpec(K=4, N=6, M=8, loss="squared"))
+    f = torch.tensor([[0.5, 0.2, 0.0, 0.3], [1.0, 0.0, 0.0, 0.0]], dtype=torch.float64)
+    assert float(model.loss(f, torch.tensor([0, 2]))) == pytest.approx((0.38 + 2.0) / 2, abs=1e-12)
+    over = {"model.loss": "squared", "task.K": 5, "task.N": 9, "model.M": 12, "train.steps": 10, "task.p": 0.7,
+            "train.n_train": 100, "eval.n_test": 100}
+    res = run(resolve(apply_overrides(Config(), over), set(over)))
+    assert res.summary["status"] == "ok" and res.metrics[-1]["train_loss"] < res.metrics[0]["train_loss"]

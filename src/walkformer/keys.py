@@ -150,8 +150,8 @@ REGISTRY: dict[str, Key] = {k.name: k for k in [
        ("linear", "relu", "unembed"), when=TF),
     _k("model.m", "hidden width of the relu head", allowed="m >= 1", ok=_geq(1),
        when={**TF, "model.head": ("relu",)}),
-    _k("model.loss", "log-eps: -log(f_y + eps), softmax-ce: cross-entropy, bce: sigmoid read-out (K = 2)",
-       ("log-eps", "softmax-ce", "bce"), when=TF),
+    _k("model.loss", "log-eps: -log(f_y + eps), softmax-ce: cross-entropy, bce: sigmoid read-out (K = 2), "
+       "squared: ||f - e_y||^2", ("log-eps", "softmax-ce", "bce", "squared"), when=TF),
     # ---- init ----------------------------------------------------------------------------------
     _k("init.scheme", "initial parameters: zero, gaussian (sigma), standard (GPT-2), anti-aligned (c), rank-one",
        ("zero", "gaussian", "standard", "anti-aligned", "rank-one")),

@@ -24,7 +24,7 @@ Read-out at the prediction slot(s) (slot N | the last token | every token):
                   the token block of h there, zero in the slot layout) — eq. (2.1) for L = H = 1
     head=relu:    f = A ReLU(Σ_k V_k y_k + b) + b_A            (App. F.2)
     head=unembed: f = LN(h_i) W_U + b_U;  tie: W_U = W_Eᵀ (learned) or e (scalar)
-Loss, Σ_b w_b ℓ_b (w sums to 1): log-eps −log(f_y + ε) | softmax-ce | bce (one logit, K = 2;
+Loss, Σ_b w_b ℓ_b (w sums to 1): log-eps −log(f_y + ε) | softmax-ce | squared ‖f − e_y‖² | bce (one logit, K = 2;
 the binary task averages over its T positions).
 
 (u, y, h as row vectors.) Names follow TransformerLens; blocks use its x @ W orientation,
@@ -371,13 +371,16 @@ class Transformer(nn.Module):
             per = -torch.log(f.gather(-1, y[..., None])[..., 0] + eps)
         elif self.spec.loss == "softmax-ce":
             per = F.cross_entropy(f.reshape(-1, f.shape[-1]), y.reshape(-1), reduction="none").view(y.shape)
+        elif self.spec.loss == "squared":
+            per = ((f - F.one_hot(y, f.shape[-1]).to(f.dtype)) ** 2).sum(-1)
         else:
             per = F.binary_cross_entropy_with_logits(f, y.to(f.dtype), reduction="none")
         return (w * (per.mean(-1) if per.dim() == 2 else per)).sum()
 
     def probs(self, f, eps: float = 0.1) -> torch.Tensor:
-        """The predictive distribution (..., K): (f⁺ + ε)/Σ (log-eps, as metrics.kl_log_eps), softmax, [1-σ, σ]."""
-        if self.spec.loss == "log-eps":
+        """The predictive distribution (..., K): (f⁺ + ε)/Σ (log-eps, as metrics.kl_log_eps; squared too),
+        softmax, [1-σ, σ]."""
+        if self.spec.loss in ("log-eps", "squared"):
             q = f.clamp(min=0.0) + eps
             return q / q.sum(-1, keepdim=True)
         if self.spec.loss == "softmax-ce":
