@@ -14,7 +14,7 @@ positions: p_iᵀ p_j = 0 exactly). One GD step of any size η_t maps 𝓘 into 
 init (∈ 𝓘) the model stays at random guessing for every loss of that kind and every
 schedule (η_t). :func:`invariant_check` runs this with the exact population gradient (the
 K paths of the deterministic walk), float64, on the reference transformer, for three
-losses (squared loss is computed here, it is no ``model.loss``) and random η_t; the cases
+losses (``model.loss`` log-eps, softmax-ce, squared) and random η_t; the cases
 built to fail are N = rK + 2 and p = 0.9.
 
 **Escapes** (the summary's next checks), each a way out of 𝓘, measured over 10 seeds:
@@ -22,7 +22,8 @@ built to fail are N = rK + 2 and p = 0.9.
 - warm start: train at p = 0.9 (50 steps), then at p = 1 from those parameters
   (``init.from``); the mirror p = 0.1 (it predicts s − 1: accuracy 0 at p = 1);
 - curriculum p = 0.9 → 1: one GD step at p = 0.9 (V^(1) circulant, W^(1) = 0), then p = 1;
-- another loss: softmax cross-entropy from zero init (with a p = 0.9 control that learns);
+- another loss: softmax cross-entropy and the squared loss from zero init (each with a p = 0.9
+  control that learns);
 - tiny noise σ = 1e-6, three readings of "symmetric": *inside 𝓘* (V = σg 11ᵀ,
   W = σ [1_K; 0] hᵀ: equal scores on every token slot), *rotation-symmetric* (V = σC with C
   circulant, W = 0: the circle's symmetry, not the theorem's), and *generic* (i.i.d.).
@@ -47,6 +48,8 @@ interrupted reproduction resumes them too.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -73,6 +76,8 @@ FIRST = {  # label -> overrides of BASE
     "src-p0.1": {"task.p": 0.1},
     "ce-p1": CE,
     "ce-p0.9": CE | {"task.p": 0.9},
+    "sq-p1": {"model.loss": "squared"},
+    "sq-p0.9": {"model.loss": "squared", "task.p": 0.9},
     "noise-generic": {"init.scheme": "gaussian", "init.sigma": SIGMA},
 }
 WARM = {"warm-p0.9": "src-p0.9", "curriculum-1step": "src-p0.9-1step", "warm-p0.1": "src-p0.1"}  # label -> source
@@ -92,12 +97,12 @@ def invariant_check(K: int, N: int, M: int, p: float, loss: str, etas) -> dict:
     transformer, onehot positions, zero init). At every step θ^(0..T): the largest spread
     of the attention over the token slots (one sequence at a time), of V around its mean
     and of f over the K classes (both relative to max(1, largest entry)). ``loss``:
-    log-eps, softmax-ce or squared (Σ_b w_b ‖f_b − e_y‖², computed here)."""
+    log-eps, softmax-ce or squared (Σ_b w_b ‖f_b − e_y‖²)."""
     from ..loop import build
 
     over = {"task.K": K, "task.N": N, "model.M": M, "task.p": p, "model.pos": "onehot", "train.data": "population",
             "train.n_train": None}
-    cfg = config(over | (CE if loss == "softmax-ce" else {}))
+    cfg = config(over | {"model.loss": loss})
     task, model = build(cfg)
     x, y, w = task.population()
     w = w.to(torch.float64)
@@ -113,11 +118,7 @@ def invariant_check(K: int, N: int, M: int, p: float, loss: str, etas) -> dict:
         out |= {k: max(out[k], v) for k, v in spreads.items()}
         if t == len(etas):
             break
-        if loss == "squared":
-            L = (w * ((f - torch.nn.functional.one_hot(y, K).to(f.dtype)) ** 2).sum(1)).sum()
-        else:
-            L = model.loss(f, y, w, cfg.train.eps)
-        grads = torch.autograd.grad(L, params)
+        grads = torch.autograd.grad(model.loss(f, y, w, cfg.train.eps), params)
         with torch.no_grad():
             for q, g in zip(params, grads):
                 q -= etas[t] * g
@@ -177,24 +178,18 @@ def second_stage(runs: dict, out, base: dict) -> dict[str, list[dict]]:
 
     jobs = {}
     for label, src in WARM.items():
-        jobs[label] = [(config({"init.from": str(_abs(r["path"])), "seed": r["config"]["seed"]}, base),
+        jobs[label] = [(config({"init.from": str(Path(r["path"]).resolve()), "seed": r["config"]["seed"]}, base),
                         out / "runs" / label / f"seed{r['config']['seed']}") for r in runs[src]]
     for kind in NOISE:
         jobs[kind] = []
         for r in runs["zero-p1"]:
             s = r["config"]["seed"]
-            src = _abs(out / "inits" / kind / f"seed{s}")
+            src = (out / "inits" / kind / f"seed{s}").resolve()
             if not (src / "config.json").is_file():
                 _noise_init(kind, s, src, base["model.M"])
             jobs[kind].append((config({"init.from": str(src), "seed": s}, base), out / "runs" / kind / f"seed{s}"))
     execute([j for js in jobs.values() for j in js], workers=WORKERS, quiet=True, desc="rev-deterministic stage 2")
     return {label: [load_run(p) for _, p in js] for label, js in jobs.items()}
-
-
-def _abs(p):
-    from pathlib import Path
-
-    return Path(p).resolve()
 
 
 # ---- analysis --------------------------------------------------------------------------------
@@ -240,7 +235,7 @@ def _stays(rs) -> bool:
 
 def _figure(runs: dict, path) -> None:
     fig, axes = plots.plt.subplots(1, 3, figsize=(19, 5.5))
-    for label in ("zero-p1", "ce-p1", "noise-invariant", "warm-p0.9", "warm-p0.1", "curriculum-1step",
+    for label in ("zero-p1", "ce-p1", "sq-p1", "noise-invariant", "warm-p0.9", "warm-p0.1", "curriculum-1step",
                   "noise-circulant", "noise-generic"):
         st, acc = curve(runs[label], "test_accuracy")
         plots.band(axes[0], st, acc, label)
@@ -303,6 +298,10 @@ def _analyse(runs, out, exp):
         claim("ce-p0.9-learns", "control: softmax cross-entropy from zero init learns p = 0.9 (so staying is not "
               "a loss that cannot train)", "—", c["ce-p0.9"], _solves(runs["ce-p0.9"]),
               "every seed within 3 binomial s.d. of OPT"),
+        claim("sq-p1-stays", "squared loss ‖f − e_y‖² from zero init, p = 1: also stays at 1/K", "any loss (Thm 4.1)",
+              c["sq-p1"], _stays(runs["sq-p1"]), "as zero-p1-stays"),
+        claim("sq-p0.9-learns", "control: the squared loss from zero init learns p = 0.9", "—", c["sq-p0.9"],
+              _solves(runs["sq-p0.9"]), "every seed within 3 binomial s.d. of OPT"),
         claim("source-p0.9-learns", "the warm start's source: zero init at p = 0.9 reaches OPT on the parent",
               "Thm 3.1", c["src-p0.9"], _solves(runs["src-p0.9"]) and c["src-p0.9"]["parent_attention"]["min"] >= 0.99,
               "every seed within 3 binomial s.d. of OPT and parent attention >= 0.99"),
@@ -386,9 +385,10 @@ def _questions(claims, out):
                  "is omitted",
                  "\"log-loss is fairly common in theoretical analyses [...] the setting with log-loss can already "
                  "provide valuable insights\" (A2); Thm 4.1 states the failure for any loss",
-                 f"With softmax cross-entropy zero init also stays at p = 1 ({acc('ce-p1-stays')}) while it learns p = 0.9 "
-                 f"({acc('ce-p0.9-learns')}); the exact check holds for three losses under random η_t.",
-                 claims=("ce-p1-stays", "ce-p0.9-learns")),
+                 f"With softmax cross-entropy zero init also stays at p = 1 ({acc('ce-p1-stays')}) and learns p = 0.9 "
+                 f"({acc('ce-p0.9-learns')}); with the squared loss: {acc('sq-p1-stays')} and "
+                 f"{acc('sq-p0.9-learns')}; the exact check holds for all three losses under random η_t.",
+                 claims=("ce-p1-stays", "ce-p0.9-learns", "sq-p1-stays", "sq-p0.9-learns")),
     ]
 
 
