@@ -67,7 +67,7 @@ def test_rev_deterministic_claim_logic(tmp_path, monkeypatch):
     assert all((d / "runs" / lab / "seed1" / "params.safetensors").is_file() for lab in list(rd.WARM) + list(rd.NOISE))
     assert claims["invariant-exact"]["holds"] is True and claims["invariant-built-to-fail"]["holds"] is True
     tol = 3 * np.sqrt((1 / 6) * (5 / 6) / 300)
-    for cid in ("zero-p1-stays", "ce-p1-stays", "sq-p1-stays", "noise-invariant-stays"):  # holds recomputed from what is shown
+    for cid in ("zero-p1-stays", "ce-p1-stays", "sq-p1-stays", "noise-invariant-stays"):  # holds from what is shown
         m = claims[cid]["measured"]
         shown = (abs(m["accuracy"]["min"] - 1 / 6) <= tol and abs(m["accuracy"]["max"] - 1 / 6) <= tol
                  and m["token_attention_spread"]["max"] <= 1e-9)

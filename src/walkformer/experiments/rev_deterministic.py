@@ -66,8 +66,9 @@ N_DET = 4 * K + 1  # = rK + 1: Theorem 4.1's symmetric point
 STEPS = 50
 SIGMA = 1e-6
 WORKERS = 2  # the second stage's processes (tests set 1)
-BASE = {k: v for k, v in PAPER.items() if k != "train.eps"} | {"task.N": N_DET, "model.M": scaled_M(N_DET), "model.pos": "onehot", "train.eta": 1.0,
-                "train.steps": STEPS, "eval.grid": "log", "eval.per_decade": 10, "task.p": 1.0}
+BASE = {k: v for k, v in PAPER.items() if k != "train.eps"} | {
+    "task.N": N_DET, "model.M": scaled_M(N_DET), "model.pos": "onehot", "train.eta": 1.0, "train.steps": STEPS,
+    "eval.grid": "log", "eval.per_decade": 10, "task.p": 1.0}
 CE = {"model.loss": "softmax-ce"}  # (train.eps, log-eps only, stays at its default 0.1 elsewhere)
 FIRST = {  # label -> overrides of BASE
     "zero-p1": {},
@@ -220,7 +221,8 @@ def _cell(rs: list[dict]) -> dict:
             "parent_attention": stat(finals(rs, "parent_attention")),
             "parent_class_attention": stat([lag_classes(r)[1 % K] for r in rs]),
             "top_class_attention": stat([lag_classes(r).max() for r in rs]),
-            "top_class": [int(np.argmax(lag_classes(r))) for r in rs], "top_token_attention": stat([top_token(r) for r in rs]),
+            "top_class": [int(np.argmax(lag_classes(r))) for r in rs],
+            "top_token_attention": stat([top_token(r) for r in rs]),
             "token_attention_spread": stat([token_spread(r) for r in rs]),
             "steps_to_optimal": stat(finals(rs, "steps_to_optimal")), "seeds": len(rs)}
 
@@ -283,7 +285,8 @@ def _analyse(runs, out, exp):
     claims = [
         claim("invariant-exact", "Theorem 4.1 for any loss and any step sizes: with the exact population gradient "
               "(N = 97 = 16K + 1, M = 1000, onehot, float64) the attention stays equal on every token, V ∝ 11ᵀ and "
-              "f ∝ 1 at every step, for the ε-log-loss, softmax cross-entropy and the squared loss under random η_t",
+              "f ∝ 1 at every step, for the ε-log-loss, softmax cross-entropy and the squared loss under "
+              "random η_t",
               "for any loss ℓ, any η > 0 and any T (Thm 4.1)", theorem, worst(theorem) <= TOL,
               f"largest spread over steps, schedules and losses <= {TOL:g}", kind="identity"),
         claim("invariant-built-to-fail", "the same check leaves the invariant where the theorem does not apply "
@@ -292,13 +295,15 @@ def _analyse(runs, out, exp):
               "every loss in every such case has a spread > 1e-3", kind="identity"),
         claim("zero-p1-stays", "zero init, p = 1, the ε-log-loss: accuracy 1/K, equal attention on every token",
               "1/K (Thm 4.1)", c["zero-p1"], _stays(runs["zero-p1"]),
-              "every seed within 3 binomial s.d. of 1/K; spread of the mean token attention <= 1e-9 at every logged step"),
+              "every seed within 3 binomial s.d. of 1/K; spread of the mean token attention <= 1e-9 at every "
+              "logged step"),
         claim("ce-p1-stays", "softmax cross-entropy from zero init, p = 1: also stays at 1/K", "any loss (Thm 4.1)",
               c["ce-p1"], _stays(runs["ce-p1"]), "as zero-p1-stays"),
         claim("ce-p0.9-learns", "control: softmax cross-entropy from zero init learns p = 0.9 (so staying is not "
               "a loss that cannot train)", "—", c["ce-p0.9"], _solves(runs["ce-p0.9"]),
               "every seed within 3 binomial s.d. of OPT"),
-        claim("sq-p1-stays", "squared loss ‖f − e_y‖² from zero init, p = 1: also stays at 1/K", "any loss (Thm 4.1)",
+        claim("sq-p1-stays", "squared loss ‖f − e_y‖² from zero init, p = 1: also stays at 1/K",
+              "any loss (Thm 4.1)",
               c["sq-p1"], _stays(runs["sq-p1"]), "as zero-p1-stays"),
         claim("sq-p0.9-learns", "control: the squared loss from zero init learns p = 0.9", "—", c["sq-p0.9"],
               _solves(runs["sq-p0.9"]), "every seed within 3 binomial s.d. of OPT"),
@@ -361,8 +366,9 @@ def _questions(claims, out):
                  "\"in failure cases, the symmetry preserved under zero initialization is broken with non-zero "
                  "initialization. This causes the largest softmax score to be assigned to an arbitrary token, which "
                  "can enable the model to make an optimal prediction\" (rebuttal A3)",
-                 f"At p = 1, N = {N_DET}: tiny generic noise (σ = {SIGMA:g}) ends at accuracy {acc('noise-generic-escapes')}, "
-                 f"rotation-symmetric noise (circulant V) at {acc('noise-circulant-escapes')}, noise inside the theorem's "
+                 f"At p = 1, N = {N_DET}: tiny generic noise (σ = {SIGMA:g}) ends at accuracy "
+                 f"{acc('noise-generic-escapes')}, rotation-symmetric noise (circulant V) at "
+                 f"{acc('noise-circulant-escapes')}, noise inside the theorem's "
                  f"invariant set at {acc('noise-invariant-stays')}: it is the symmetry, not the zero, that fails. "
                  f"The attention then picks an arbitrary lag class mod K (its {(N_DET - 1) // K} slots hold the same "
                  f"state), not one token: top token "
