@@ -57,7 +57,7 @@ import torch
 from .. import plots
 from ..config import Config, apply_overrides, resolve
 from ..runs.rundir import write_json
-from . import Experiment, claim, describe, difference, load_run, question, register, stat
+from .core import Experiment, claim, describe, difference, load_run, question, register, stat
 from .common import PAPER, at_random_guess, curve, finals, near_opt, tolerance, with_figure
 from .randomwalk import scaled_M
 
