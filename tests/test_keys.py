@@ -4,6 +4,7 @@ the new keys' bad values; ``walkformer keys``; docs/keys.md generated from the r
 
 import dataclasses
 import json
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -208,7 +209,7 @@ def test_every_preset_resolves_and_its_command_resolves_to_it():
     for e in PRESETS.values():
         for label in e.variants:
             c = e.config(label, 0)
-            args = command_for(c, "r").split()[4:]
+            args = shlex.split(command_for(c, "r"))[4:]  # a value may be quoted (task.matrix rows)
             if tuple(args) in seen:
                 continue
             seen.add(tuple(args))
