@@ -5,6 +5,7 @@ V's step 2η and W's step η/2), each with a case built to fail, and the claim l
 reduced run with a case built to fail."""
 
 import json
+import shutil
 from dataclasses import replace
 
 import pytest
@@ -101,7 +102,7 @@ def test_two_heads_equivalence_fails_from_a_random_init():
 
 def _reduced(variants: dict, base: dict):
     e = REGISTRY["rev-depth"]
-    v = {k: o | {"train.steps": 6} for k, o in variants.items()}
+    v = {k: o | {"train.steps": 4} for k, o in variants.items()}
     return replace(e, variants=v, base=e.base | base, seeds=2)
 
 
@@ -130,9 +131,11 @@ def test_rev_depth_claim_logic(tmp_path):
     diff = json.loads((out / "differences.json").read_text())
     assert {d["claims"][0] for d in diff} <= {k for k, c in claims.items() if c["holds"] is False}
     assert all((out / f).exists() for f in (rd.ACC_FIG, rd.ATT_FIG, rd.FULL_FIG))
-    # built to fail: the no-residual "zero init" models start from a random init
+    # built to fail: the no-residual "zero init" models start from a random init (the other runs reused)
     bad_v = {k: (o | GAUSS if k.startswith("zero-L2H1-nores") else o) for k, o in rd.VARIANTS.items()}
     bad = _reduced(bad_v, small)
+    shutil.copytree(out / "runs", tmp_path / "bad" / "rev-depth" / "runs",
+                    ignore=lambda d, names: [n for n in names if n.startswith("zero-L2H1-nores")])
     out2 = {c["id"]: c for c in run_all([bad], tmp_path / "bad", workers=1, quiet=True)["rev-depth"]}
     assert out2["zero-nores-frozen"]["holds"] is False
     assert out2["zero-nores-frozen"]["measured"]["zero-L2H1-nores-p0.5"] > 0
