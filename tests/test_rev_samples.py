@@ -57,7 +57,12 @@ def test_rev_samples_claim_logic(tmp_path):
     assert b["holds"] == (b["measured"]["slope"] is not None and abs(b["measured"]["slope"]) <= rs.FLAT
                           and None not in b["measured"]["n_star"])
     f = claims["fixed-matches-online"]
-    assert f["holds"] == all(abs(g) <= f["measured"]["tolerance"] for g in f["measured"]["online_minus_fixed_accuracy"].values())
+    assert f["holds"] == all(g <= f["measured"]["tolerance"] for g in f["measured"]["largest_gap_over_steps"].values())
+    assert all(g >= abs(f["measured"]["online_minus_fixed_accuracy"][N]) for N, g in
+               f["measured"]["largest_gap_over_steps"].items())
+    diff = json.loads((tmp_path / "rev-samples" / "differences.json").read_text())
+    assert {d["claims"][0] for d in diff} == {k for k in ("transformer-n-grows-with-N", "fixed-matches-online")
+                                              if claims[k]["holds"] is False}
     q = json.loads((tmp_path / "rev-samples" / "questions.json").read_text())
     assert q[0]["reviewer"] == "ki3b" and "transformer-n-grows-with-N" in q[0]["claims"]
     # built to fail: the N = 49 labels carry the N = 25 runs, so n* cannot grow with N

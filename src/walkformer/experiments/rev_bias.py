@@ -46,7 +46,7 @@ from .. import plots
 from ..config import from_dict
 from .core import Experiment, claim, describe, difference, question, register, stat
 from .beyond import QA
-from .common import finals, tolerance, with_figure
+from .common import tolerance, with_figure
 
 FIG10 = QA | {"model.head": "relu", "model.m": 19, "train.n_train": 1024, "eval.n_test": 1024}
 TORCH_SCALE = 1 / math.sqrt(3 * 19)  # nn.Linear(19, ·)'s U(±1/√fan_in) has this s.d.

@@ -48,7 +48,7 @@ import torch
 from .. import plots
 from ..config import from_dict
 from .core import Experiment, claim, describe, difference, question, register, stat
-from .common import PAPER, finals, tolerance, with_figure
+from .common import PAPER, curve, finals, tolerance, with_figure
 from .randomwalk import scaled_M
 
 NS = (25, 49, 97, 193)
@@ -169,6 +169,11 @@ def _analyse(runs, out, exp):
     gaps = {N: float(np.mean(finals(online[N], "test_accuracy")) - np.mean(finals(runs[f"N{N}-n{big}"], "test_accuracy")))
             for N in Ns if online[N]}
     small_gap = {N: float(np.mean(finals(online[N], "test_accuracy")) - tr[N][0]) for N in Ns if online[N]}
+    curve_gap = {}  # the dynamics: largest gap of the seed-mean accuracy over the logged steps
+    for N in Ns:
+        if online[N]:
+            (t1, a1), (t2, a2) = curve(online[N], "test_accuracy"), curve(runs[f"N{N}-n{big}"], "test_accuracy")
+            curve_gap[N] = float(np.max(np.abs(a1.mean(0) - a2.mean(0)))) if list(t1) == list(t2) else None
     t_on = {N: stat(finals(online[N], "steps_to_optimal")) for N in Ns if online[N]}
     t_fix = {N: stat(finals(runs[f"N{N}-n{big}"], "steps_to_optimal")) for N in Ns}
     tr_s, bl_s = slopes["transformer"], slopes["baseline"]
@@ -195,13 +200,14 @@ def _analyse(runs, out, exp):
                                                    for a, b in zip(nstar["transformer"], nstar["baseline"])]},
               all(b is not None and (a is None or a >= b) for a, b in zip(nstar["transformer"], nstar["baseline"])),
               "n*(transformer) ≥ n*(baseline) at every N (never reached counts as larger)"),
-        claim("fixed-matches-online", f"at n_train = {big} the fixed-set run ends where the population proxy "
-              f"(online, {ONLINE} fresh sequences a step) ends, at every N",
+        claim("fixed-matches-online", f"at n_train = {big} the fixed-set run follows the population proxy "
+              f"(online, {ONLINE} fresh sequences a step) at every step, at every N",
               "the paper's theory is for the population loss (A3); its experiments use a fixed set of 1000",
-              {"online_minus_fixed_accuracy": gaps, "online_minus_n10": small_gap, "steps_to_optimal_online": t_on,
+              {"online_minus_fixed_accuracy": gaps, "largest_gap_over_steps": curve_gap, "online_minus_n10": small_gap, "steps_to_optimal_online": t_on,
                "steps_to_optimal_fixed": t_fix, "tolerance": tol},
-              all(abs(g) <= tol for g in gaps.values()) if gaps else None,
-              "|mean online − mean fixed final accuracy| ≤ 3 binomial s.d. on n_test, every N"),
+              all(g is not None and g <= tol for g in curve_gap.values()) if curve_gap else None,
+              "at every logged step (the dynamics, not only the end), |seed-mean accuracy online − fixed| ≤ 3 "
+              "binomial s.d. on n_test, every N"),
     ], FIGURE)
 
 
@@ -209,14 +215,34 @@ def _differences(claims, out):
     c = {x["id"]: x for x in claims}
     t, b = c["transformer-n-grows-with-N"], c["baseline-n-flat-in-N"]
     fmt = lambda v: ", ".join("—" if s is None else f"{s:.0f}" for s in v)  # noqa: E731
-    if t["holds"] is not False:
-        return []
-    return [difference(
-        "transformer-sample-growth", "The transformer's sample complexity does not grow as the reviewer expected",
-        "ki3b: it would scale with the sequence length",
-        f"n* at N = {t['measured']['N']}: {fmt(t['measured']['n_star'])} (slope {t['measured']['slope']})",
-        f"the depth-0 baseline on the same training sets: n* {fmt(b['measured']['n_star'])} (slope "
-        f"{b['measured']['slope']}); only the model differs", claims=("transformer-n-grows-with-N",))]
+    out_ = []
+    if t["holds"] is False:
+        out_.append(difference(
+            "transformer-sample-growth", "The transformer's sample complexity does not grow as the reviewer expected",
+            "ki3b: it would scale with the sequence length",
+            f"n* at N = {t['measured']['N']}: {fmt(t['measured']['n_star'])} (slope {t['measured']['slope']})",
+            f"the depth-0 baseline on the same training sets: n* {fmt(b['measured']['n_star'])} (slope "
+            f"{b['measured']['slope']}); only the model differs", claims=("transformer-n-grows-with-N",)))
+    f = c["fixed-matches-online"]
+    if f["holds"] is False:
+        m = f["measured"]
+        Ns = list(m["largest_gap_over_steps"])
+        out_.append(difference(
+            "fixed-vs-population", f"A fixed set of {ONLINE} follows the population proxy to the end, but not at "
+            "the one step where the attention moves", "the theory is for the population loss; the experiments train on a fixed set",
+            "largest gap of the seed-mean accuracy over the logged steps, online − fixed (n = 3000): "
+            + ", ".join(f"N = {N}: {m['largest_gap_over_steps'][N]:.3f}" for N in Ns)
+            + f" (tolerance {m['tolerance']:.3f})",
+            "the same runs' end points and timing: final accuracy online − fixed "
+            + ", ".join(f"{m['online_minus_fixed_accuracy'][N]:.3g}" for N in Ns) + "; steps to OPT online "
+            + ", ".join(describe(m["steps_to_optimal_online"][N]) for N in Ns) + ", fixed "
+            + ", ".join(describe(m["steps_to_optimal_fixed"][N]) for N in Ns)
+            + ". The first online batch is the fixed set itself, so θ⁽⁰⁾ and θ⁽¹⁾ are the same in both and the "
+            "accuracy can first differ at step 2: the gap is at the one step where the accuracy is between chance and OPT (step 2, the "
+            "attention moving to the parent: steps 0, 1 at chance, OPT from step 3 in both), where the step-1 "
+            "gradient of a fresh sample and of the fixed set move attention by different amounts",
+            claims=("fixed-matches-online",)))
+    return out_
 
 
 def _questions(claims, out):
