@@ -92,6 +92,10 @@ def test_rev_bias_claim_logic(tmp_path):
     learned = t2["measured"]["arms_learning_task1"]
     assert t2["holds"] == ((all(t2["measured"][a]["seeds_near_half"] == 2 - t2["measured"][a]["undefined_loss"]
                                 for a in learned)) if learned else None)
+    u = claims["fig10-learns-then-unlearns"]["measured"]
+    tol = claims["task2-stays-half"]["measured"]["tolerance"]
+    n = sum(p >= rb.SOLVED and abs(f - 0.5) <= tol for p, f in u["peak_and_final_per_seed"])
+    assert u["seeds_peak_then_half"] == n and claims["fig10-learns-then-unlearns"]["holds"] == (n >= 2)
     for a in rb.A_ARMS:
         c = claims[f"{a}-solves-task1"]
         assert c["holds"] == (c["measured"]["no_bias"]["seeds_solved"] == 2)

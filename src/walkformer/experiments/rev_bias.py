@@ -32,7 +32,7 @@ ReLU's homogeneity f(A, V, b) = f(A/c, cV, cb) for c > 0, and
 so GD with one step η from (A₀/c, cV₀, cb₀), mapped back by (cÃ, Ṽ/c, b̃/c), is GD from
 (A₀, V₀, b₀) with steps c²η on A and η/c² on V and b. A larger step on A alone equals a
 *smaller* A and a *larger* V at init (same function), not a larger A; scaling A alone changes
-f at init by c. Both are measured (tests/test_rev_bias.py checks the identity to 1e-12).
+f at init by c. Both are measured (tests/test_rev_bias.py checks the identity to 1e-9).
 """
 
 from __future__ import annotations
