@@ -163,14 +163,16 @@ def _cell(results: list, tol: float) -> dict:
 def _figure(arms: dict, out) -> None:
     fig, axes = plots.plt.subplots(1, 2, figsize=(16, 6.5))
     for ax, task in zip(axes, ("qa1", "qa2")):
-        for a, rs in arms[task].items():
+        for i, (a, rs) in enumerate(arms[task].items()):
             acc = [r["accuracy"] for r in rs if r["failure"] is None]
             if acc:
                 ax.plot(np.arange(len(acc[0])), np.mean(acc, 0), label=f"{a} ({len(acc)} seeds)",
-                        ls="-" if a.startswith(("fig10", "bias")) else "--")
+                        ls="-" if a.startswith(("fig10", "bias")) else "--", color=plots.plt.cm.tab20(i % 20))
         ax.axhline(0.5, ls=":", color="r", lw=1)
         ax.axvline(REBUTTAL_STEPS, ls=":", color="k", lw=1)
         plots.accuracy_axes(ax, f"Task {task[-1]}: mean test accuracy over seeds (dotted: step 20, 0.5)")
+    if axes[0].get_legend() is not None:
+        axes[0].get_legend().remove()
     axes[1].legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.suptitle("App. F.2 with and without biases f = A ReLU(V X S + b) + b_A; A's initial scale and step")
     plots.save(fig, out / FIGURE)
