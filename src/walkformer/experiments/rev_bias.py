@@ -8,7 +8,7 @@ the only placement that changes the model: x̃_N = [0; p_N] is the same for ever
 a query bias only shifts the free vector u = W x̃_N; a key bias adds u·b_K to every score of
 a row and cancels in the softmax; a value bias before V is V b, i.e. a b. ``model.bias=true``
 with ``model.head=relu`` builds exactly this (models/transformer.py: head.b, head.b_A, zero
-at init), but only on the reference transformer (150–400 ms a step here against ~1.5 ms for
+at init), but only on the reference transformer (150–400 ms a step here at load ~12, against ~1.5 ms for
 the fast path), so the arms train in :func:`train_head`, an exact small trainer of the same
 model: because every gradient of W is an outer product r x̃_Nᵀ (models/shicao.py), GD on W
 is GD on u = W x̃_N with step η‖x̃_N‖², and
