@@ -241,3 +241,4 @@ from . import no_position  # noqa: E402,F401  (the rebuttal's no-position statem
 from . import value_law  # noqa: E402,F401  (issue 12: V tends to (Πᵀ)^∘½ under the ε-log-loss)
 from . import reviewers  # noqa: E402,F401  (issue 15: the reviewers' questions on 1/√d scaling and the residual)
 from . import reviewers_qk  # noqa: E402,F401  (issue 15: the reviewers' question on W = W_Kᵀ W_Q)
+from . import rev_lag, rev_order  # noqa: E402,F401  (issue 16: a parent at lag k; second-order chains)
