@@ -80,8 +80,9 @@ def test_rev_order_claim_logic(tmp_path):
         assert one["holds"] == (m["seeds_at_opt"] == 0 if m["trained"] else None)
         for a in ("1L2H", "2L1H"):
             r = claims[f"{a}-reaches-{c}"]
-            assert r["holds"] == (r["measured"][a]["near_opt"] if r["measured"][a]["trained"] else None)
-    assert claims["persist-one-head-expressible"]["holds"] and claims["xor-two-heads-expressible"]["holds"]
+            m = r["measured"][a]
+            assert r["holds"] == (m["seeds_at_opt"] > 0 if m["trained"] else None)
+    assert claims["persist-one-head-cannot-express"]["holds"] is False and claims["xor-two-heads-expressible"]["holds"]
     b = claims["xor-one-head-bounded"]["measured"]
     assert claims["xor-one-head-bounded"]["holds"] is True and b["trained_1L1H_max"] < b["optimal_accuracy"]
     q = json.loads((tmp_path / "rev-order" / "questions.json").read_text())
