@@ -91,7 +91,7 @@ def test_rev_order_claim_logic(tmp_path):
     assert [x["id"] for x in d] == ["one-head-expresses-persist"]
     assert (tmp_path / "rev-order" / ro.FIG).exists()
     # built to fail: a model that never trains (η tiny) tests nothing: the reach claims are "not tested"
-    frozen = replace(e, base=e.base | {"train.eta": 1e-9, "train.steps": 3})
+    frozen = replace(e, variants={k: v | {"train.eta": 1e-9, "train.steps": 3} for k, v in e.variants.items()})
     still = {c["id"]: c for c in run_all([frozen], tmp_path / "frozen", workers=1, quiet=True)["rev-order"]}
     assert all(still[f"{k}-{c}"]["holds"] is None for c in ro.N for k in ("one-head-short", "1L2H-reaches",
                                                                            "2L1H-reaches"))
