@@ -27,7 +27,10 @@ N = 91 = 5·18 + 1 (the trap), 92 (in expectation), 97 and 98 informative (t = 3
 **Variants** (K = 6, M = 1000, zero init, η = 1, ε = 0.1, 1000 sequences, STEPS steps on a log
 grid, 10 seeds): (a) p ∈ {0.5, 0.8} × k ∈ {2, 3} × N ∈ {97, 98} with the paper's ``sin``
 positions; (b) p = 1 with ``onehot`` positions at lag 2, N ∈ {97, 98}, lag 3, N ∈ {91, 92, 97,
-98}, and p = 0 at the two traps; (c) the paper's ``sin`` positions at the two traps, p = 1.
+98}, and p = 0 at the two traps; (c) the paper's ``sin`` positions at the two traps, p = 1;
+(d) lag 1 at N = 97, p = 1, onehot, on the reference transformer and on the Shi & Cao
+acceleration (the controls of the trap: the reference transformer leaves it by round-off in
+some seeds, at lag 1 too; the acceleration never).
 A lag-k chain is not a configuration of the Shi & Cao acceleration (paths.SHICAO: task.lag = 1,
 task.name circle), so every run trains on the reference transformer (~11 ms a step at
 N = 97, M = 1000, against ~0.1 ms on the fast path for lag 1): docs/reviewers/rev-lag.md.
