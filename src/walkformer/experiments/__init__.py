@@ -39,3 +39,4 @@ from . import rev_pretrain  # noqa: F401  (issue 16: pretrain by next-token pred
 from . import rev_deterministic  # noqa: F401  (issue 16 item 5: getting p ∈ {0, 1} to learn)
 from . import rev_depth  # noqa: F401  (issue 15 item 6: the reviewers' question on depth and heads)
 from . import rev_bias, rev_samples  # noqa: F401  (issues 15, 16: biases in the ReLU head (5AGb); sample size and the depth-0 baseline (ki3b))
+from . import rev_lag, rev_order  # noqa: F401  (issue 16: a parent at lag k; second-order chains)
