@@ -2,6 +2,7 @@
 runs saved as they finish, damaged run directories set aside and trained again, only
 dead processes' staging removed. docs/reliability.md says which test proves what."""
 
+import dataclasses
 import json
 import os
 import signal
@@ -343,6 +344,24 @@ def test_reproduce_repairs_too(tmp_path, capsys):
     run_all([exp], tmp_path, workers=1, quiet=True)
     assert "repaired 1 damaged run " in capsys.readouterr().err
     assert executors.done(seed1) and len(list((seed1.parent / ".damaged").glob("seed1-*"))) == 1
+
+
+def test_a_run_of_a_changed_preset_is_trained_again(tmp_path, capsys):
+    """A finished run whose config.json is not the job's config (the preset changed since it
+    ran) is set aside and trained again, not reused; an unchanged one is reused as it is."""
+    base = {"task.K": 5, "task.N": 12, "model.M": 30, "train.steps": 4, "train.n_train": 40, "eval.n_test": 40}
+    exp = Experiment("tiny", "none", "a test", {"a": {"task.p": 0.5}, "b": {"task.p": 0.7}}, lambda r, d, e: [],
+                     seeds=1, base=base)
+    run_all([exp], tmp_path, workers=1, quiet=True)
+    a, b = (tmp_path / "tiny" / "runs" / v / "seed0" for v in "ab")
+    before = (b / "summary.json").read_bytes()
+    changed = dataclasses.replace(exp, variants={"a": {"task.p": 0.6}, "b": {"task.p": 0.7}})
+    run_all([changed], tmp_path, workers=1, quiet=True)
+    err = capsys.readouterr().err
+    assert "repaired 1 damaged run " in err and "config differs" in err
+    assert json.loads((a / "config.json").read_text())["task"]["p"] == 0.6
+    assert (b / "summary.json").read_bytes() == before and not (b.parent / ".damaged").exists()
+    assert len(list((a.parent / ".damaged").glob("seed0-*"))) == 1
 
 
 # ---- stale staging: only a dead process's is removed ----------------------------------------------

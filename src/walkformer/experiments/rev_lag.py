@@ -157,11 +157,11 @@ def _figure(runs: dict, cells: dict, path) -> None:
 def from_ancestor(lag: int, p: float, ell: int) -> float:
     """Best accuracy of a prediction of s_N from x_{N−ℓ} alone on the lag-``lag`` circle walk:
     max_y (Π^m)[x, y] for ℓ = m·lag (the same sub-chain, m steps back), else 1/K (independent)."""
-    from ..tasks.graphs import circle
+    from ..graphs import circle
 
     if ell <= 0 or ell % lag:
         return 1.0 / K
-    Pi = circle(K, p)
+    Pi = circle.transition(K, p)
     return float(np.linalg.matrix_power(Pi, ell // lag)[0].max())
 
 

@@ -29,6 +29,7 @@ missing ones.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import tempfile
@@ -158,13 +159,33 @@ class Executed:
     repaired: dict = field(default_factory=dict)
 
 
-def triage(paths) -> tuple[set[Path], dict[Path, str]]:
-    """The paths that need training, and the damaged ones among them, set aside
-    (``rundir.set_aside``): path -> reason. Absent paths and empty directories are
-    just missing; everything else that is not a whole run (``rundir.damage``) is damaged."""
+def stale(cfg: Config, path: Path) -> str | None:
+    """Why the whole run at ``path`` is not the run of ``cfg`` (its config.json resolves to
+    another config: a preset changed since it ran), or None."""
+    from ..config import flatten, from_dict
+
+    try:
+        had = from_dict(json.loads((path / "config.json").read_text()))
+    except (OSError, ValueError, TypeError) as e:
+        return f"config.json does not load ({type(e).__name__})"
+    if had == cfg:
+        return None
+    old, new = flatten(had.to_dict()), flatten(cfg.to_dict())
+    key = next(k for k in new if old.get(k) != new[k])
+    return f"its config differs from the job's ({key}={old.get(key)!r}, the job has {new[key]!r})"
+
+
+def triage(jobs) -> tuple[set[Path], dict[Path, str]]:
+    """The paths of the (config, path) jobs that need training, and the damaged or stale
+    ones among them, set aside (``rundir.set_aside``): path -> reason. Absent paths and
+    empty directories are just missing; everything else that is not a whole run
+    (``rundir.damage``), or is the run of another config (:func:`stale`), is set aside."""
     todo, repaired = set(), {}
-    for p in map(Path, paths):
+    for cfg, p in jobs:
+        p = Path(p)
         why = rundir.damage(p)
+        if why is None:
+            why = stale(cfg, p)
         if why is None:
             continue
         todo.add(p)
@@ -244,7 +265,7 @@ def execute(jobs: list[tuple[Config, Path]], executor: str = "local", workers: i
     cpu, cuda or auto (a GPU where the worker sees one)."""
     jobs = [(c, Path(p)) for c, p in jobs]
     clean_staging(p for _, p in jobs)
-    need, repaired = triage(p for _, p in jobs)
+    need, repaired = triage(jobs)
     say_repaired(repaired)
     todo = [(c, p) for c, p in jobs if p in need]
     bar = Progress(jobs, [p for _, p in todo], desc, quiet)
