@@ -40,3 +40,5 @@ from . import rev_deterministic  # noqa: F401  (issue 16 item 5: getting p ∈ {
 from . import rev_depth  # noqa: F401  (issue 15 item 6: the reviewers' question on depth and heads)
 from . import rev_bias, rev_samples  # noqa: F401  (issues 15, 16: biases in the ReLU head (5AGb); sample size and the depth-0 baseline (ki3b))
 from . import rev_lag, rev_order  # noqa: F401  (issue 16: a parent at lag k; second-order chains)
+from . import rev_init  # noqa: F401  (issue 15 item 7: interpretability under larger random init)
+from . import rev_jumps  # noqa: F401  (issue 16 item 7: sudden jumps and the token average)
