@@ -292,8 +292,8 @@ def _analyse(runs, out, exp):
     _figure(per, out / FIG)
     qa = {q: qa_runs(q, QA_SEEDS) for q in QS}
     ctrl = {q: qa_runs(q, QA_SEEDS, {"model.normalize": False}) for q in QA_CONTROL}
-    bags = {q: bag_of_words_accuracy(HintQA(q)) for q in QS}
-    write_json(out / "qa.json", {"bag_accuracy": {str(q): b for q, b in bags.items()},
+    bags = {q: bag_of_words_accuracy(HintQA(q)) for q in sorted(set(QS) | set(QA_CONTROL))}
+    write_json(out / "qa.json", {"bag_accuracy": {str(q): bags[q] for q in QS},
                                  "normalised": {str(q): [r["accuracy"] for r in rs] for q, rs in qa.items()},
                                  "raw_control": {str(q): [r["accuracy"] for r in rs] for q, rs in ctrl.items()}})
     _qa_figure(qa, ctrl, out / QFIG)
@@ -350,7 +350,7 @@ def _analyse(runs, out, exp):
         f"every p = 1 run: final top attention ≥ {SELECT}; ≥ 2 distinct final top lags"),
     ]
     fin = {q: [r["accuracy"] for r in rs if r["accuracy"] is not None] for q, rs in qa.items()}
-    tol = {q: tolerance(b, QA["eval.n_test"]) for q, b in bags.items()}
+    tol = {q: tolerance(b, QA["eval.n_test"]) for q, b in bags.items()}  # QS and QA_CONTROL
     means = [float(np.mean(fin[q])) for q in QS]
     cfin = {q: [r["accuracy"] for r in rs if r["accuracy"] is not None] for q, rs in ctrl.items()}
     claims += [claim(
