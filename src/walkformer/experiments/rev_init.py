@@ -15,7 +15,7 @@ What a solution is. Let a run's final mean test attention put weight a_ℓ on x_
 parent (ℓ* = 1), grandparent (ℓ* = 2) or other-lag solution, else "no clear selection".
 A model that reads only x_{N−ℓ} predicts y from P(y | x_{N−ℓ}) = Π^ℓ[x_{N−ℓ}, :], so its best
 accuracy is OPT_ℓ = (1/K) Σ_s max_y (Π^ℓ)_{s,y} (uniform x_{N−ℓ} on the circle): OPT_1 = OPT,
-and at p = 0.8 OPT_2 = 0.64, OPT_3 = 0.512 (at p = ½, OPT_2 = ½ = OPT: a grandparent
+and at p = 0.8 OPT_2 = 0.64, OPT_3 = 0.52 (+3 ≡ −3 on K = 6) (at p = ½, OPT_2 = ½ = OPT: a grandparent
 solution is also optimal there, so p = ½ cannot tell them apart by accuracy).
 
 The V law (value-law preset, docs/value-law.md). With the attention on x_{N−ℓ}, f = V e_s and
@@ -101,7 +101,7 @@ def solution(run: dict) -> dict:
     P = transition_T(run)
     gap = centred_distance(np.sqrt(T), T)
     return {"class": cls, "lag": lag, "attention": a, "accuracy": s["test_accuracy"], "opt_lag": lag_opt(run, lag),
-            "opt": s["optimal_accuracy"], "parent_attention": s["parent_attention"], "value_cosine": s["value_cosine"],
+            "opt": s["optimal_accuracy"], **{f"opt_{k}": lag_opt(run, k) for k in (1, 2, 3)}, "parent_attention": s["parent_attention"], "value_cosine": s["value_cosine"],
             "value_ones_cosine": s.get("value_ones_cosine"),
             "d_sqrt": centred_distance(V, np.sqrt(T)), "d_plain": centred_distance(V, T),
             "d_parent_sqrt": centred_distance(V, np.sqrt(P)), "laws_differ": gap > SAME_DIRECTION, "laws_gap": gap,
@@ -148,8 +148,9 @@ def _figure(sols: dict, path) -> None:
                 if x["class"] != "failed":
                     ax.scatter(i + np.random.default_rng(len(ax.collections)).uniform(-0.2, 0.2), x["accuracy"], s=18,
                                color=colors[x["class"]])
+        some = next(x for x in sols[f"{n}-p0.8-s0"] if x["class"] != "failed")
         for ell, ls in ((1, "--"), (2, ":"), (3, "-.")):
-            ax.axhline(0.8 ** ell if ell < 3 else 0.512, color="k", lw=1, ls=ls, label=f"OPT_{ell} (x_(N−{ell}) alone)")
+            ax.axhline(some[f"opt_{ell}"], color="k", lw=1, ls=ls, label=f"OPT_{ell} (x_(N−{ell}) alone)")
         ax.set_xticks(xs, [f"{s:g}" for s in SIGMAS])
         ax.set_ylim(0, 1)
         ax.set_xlabel("σ")
