@@ -43,7 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import failures, plots
-from . import Experiment, claim, describe, difference, question, register, stat
+from .core import Experiment, claim, describe, difference, question, register, stat
 from .common import PAPER, at_step, tolerance, transition_T, with_figure
 from .fig6_criteria import FIG11_COS
 from .reviewers import PARENT

@@ -48,8 +48,8 @@ import torch
 
 from .. import failures, plots
 from ..runs.rundir import write_json
-from ..tasks.qa import APPLE, ORANGE, FruitQA, _IDX
-from . import Experiment, claim, describe, difference, question, register, stat
+from ..tasks.qa import FruitQA, _IDX
+from .core import Experiment, claim, describe, difference, question, register, stat
 from .common import PAPER, tolerance, with_figure
 
 K = PAPER["task.K"]
