@@ -101,7 +101,8 @@ def solution(run: dict) -> dict:
     P = transition_T(run)
     gap = centred_distance(np.sqrt(T), T)
     return {"class": cls, "lag": lag, "attention": a, "accuracy": s["test_accuracy"], "opt_lag": lag_opt(run, lag),
-            "opt": s["optimal_accuracy"], **{f"opt_{k}": lag_opt(run, k) for k in (1, 2, 3)}, "parent_attention": s["parent_attention"], "value_cosine": s["value_cosine"],
+            "opt": s["optimal_accuracy"], **{f"opt_{k}": lag_opt(run, k) for k in (1, 2, 3)},
+            "parent_attention": s["parent_attention"], "value_cosine": s["value_cosine"],
             "value_ones_cosine": s.get("value_ones_cosine"),
             "d_sqrt": centred_distance(V, np.sqrt(T)), "d_plain": centred_distance(V, T),
             "d_parent_sqrt": centred_distance(V, np.sqrt(P)), "laws_differ": gap > SAME_DIRECTION, "laws_gap": gap,
@@ -270,8 +271,8 @@ def _analyse(runs, out, exp):
     claims.append(claim(
         "norm-eta1-stays", f"control: normalised x̃ at the Fig. 4 step η = 1 (p = 0.8, σ = 0.01): after {STEPS} steps no "
         f"run selects a token (top attention < {SELECT}): the reason the normalised grid runs at η = 10",
-        "Sec. 5 trains normalised x̃ with η = 0.01 for 1000 iterations", {"solutions": counts(ctl),
-                                                                           "top_attention": stat([x.get("attention") for x in ctl])},
+        "Sec. 5 trains normalised x̃ with η = 0.01 for 1000 iterations",
+        {"solutions": counts(ctl), "top_attention": stat([x.get("attention") for x in ctl])},
         all(x["class"] == "no clear selection" for x in ctl), f"every control run's top attention < {SELECT}"))
     return with_figure(claims, FIG)
 
@@ -301,8 +302,9 @@ def _differences(claims, out):
         d = c["v-offset-dilutes-norm"]["measured"]
         res.append(difference(
             "v-not-pi-norm", "normalised x̃: on the parent, V is still far from Πᵀ after the run",
-            vr["paper"], "; ".join(f"σ = {k[1:]}: {v['runs']} runs on the parent, cos(V, Πᵀ) {describe(v['value_cosine'])}, "
-                                   f"cos(V, 1 1ᵀ) {describe(v['cos_V_ones'])}" for k, v in vr["measured"].items() if v["runs"])
+            vr["paper"], "; ".join(f"σ = {k[1:]}: {v['runs']} runs on the parent, cos(V, Πᵀ) "
+                                   f"{describe(v['value_cosine'])}, cos(V, 1 1ᵀ) {describe(v['cos_V_ones'])}"
+                                   for k, v in vr["measured"].items() if v["runs"])
             + f"; raw x̃: cos(V, Πᵀ) of the runs on the parent "
             + "; ".join(f"σ = {k[1:]}: {describe(v['value_cosine'])}" for k, v in c["v-recovers-raw"]["measured"].items()
                         if v["runs"]),
@@ -335,7 +337,8 @@ def _questions(claims, out):
                     t = {k: t[k] + v["solutions"][k] for k in CLASSES}
         return t
 
-    per = {n: ", ".join(f"σ = {s:g}: {c[f'parent-{n}-s{s:g}']['measured']['runs_meeting_A3']}" for s in SIGMAS) for n in NORMS}
+    per = {n: ", ".join(f"σ = {s:g}: {c[f'parent-{n}-s{s:g}']['measured']['runs_meeting_A3']}" for s in SIGMAS)
+           for n in NORMS}
     return [question(
         "init-interpretability", "5AGb", "Could the authors comment on whether the interpretability of the V and S "
         "matrices is preserved (numerically) with larger, non-zero random initializations?",

@@ -345,7 +345,8 @@ def _analyse(runs, out, exp):
         "p1-arbitrary-token", f"p = 1: by step {STEPS} the softmax score of one arbitrary token is much larger than the "
         f"others: every run's top attention ≥ {SELECT}, on at least two different lags across seeds",
         "\"after 1000 iterations [...] the softmax score for one arbitrary token becomes much larger than the others\" (A3)",
-        {"final_top_lag": [x["final_lag"] for x in ok["p1"]], "final_top_attention": stat([x["final_top_att"] for x in ok["p1"]])},
+        {"final_top_lag": [x["final_lag"] for x in ok["p1"]],
+         "final_top_attention": stat([x["final_top_att"] for x in ok["p1"]])},
         all(x["final_top_att"] >= SELECT for x in ok["p1"]) and len({x["final_lag"] for x in ok["p1"]}) >= 2,
         f"every p = 1 run: final top attention ≥ {SELECT}; ≥ 2 distinct final top lags"),
     ]
@@ -367,7 +368,8 @@ def _analyse(runs, out, exp):
         "(strictly from q = 0 to q = 1, never falling by more than 3 s.d. between neighbours)",
         "Task 1 (informative average) learned, Task 2 (identical average) not (Sec. 6, Fig. 7)",
         {f"q{q}": m for q, m in zip(QS, means)},
-        means[-1] > means[0] + tol[QS[0]] and all(b >= a - tolerance(0.75, QA["eval.n_test"]) for a, b in zip(means, means[1:])),
+        means[-1] > means[0] + tol[QS[0]]
+        and all(b >= a - tolerance(0.75, QA["eval.n_test"]) for a, b in zip(means, means[1:])),
         "mean final accuracy at q = 1 above q = 0's + 3 s.d., and no neighbour pair falling by more than 3 s.d."),
         claim(
         "qa-control-raw-beyond", "control, x̃ not normalised (the same σ = 0.01 then gives far-from-uniform initial "
@@ -392,16 +394,19 @@ def _differences(claims, out):
             f"the first step at OPT is {describe(m['first_step_at_opt'])} with top mean attention "
             f"{describe(m['top_attention_at_opt'])} (uniform: 1/97 = 0.0103): the staircase is V reading a slightly "
             "non-uniform average, a class at a time, before any token is selected",
-            f"the same runs at p = 0.5 (only p differs): first at OPT at step {describe(m['control_p0.5']['first_step_at_opt'])} "
+            "the same runs at p = 0.5 (only p differs): first at OPT at step "
+            f"{describe(m['control_p0.5']['first_step_at_opt'])} "
             f"with top attention {describe(m['control_p0.5']['top_attention_at_opt'])}; there the accuracy rises "
             "with the selection of the parent", claims=("p1-opt-after-selection",)))
     qa = c["qa-not-beyond-average"]
     if qa["holds"] is False:
         res.append(difference(
             "qa-beyond-average", "Small-init models beat the token average on the hinted Task 2", qa["paper"],
-            "; ".join(f"{k}: accuracy {describe(v['accuracy'])} against bag {v['bag']:.3f}" for k, v in qa["measured"].items()),
-            "the raw-x̃ control: " + "; ".join(f"{k}: {describe(v['accuracy'])}" for k, v in
-                                             c["qa-control-raw-beyond"]["measured"].items()), claims=("qa-not-beyond-average",)))
+            "; ".join(f"{k}: accuracy {describe(v['accuracy'])} against bag {v['bag']:.3f}"
+                      for k, v in qa["measured"].items()),
+            "the raw-x̃ control: " + "; ".join(f"{k}: {describe(v['accuracy'])}"
+                                             for k, v in c["qa-control-raw-beyond"]["measured"].items()),
+            claims=("qa-not-beyond-average",)))
     return res
 
 
