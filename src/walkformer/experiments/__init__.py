@@ -40,3 +40,4 @@ from . import rev_deterministic  # noqa: F401  (issue 16 item 5: getting p ∈ {
 from . import rev_depth  # noqa: F401  (issue 15 item 6: the reviewers' question on depth and heads)
 from . import rev_bias, rev_samples  # noqa: F401  (issues 15, 16: biases in the ReLU head (5AGb); sample size and the depth-0 baseline (ki3b))
 from . import rev_lag, rev_order  # noqa: F401  (issue 16: a parent at lag k; second-order chains)
+from . import rev_graphs  # noqa: F401  (issue 16 item 1: other graphs and arbitrary chains)
