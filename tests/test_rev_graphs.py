@@ -76,7 +76,7 @@ def test_rev_graphs_claim_logic(tmp_path):
     walks = list(rg.WALKS) + list(rg.STATIONARY)
     assert sorted(claims) == sorted([f"walk-{g}" for g in walks] + [
         "user-graph-paper-defaults", "user-graph-small-step", "user-graph-lock-in", "user-graph-stationary-start",
-        "step2-predicts-attention", "step2-margin-decides",
+        "step2-predicts-attention", "step2-margin-decides", "user-graph-more-data", "step2-noise-falls-with-n",
         "value-weighted-law"] + [f"dirichlet-a{a:g}" for a in rg.ALPHAS])
     for k, c in claims.items():  # holds is recomputed from what the claim shows
         m = c["measured"]
