@@ -11,11 +11,11 @@ graph) stationary initial laws; and a new user's 6-node graph USER (Π = A / deg
 ‖p_j‖² = M/2, the score of slot j is z_j = x̃_jᵀ W x̃_N, and one GD step moves it by
 η ‖p_N‖² ‖p_j‖² c_j = η (M/2)² c_j ≈ 2.5·10⁵ c_j (orthogonal positions), c_j = −∂L/∂z_j. From
 zero init V⁽¹⁾ = (η/ε) E[e_y h̄ᵀ] (h̄ the token average); at step 2, c_j = E[(V_{y,x_j} − f_y) /
-(f_y + ε)] / N ~ 10⁻⁴, so the softmax saturates in one or two steps on the slot with the
-largest c_j, and the gradient of every other slot is then ∝ its attention (≈ e^{−30}): locked.
-On a doubly stochastic walk (circle, regular, complete) V⁽¹⁾ is constant up to the O(1/N)
-correlations, so c_j differs between slots only through x_j's dependence on y: the parent
-wins. With a non-uniform stationary law μ, V⁽¹⁾_{y,s} ≈ (η/ε) μ_y μ_s carries a frequency term:
+(f_y + ε)] / N ~ 10⁻⁴, so the softmax saturates within two or three steps, and the gradient
+of every other slot is then ∝ its attention (≈ e^{−30}): locked. On a doubly stochastic walk
+(circle, regular, complete) V⁽¹⁾ is constant up to the O(1/N) correlations, so c_j differs
+between slots only through x_j's dependence on y: the parent wins the step-2 race (circle,
+regular: every seed), though the regular and complete walks still lose seeds at step 3. With a non-uniform stationary law μ, V⁽¹⁾_{y,s} ≈ (η/ε) μ_y μ_s carries a frequency term:
 slots whose law (uniform start: u Πʲ, the "friendship paradox" overshoot at j = 1) or whose
 training-set sample puts more mass on frequent states gain too, and can outrun the parent
 (inferred). ``step2`` computes that race from the training set alone (no training); it names the
