@@ -11,7 +11,7 @@ import walkformer as wf
 from walkformer.experiments import REGISTRY, run_all
 from walkformer.experiments import rev_graphs as rg
 from walkformer.experiments.value_law import direction_distance
-from walkformer.tasks import ChainTask, graphs
+from walkformer.tasks import ChainTask
 
 
 def test_user_graph_task():
@@ -29,7 +29,9 @@ def test_weighted_law_is_the_limit_of_the_entrywise_map():
     """The derivation in the module docstring: with the attention on the parent, GD moves
     V_{y,s} by η ν_s Π_{s,y} / (V_{y,s} + ε); its direction tends to (diag(ν)Π)ᵀ^∘½, and not to
     (Πᵀ)^∘½ when ν is not uniform (the star: ν(centre) = 1/2)."""
-    task = ChainTask(graphs.star(6), N=97, init_law="stationary")
+    star = np.zeros((6, 6))
+    star[0, 1:], star[1:, 0] = 1 / 5, 1.0  # centre 0 → a uniform leaf, every leaf → the centre
+    task = ChainTask(star, N=97, init_law="stationary")
     Pi, nu = task.Pi, task.parent_law()
     V = np.zeros((6, 6))
     for _ in range(20000):

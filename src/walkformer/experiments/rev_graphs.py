@@ -37,7 +37,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import plots
-from . import Experiment, claim, describe, difference, question, register, stat
+from .core import Experiment, claim, describe, difference, question, register, stat
 from .common import PAPER, finals, tolerance, with_figure
 from .value_law import direction_distance, empirical_counts
 
