@@ -42,3 +42,4 @@ from . import rev_bias, rev_samples  # noqa: F401  (issues 15, 16: biases in the
 from . import rev_lag, rev_order  # noqa: F401  (issue 16: a parent at lag k; second-order chains)
 from . import rev_init  # noqa: F401  (issue 15 item 7: interpretability under larger random init)
 from . import rev_jumps  # noqa: F401  (issue 16 item 7: sudden jumps and the token average)
+from . import rev_graphs  # noqa: F401  (issue 16 item 1: other graphs and arbitrary chains)
