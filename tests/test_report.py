@@ -465,6 +465,9 @@ def test_reviewers_questions_agree_only_as_their_claims_hold(tmp_path):
     assert rows == {"q1": "agrees", "q2": "differs", "q3": "partly", "q4": "untested", "q5": "untested"}
     assert "we measure 0.2" in page and "claim zz not in claims.json" in page
     assert "**ki3b:**" in section(e) and "differs (b fails)" in section(e)
+    assert page.index('id="reviewers"') < page.index('id="differences"')
+    many = question("q7", "r", "a", "b", "c", ("a", "b", "b", "b"))
+    assert question_status(e, many) == ("partly", "partly (3 of 4 claims fail)")
     with pytest.raises(ValueError, match="name the claims"):
         question("q6", "r", "a", "b", "c", ())
 

@@ -140,8 +140,9 @@ def question_status(e: ExperimentDir, q: dict) -> tuple[str, str]:
         return "untested", "not tested in this run"
     if all(held):
         return "agrees", "agrees"
-    failed = ", ".join(i for i in ids if status[i] is False)
-    return ("differs", f"differs ({failed} fails)") if not any(held) else ("partly", f"partly ({failed} fails)")
+    bad = [i for i in ids if status[i] is False]
+    failed = f"{', '.join(bad)} fail{'s' * (len(bad) == 1)}" if len(bad) <= 2 else f"{len(bad)} of {len(ids)} claims fail"
+    return ("differs", f"differs ({failed})") if not any(held) else ("partly", f"partly ({failed})")
 
 
 def questions_table(exps: list[ExperimentDir], front: bool) -> str:
@@ -266,8 +267,8 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
         problems.append(f"not run here: {', '.join(not_run)} (walkformer reproduce NAME --out {path})")
     extended = [name for name, r in REGISTRY.items() if r.tier != "core" and not (path / name / "claims.json").exists()]
     versions = next(((load_run(r, metrics=False).config or {}).get("versions") for e in exps for r in e.runs[:1]), None)
-    body = ['<nav><a href="#claims">claims</a><a href="#differences">where we differ</a>'
-            '<a href="#reviewers">reviewers\' questions</a><a href="#papers">papers</a>'
+    body = ['<nav><a href="#claims">claims</a><a href="#reviewers">reviewers\' questions</a>'
+            '<a href="#differences">where we differ</a><a href="#papers">papers</a>'
             '<a href="#experiments">experiments</a></nav>',
             "<h1>walkformer: the reproduction</h1>",
             f'<p class="muted">{esc(path.resolve())} · page written '
@@ -283,16 +284,16 @@ def front_page(path: Path, exps: list[ExperimentDir] | None = None) -> str:
              '<p class="small">One line per experiment; click it for its claims. Measured values are over seeds '
              '(mean ± standard deviation, range); "holds" is computed from them with the criterion under each '
              "claim. Click a column header to sort.</p>", "".join(experiment_line(e) for e in exps)]
-    body += ['<h2 id="differences">Where we differ from the paper</h2>',
-             '<p class="small">One line per difference; click it for the numbers we measured and the controlled '
-             "experiment that explains it, computed by the experiment from its claims (differences.json).</p>",
-             difference_cards(exps, front=True)]
     body += ['<h2 id="reviewers">The reviewers\' questions</h2>',
              '<p class="small">The random-walk paper\'s reviewers asked on OpenReview; the authors answered in words. '
              "One row per question: the authors' answer, what the preset measured (computed from its runs, "
              'questions.json) and whether the claims that test the answer hold.'
              + (f" Extended presets not run here: {esc(', '.join(extended))} (make reproduce-extended)." if extended
                 else "") + "</p>", questions_table(exps, front=True)]
+    body += ['<h2 id="differences">Where we differ from the paper</h2>',
+             '<p class="small">One line per difference; click it for the numbers we measured and the controlled '
+             "experiment that explains it, computed by the experiment from its claims (differences.json).</p>",
+             difference_cards(exps, front=True)]
     body.append('<h2 id="papers">The papers and what they claim</h2>')
     body.append('<div class="papers">')
     for paper in PAPERS:
