@@ -223,7 +223,7 @@ def test_spec_from_config_families():
 def test_bad_spec_is_a_one_line_error():
     with pytest.raises(ValueError, match="model.attention='both'"):
         TransformerSpec(K=2, N=5, attention="both")
-    with pytest.raises(ValueError, match="bce needs K=2"):
+    with pytest.raises(ValueError, match=r"model.loss=bce: .* \(bce is for K = 2\)"):
         TransformerSpec(K=3, N=5, loss="bce", head="unembed")
     with pytest.raises(ValueError, match="every .* needs layout=causal"):
         TransformerSpec(K=2, N=5, every=True)

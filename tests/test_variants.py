@@ -1,6 +1,7 @@
-"""A variant is one file: the graphs of ``task.name=chain`` (``walkformer/graphs/``) and the
-position schemes of the transformer (``walkformer/positions/``), one module each; adding one
-is adding one file (checked on a copy of the sources with a new module, run in a subprocess)."""
+"""A variant is one file: the graphs of ``task.name=chain`` (``walkformer/graphs/``), the
+position schemes (``walkformer/positions/``) and the losses (``walkformer/losses/``) of the
+transformer, one module each; adding one is adding one file (checked on a copy of the sources
+with a new module, run in a subprocess)."""
 
 import dataclasses
 import os
@@ -153,3 +154,53 @@ print("ok", run.summary["test_accuracy"])
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "ok" in run.stdout, run.stderr[-2000:]
     assert not (SRC / "walkformer" / "positions" / "ramp.py").exists()
+
+
+NEW_LOSS = '''"""a test loss: absolute error of the linear output against the one-hot label
+
+    ℓ(f, y) = ‖f − e_y‖₁
+"""
+
+from .log_eps import probs  # noqa: F401
+
+USES = ()
+RANK = 4
+
+
+def per_sample(f, y, eps):
+    import torch.nn.functional as F
+
+    return (f - F.one_hot(y, f.shape[-1]).to(f.dtype)).abs().sum(-1)
+'''
+
+
+def test_a_new_loss_is_one_file(tmp_path):
+    """A copy of the sources plus losses/absolute.py, nothing else: model.loss=absolute is a
+    choice with its description, the reference transformer trains with it (the loss of the
+    trained model is the module's), and train.eps (read only by log-eps) is refused with it."""
+    from walkformer import losses
+
+    assert losses.LOSSES == ("log-eps", "softmax-ce", "bce", "squared")
+    src = tmp_path / "src"
+    shutil.copytree(SRC / "walkformer", src / "walkformer", ignore=shutil.ignore_patterns("__pycache__", "*.so"))
+    (src / "walkformer" / "losses" / "absolute.py").write_text(NEW_LOSS)
+    code = '''
+import sys, torch
+from walkformer.config import keys_markdown, ConfigError
+from walkformer.api import configure, train
+assert "| `absolute` | — | a test loss" in keys_markdown()
+run = train(["model.loss=absolute", "task.N=9", "model.M=20", "train.steps=3", "train.n_train=40", "eval.n_test=40"])
+x, y = torch.tensor([[0, 1, 2, 3, 4, 5, 0, 1]]), torch.tensor([2])
+f = run.model(x)
+assert torch.equal(run.model.loss(f, y), (f - torch.nn.functional.one_hot(y, 6).double()).abs().sum())
+try:
+    configure(["model.loss=absolute", "train.eps=0.2"])
+    sys.exit("train.eps accepted")
+except ConfigError as e:
+    assert "train.eps=0.2 does not apply" in str(e), e
+print("ok")
+'''
+    run = subprocess.run([sys.executable, "-c", code], env=os.environ | {"PYTHONPATH": str(src)},
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0 and "ok" in run.stdout, run.stderr[-2000:]
+    assert not (SRC / "walkformer" / "losses" / "absolute.py").exists()

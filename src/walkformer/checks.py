@@ -20,7 +20,7 @@ from pathlib import Path
 from . import keys as _keys
 from . import limits
 from .config import MAX_SEED, MODEL_INITS, MODEL_TASKS, get
-from . import positions
+from . import losses, positions
 from .keys import CONCAT, ConfigError
 
 
@@ -63,12 +63,9 @@ def check_transformer(cfg) -> None:
     if m.embed == "scalar" and K != 2:
         _fail("model.embed", m.embed, f"onehot or learned with K = {K} states (a scalar embedding x·e needs "
               "binary tokens, K = 2)")
-    if m.loss == "bce":
-        if K not in (2, None):
-            _fail("model.loss", m.loss, f"log-eps or softmax-ce with K = {K} states (bce is for K = 2)")
-        if m.head != "unembed":
-            _fail("model.loss", m.loss, f"log-eps or softmax-ce with model.head={m.head} (bce reads one logit: "
-                  "model.head=unembed)")
+    bad = losses.check(m, K)  # the loss's own rule (losses/<loss>.py)
+    if bad:
+        _fail(*bad)
     if m.layout == "slot" and t.name == "binary":
         _fail("model.layout", m.layout, "causal with task.name=binary (its targets are at every position)")
     if m.head == "relu" and i.scheme == "zero":

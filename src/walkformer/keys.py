@@ -13,8 +13,9 @@ A key given explicitly that does not apply to the resolved model and task is an 
 (:func:`inapplicable`): ``model.d_head=6 does not apply with model.attention=merged: it
 is used by model.attention=split``. A key left at its default never is.
 
-This module imports only torch-free catalogues: ``errors``, ``graphs`` and ``positions``
-(each graph or position scheme says which keys it reads: ``using``); ``config.py`` imports it.
+This module imports only torch-free catalogues: ``errors``, ``graphs``, ``positions`` and
+``losses`` (each graph, position scheme or loss says which keys it reads: ``using``);
+``config.py`` imports it.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from .errors import ConfigError  # noqa: F401  (walkformer.keys.ConfigError, walkformer.config.ConfigError)
-from . import graphs, positions
+from . import graphs, losses, positions
 from .graphs import GRAPHS, ORDERED, using
 
 
@@ -150,8 +151,8 @@ REGISTRY: dict[str, Key] = {k.name: k for k in [
        ("linear", "relu", "unembed"), when=TF),
     _k("model.m", "hidden width of the relu head", allowed="m >= 1", ok=_geq(1),
        when={**TF, "model.head": ("relu",)}),
-    _k("model.loss", "log-eps: -log(f_y + eps), softmax-ce: cross-entropy, bce: sigmoid read-out (K = 2), "
-       "squared: ||f - e_y||^2", ("log-eps", "softmax-ce", "bce", "squared"), when=TF),
+    _k("model.loss", "the loss, one module each in walkformer/losses/ (docs/keys.md): "
+       + ", ".join(losses.LOSSES), losses.LOSSES, when=TF),
     # ---- init ----------------------------------------------------------------------------------
     _k("init.scheme", "initial parameters: zero, gaussian (sigma), standard (GPT-2), anti-aligned (c), rank-one",
        ("zero", "gaussian", "standard", "anti-aligned", "rank-one")),
@@ -167,7 +168,7 @@ REGISTRY: dict[str, Key] = {k.name: k for k in [
     _k("train.eta", "GD step size of shi-cao", allowed="eta > 0", ok=lambda v: _finite(v) and v > 0,
        when={"model.name": ("shi-cao",)}),
     _k("train.eps", "stability constant of the loss -log(z + eps)", allowed="eps > 0",
-       ok=lambda v: _finite(v) and v > 0, when={**TF, "model.loss": ("log-eps",)}),
+       ok=lambda v: _finite(v) and v > 0, when={**TF, "model.loss": losses.using("train.eps")}),
     _k("train.steps", "number of optimisation steps", allowed="0 <= steps <= 1e+09", ok=lambda v: 0 <= v <= 10**9),
     _k("train.n_train", "training sequences (fixed: the set, online: drawn fresh each step)",
        allowed="n_train >= 1", ok=_geq(1),
@@ -288,6 +289,10 @@ def markdown(rs: list[dict]) -> str:
             "", "| model.pos | kind | reads | description |", "|---|---|---|---|"]
     out += [f"| `{p}` | {positions.kind(p)} | {', '.join(f'`{k}`' for k in positions.SCHEMES[p].USES) or '—'} | "
             f"{esc(positions.describe(p))} |" for p in positions.POSITIONS]
+    out += ["", "## model.loss values", "", "One module each in `src/walkformer/losses/` (its docstring's first line here).",
+            "", "| model.loss | reads | description |", "|---|---|---|"]
+    out += [f"| `{n}` | {', '.join(f'`{k}`' for k in losses.loss(n).USES) or '—'} | {esc(losses.describe(n))} |"
+            for n in losses.LOSSES]
     out += ["", "## task.graph values", "", "One module each in `src/walkformer/graphs/` (its docstring's first line here).", "",
             "| task.graph | reads | description |", "|---|---|---|"]
     out += [f"| `{g}` | {', '.join(f'`{k}`' for k in graphs.uses(g))} | {esc(graphs.describe(g))} |" for g in GRAPHS]

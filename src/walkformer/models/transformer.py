@@ -24,7 +24,8 @@ Read-out at the prediction slot(s) (slot N | the last token | every token):
                   the token block of h there, zero in the slot layout) — eq. (2.1) for L = H = 1
     head=relu:    f = A ReLU(Σ_k V_k y_k + b) + b_A            (App. F.2)
     head=unembed: f = LN(h_i) W_U + b_U;  tie: W_U = W_Eᵀ (learned) or e (scalar)
-Loss, Σ_b w_b ℓ_b (w sums to 1): log-eps −log(f_y + ε) | softmax-ce | squared ‖f − e_y‖² | bce (one logit, K = 2;
+Loss (one module per loss in walkformer/losses/), Σ_b w_b ℓ_b (w sums to 1): log-eps −log(f_y + ε) |
+softmax-ce | squared ‖f − e_y‖² | bce (one logit, K = 2;
 the binary task averages over its T positions).
 
 (u, y, h as row vectors.) Names follow TransformerLens; blocks use its x @ W orientation,
@@ -57,7 +58,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..keys import REGISTRY
 from .gpt import HookPoint, LayerNorm
-from .. import positions
+from .. import losses, positions
 from .stream import Dense, Factorised
 
 # The allowed values of each option: those of the model.* keys (declared once, in keys.py).
@@ -83,7 +84,8 @@ class TransformerSpec(ModelConfig):
         for key, allowed in CHOICES.items():
             if getattr(self, key) not in allowed:
                 raise ValueError(f"model.{key}={getattr(self, key)!r}: expected one of {', '.join(allowed)}")
-        rules = [(self.loss == "bce" and (self.K != 2 or self.head != "unembed"), "loss=bce needs K=2 and head=unembed"),
+        bad_loss = losses.check(self, self.K)  # losses/<loss>.py: e.g. bce needs K = 2 and head=unembed
+        rules = [(bad_loss is not None, f"model.loss={self.loss}: {bad_loss[2] if bad_loss else ''}"),
                  (self.embed == "scalar" and self.K != 2, "embed=scalar needs K=2 (binary tokens)"),
                  (self.every and self.layout != "causal", "every (a prediction at every token) needs layout=causal"),
                  (self.normalize and (not self.concat or self.embed != "onehot"), "normalize needs onehot tokens and concatenated positions"),
@@ -259,10 +261,10 @@ class Transformer(nn.Module):
             if sp.layernorm:
                 self.ln_final = LayerNorm(sp.D).to(dt)
             self.unembed = nn.Module()
-            out = () if sp.loss == "bce" else (sp.K,)
+            out = () if losses.one_logit(sp.loss) else (sp.K,)
             if not self.tied:
                 self.unembed.W_U = _p(sp.D, *out, dtype=dt)
-            if sp.loss == "bce" or sp.bias:
+            if losses.one_logit(sp.loss) or sp.bias:
                 self.unembed.b_U = _p(*out, dtype=dt)
         self.hook_logits = HookPoint()
 
@@ -318,7 +320,7 @@ class Transformer(nn.Module):
                 f = f + self.head.b_A if sp.bias else f
             elif sp.residual:  # + the token block of h at the prediction slot
                 f = f + h.token_block(sp.Dv)[:, pred if pred is not None else slice(None)]
-        f = f[..., 0] if sp.loss == "bce" else f  # one logit
+        f = f[..., 0] if losses.one_logit(sp.loss) else f  # one logit
         return self.hook_logits(f if sp.every else f[:, 0]), patterns
 
     @property
@@ -367,26 +369,13 @@ class Transformer(nn.Module):
     def loss(self, f, y, w=None, eps: float = 0.1) -> torch.Tensor:
         """Σ_b w_b ℓ(f_b, y_b) (w defaults to 1/B); the binary task's ℓ averages its T positions."""
         w = torch.full((f.shape[0],), 1.0 / f.shape[0], dtype=f.dtype, device=f.device) if w is None else w.to(f.dtype)
-        if self.spec.loss == "log-eps":
-            per = -torch.log(f.gather(-1, y[..., None])[..., 0] + eps)
-        elif self.spec.loss == "softmax-ce":
-            per = F.cross_entropy(f.reshape(-1, f.shape[-1]), y.reshape(-1), reduction="none").view(y.shape)
-        elif self.spec.loss == "squared":
-            per = ((f - F.one_hot(y, f.shape[-1]).to(f.dtype)) ** 2).sum(-1)
-        else:
-            per = F.binary_cross_entropy_with_logits(f, y.to(f.dtype), reduction="none")
+        per = losses.loss(self.spec.loss).per_sample(f, y, eps)  # losses/<loss>.py
         return (w * (per.mean(-1) if per.dim() == 2 else per)).sum()
 
     def probs(self, f, eps: float = 0.1) -> torch.Tensor:
-        """The predictive distribution (..., K): (f⁺ + ε)/Σ (log-eps, as metrics.kl_log_eps; squared too),
-        softmax, [1-σ, σ]."""
-        if self.spec.loss in ("log-eps", "squared"):
-            q = f.clamp(min=0.0) + eps
-            return q / q.sum(-1, keepdim=True)
-        if self.spec.loss == "softmax-ce":
-            return torch.softmax(f, -1)
-        p1 = torch.sigmoid(f)
-        return torch.stack([1 - p1, p1], -1)
+        """The predictive distribution (..., K) of the loss (losses/<loss>.py): (f⁺ + ε)/Σ for
+        log-eps (as metrics.kl_log_eps) and squared, softmax, [1-σ, σ] for bce."""
+        return losses.loss(self.spec.loss).probs(f, eps)
 
     # ---- parameters --------------------------------------------------------------------------
     def tensors(self) -> dict[str, torch.Tensor]:
