@@ -204,3 +204,30 @@ print("ok")
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0 and "ok" in run.stdout, run.stderr[-2000:]
     assert not (SRC / "walkformer" / "losses" / "absolute.py").exists()
+
+
+def _support(graph: str, K: int) -> np.ndarray:
+    """The edges each graph's definition allows (its module docstring), built independently."""
+    i, j = np.meshgrid(np.arange(K), np.arange(K), indexing="ij")
+    step = (j - i) % K
+    return {"circle": (step == 1) | (step == K - 1), "lazy-circle": (step <= 1) | (step == K - 1),
+            "path": np.abs(i - j) == 1, "star": ((i == 0) != (j == 0)),
+            "complete": i != j, "hypercube": np.array([[bin(a ^ b).count("1") == 1 for b in range(K)] for a in range(K)]),
+            "dirichlet": np.ones((K, K), bool)}[graph]
+
+
+@pytest.mark.parametrize("graph", [g for g in graphs.GRAPHS if g not in ("matrix", "regular")])
+def test_each_graph_is_row_stochastic_on_its_support(graph):
+    """Every table is row-stochastic, non-zero exactly on the edges its definition allows
+    (with p, stay strictly inside (0, 1)); the random regular graph: d neighbours each, symmetric."""
+    K = 8
+    T = graphs.transition_table(TaskConfig(name="chain", graph=graph, K=K, p=0.3, stay=0.2, alpha=0.5))
+    assert T.shape == (K, K) and np.allclose(T.sum(1), 1.0, atol=1e-12) and (T >= 0).all()
+    assert np.array_equal(T > 0, _support(graph, K)), graph
+
+
+def test_the_regular_graph_has_its_degree_and_is_symmetric():
+    T = graphs.transition_table(TaskConfig(name="chain", graph="regular", K=10, degree=4, graph_seed=3))
+    A = T > 0
+    assert np.array_equal(A, A.T) and (A.sum(1) == 4).all() and not A.diagonal().any()
+    assert np.allclose(T[A], 0.25)
