@@ -89,9 +89,12 @@ def children(pid: int) -> list[int]:
     return out
 
 
-def start_sweep(spec: Path, out: Path, workers: int, max_models: int = 64) -> subprocess.Popen:
-    return subprocess.Popen([WALKFORMER, "sweep", str(spec), "--out", str(out), "--workers", str(workers), "--quiet",
-                             "--max-models", str(max_models)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def start_sweep(spec: Path, out: Path, workers: int) -> subprocess.Popen:
+    """The sweep with SIGINT at its default: a suite started in the background by a shell runs
+    with SIGINT ignored, which the child would inherit (and then finish despite the signal)."""
+    return subprocess.Popen([WALKFORMER, "sweep", str(spec), "--out", str(out), "--workers", str(workers), "--quiet"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def wait_for(cond, proc, what: str, limit: float = 120):
@@ -135,9 +138,7 @@ def test_killing_the_main_process_ends_its_workers_and_keeps_finished_runs(tmp_p
     end within 10 s; the runs finished before the kill are on disk; the re-run gives
     one row per run and the uninterrupted sweep's numbers."""
     spec, out = spec_file(tmp_path, LONG), tmp_path / "out"
-    # batches of 2 runs: 6 batches on 2 workers, so the first saved runs come while 4 batches are left
-    # (in 2 batches of 6 both finish together and the kill can land after the sweep ended: rc 0)
-    proc = start_sweep(spec, out, workers=2, max_models=2)
+    proc = start_sweep(spec, out, workers=2)
     wait_for(lambda: len(children(proc.pid)) >= 2 and len(summaries(out)) >= 1, proc, "a run finished")
     workers = children(proc.pid)  # the two pool workers (and any helper process multiprocessing starts)
     os.kill(proc.pid, sig)
