@@ -10,6 +10,8 @@ without a cycle.
 from __future__ import annotations
 
 import json
+import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -201,18 +203,43 @@ def _run_all(exps: list[Experiment], out: Path, workers: int, seeds: int | None,
         from ..runs.executors import execute
 
         execute(jobs, workers=workers, quiet=quiet, desc="reproduce")
+    claims = {}
+    with one_thread():
+        for e in exps:
+            claims[e.name] = _analyse(e, out, seeds)
+    return claims
+
+
+@contextmanager
+def one_thread():
+    """torch on one thread while the presets analyse, restored afterwards: the analysis runs in
+    the main process, which is otherwise at torch's default (a thread per core), and a preset
+    that replays or fine-tunes small models there (rev-jumps, rev-bias) ran ~8× slower on a
+    shared 2-core machine. Without torch imported (exact presets only) it does nothing."""
+    torch = sys.modules.get("torch")
+    if torch is None:
+        yield
+        return
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
+
+
+def _analyse(e: Experiment, out: Path, seeds: int | None) -> list[dict]:
+    """Analyse one preset's finished runs; writes claims.json, differences.json, questions.json."""
     from ..runs.rundir import write_json
 
-    claims = {}
-    for e in exps:
-        runs = {label: [load_run(p) for c, p in e.jobs(out, seeds) if p.parent.name == label] for label in e.variants}
-        d = out / e.name
-        d.mkdir(parents=True, exist_ok=True)
-        # --seeds reaches presets that draw their own seeds inside analyse (the exact canonical model)
-        claims[e.name] = e.analyse(runs, d, replace(e, seeds=seeds) if seeds and e.seeds else e)
-        write_json(d / "claims.json", claims[e.name])
-        if e.differences is not None:
-            write_json(d / "differences.json", e.differences(claims[e.name], out))
-        if e.questions is not None:
-            write_json(d / "questions.json", e.questions(claims[e.name], out))
+    runs = {label: [load_run(p) for c, p in e.jobs(out, seeds) if p.parent.name == label] for label in e.variants}
+    d = out / e.name
+    d.mkdir(parents=True, exist_ok=True)
+    # --seeds reaches presets that draw their own seeds inside analyse (the exact canonical model)
+    claims = e.analyse(runs, d, replace(e, seeds=seeds) if seeds and e.seeds else e)
+    write_json(d / "claims.json", claims)
+    if e.differences is not None:
+        write_json(d / "differences.json", e.differences(claims, out))
+    if e.questions is not None:
+        write_json(d / "questions.json", e.questions(claims, out))
     return claims

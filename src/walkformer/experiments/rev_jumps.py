@@ -42,7 +42,6 @@ uniform).
 from __future__ import annotations
 
 from collections import defaultdict
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -69,19 +68,6 @@ FIG, QFIG = "rev_jumps.png", "rev_jumps_qa.png"
 
 
 # ---- the replay ----------------------------------------------------------------------
-@contextmanager
-def one_thread():
-    """torch on one thread for the replays (`reproduce` leaves the analysing process at torch's
-    default, one thread per visible core: on a shared 2-core machine the small per-step ops of
-    :func:`trace` then ran ~8× slower), restored afterwards."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
-
-
 def trace(over: dict, task=None) -> dict:
     """Replay the run ``over`` (a run's config.json, or dotted overrides) step by
     step and return per step t = 0..T: ``acc``, ``margin`` (mean m(X)), ``class_margin``
@@ -301,11 +287,10 @@ def _qa_figure(qa: dict, ctrl: dict, path) -> None:
     plots.save(fig, path)
 
 
-def _analyse(runs, out, exp):
-    with one_thread():
-        per = {k: _per_run(rs) for k, rs in runs.items()}
-        qa = {q: qa_runs(q, QA_SEEDS) for q in QS}
-        ctrl = {q: qa_runs(q, QA_SEEDS, {"model.normalize": False}) for q in QA_CONTROL}
+def _analyse(runs, out, exp):  # (run_all analyses on one torch thread: experiments.core.one_thread)
+    per = {k: _per_run(rs) for k, rs in runs.items()}
+    qa = {q: qa_runs(q, QA_SEEDS) for q in QS}
+    ctrl = {q: qa_runs(q, QA_SEEDS, {"model.normalize": False}) for q in QA_CONTROL}
     _figure(per, out / FIG)
     bags = {q: bag_of_words_accuracy(HintQA(q)) for q in sorted(set(QS) | set(QA_CONTROL))}
     write_json(out / "qa.json", {"bag_accuracy": {str(q): bags[q] for q in QS},
