@@ -46,7 +46,7 @@ from .. import failures, plots
 from .core import Experiment, claim, describe, difference, question, register, stat
 from .common import PAPER, at_step, tolerance, transition_T, with_figure
 from .fig6_criteria import FIG11_COS
-from .reviewers import PARENT
+from .reviewers import PARENT, top_lag
 from .value_law import direction_distance
 
 SIGMAS = (0.0, 1e-4, 1e-3, 1e-2, 1e-1)
@@ -93,9 +93,7 @@ def solution(run: dict) -> dict:
     if failures.of(s) is not None:
         return {"class": "failed", "failure": failures.of(s)}
     last = run["metrics"][-1]
-    att = np.asarray(last["attention"])
-    lag = int(len(att) - 1 - int(np.argmax(att)))
-    a = float(att.max())
+    lag, a = top_lag(run), float(np.max(last["attention"]))
     cls = "no clear selection" if a < SELECT else {1: "parent", 2: "grandparent"}.get(lag, "other lag")
     V, T = np.asarray(last["V"]), lag_transition(run, lag)
     P = transition_T(run)
